@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, creating the environments it needs on first use:
+#   .venv             Python >= 3.11 with the project and its test extras
+#   .venv-checkov     checkov in its own virtualenv (it pins an old boto3)
+#   .venv-localstack  LocalStack's CloudFormation engine (needs Python 3.13)
+# Extra arguments go to pytest, e.g. `bash tests/run.sh -k template`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+PIP_FLAGS=(--quiet --disable-pip-version-check)
+
+if [ ! -x .venv/bin/pytest ] || [ pyproject.toml -nt .venv/.installed ]; then
+    echo "== setting up .venv (project + test extras)" >&2
+    "$PY" -m venv .venv
+    .venv/bin/pip install "${PIP_FLAGS[@]}" -e '.[test]'
+    touch .venv/.installed
+fi
+
+if [ ! -x .venv-checkov/bin/checkov ]; then
+    echo "== setting up .venv-checkov" >&2
+    "$PY" -m venv .venv-checkov
+    .venv-checkov/bin/pip install "${PIP_FLAGS[@]}" checkov
+fi
+
+PY313=$(command -v python3.13 || true)
+[ -n "$PY313" ] || { [ -x /root/.pyenv/versions/3.13.0/bin/python3 ] && PY313=/root/.pyenv/versions/3.13.0/bin/python3; } || true
+if [ ! -x .venv-localstack/bin/python ] && [ -n "$PY313" ]; then
+    echo "== setting up .venv-localstack" >&2
+    "$PY313" -m venv .venv-localstack
+    .venv-localstack/bin/pip install "${PIP_FLAGS[@]}" 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl<25'
+fi
+
+exec .venv/bin/python -m pytest "$@"
