@@ -22,8 +22,14 @@ if [ ! -x .venv-checkov/bin/checkov ]; then
     .venv-checkov/bin/pip install "${PIP_FLAGS[@]}" checkov
 fi
 
-PY313=$(command -v python3.13 || true)
-[ -n "$PY313" ] || { [ -x /root/.pyenv/versions/3.13.0/bin/python3 ] && PY313=/root/.pyenv/versions/3.13.0/bin/python3; } || true
+# LocalStack needs Python 3.13: the first candidate that really runs it (pyenv shims may not).
+PY313=""
+for candidate in python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python3 /root/.pyenv/versions/3.13*/bin/python3; do
+    if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+        PY313=$candidate
+        break
+    fi
+done
 if [ ! -x .venv-localstack/bin/python ] && [ -n "$PY313" ]; then
     echo "== setting up .venv-localstack" >&2
     "$PY313" -m venv .venv-localstack
