@@ -1,0 +1,588 @@
+"""Prove that a maintenance endpoint answers correctly.
+
+    python -m scripts.verify (URL | --stack-name NAME) [--content FILE] [--json]
+                             [--requests N --concurrency C]
+
+Sends every method (GET, HEAD, OPTIONS, PUT, PATCH, POST, DELETE) to ``/``, the
+page's own path, a random path, a deep path with a query string and a path with
+odd characters. Every answer must be:
+
+* status 503;
+* the page body: byte-equal to ``--content`` when given, else the same non-empty
+  body on every answer; HEAD: no body;
+* the right ``Content-Type`` (``scripts.common.CONTENT_TYPES`` of the content file);
+* ``Retry-After`` (delta-seconds or an HTTP date; with ``--stack-name`` or
+  ``--retry-after`` it must equal the deployed value);
+* ``Cache-Control`` containing ``no-store``.
+
+The security headers the template's response headers policy sets are reported as
+present / missing / different (a failure only with ``--strict``). What is expected
+comes from ``scripts.preview.endpoint_model(...).answer(method, path)``, the one
+model of the endpoint that the preview also serves, derived from the template.
+
+Then a load probe (``--requests N`` GETs, ``--concurrency C`` at a time, at most
+``--max-time`` seconds): status histogram, body mismatches, connection errors and
+p50/p95/p99 latency, so an intermittent error (such as CloudFront's 500s with
+continuous deployment + custom error responses) shows up as a number.
+
+Prints a table and a one-line verdict (``--json``: one JSON document). Exit 0 when
+everything holds, 1 when a check failed, other codes (scripts.common.EXIT_*) when
+the check could not run (bad arguments, stack not found, no credentials).
+
+To check ``scripts.preview --tls`` (or any endpoint reached at another address):
+``--ca-bundle CA.pem --connect-to 127.0.0.1:PORT https://d111111abcdef8.cloudfront.net/``
+keeps the URL's host as Host header, TLS SNI and certificate name while connecting
+to the given address (like curl's ``--connect-to``).
+"""
+from __future__ import annotations
+
+import argparse
+import email.utils
+import json
+import math
+import re
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from scripts.common import (
+    CONTENT_TYPES,
+    EXIT_USAGE,
+    UserError,
+    describe_stack,
+    require_outputs,
+    run_main,
+    session,
+    stack_outputs,
+)
+from scripts.preview import ALL_METHODS, EndpointModel, endpoint_model, load_template
+
+EXIT_CHECKS_FAILED = 1
+# Headers verify checks itself; the rest of what the model sets is "security headers".
+_OWN_CHECKS = {"content-type", "retry-after", "cache-control", "content-length"}
+REQUEST_BODY = b"verify=1"
+USER_AGENT = "maintenance-endpoint-verify/1"
+
+
+# ---------------------------------------------------------------------------
+# HTTP plumbing
+# ---------------------------------------------------------------------------
+
+
+class ConnectToAdapter(HTTPAdapter):
+    """Connect to ``address`` instead of the URL's host; Host header, SNI and the
+    certificate check keep using the URL's host (curl's ``--connect-to``)."""
+
+    def __init__(self, address: str, port: int, server_name: str, **kwargs: Any):
+        self.address, self.connect_port, self.server_name = address, port, server_name
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["server_hostname"] = self.server_name
+        kwargs["assert_hostname"] = self.server_name
+        super().init_poolmanager(*args, **kwargs)
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        parts = urllib.parse.urlsplit(request.url)
+        if "Host" not in request.headers:
+            request.headers["Host"] = parts.netloc.rsplit("@", 1)[-1]
+        addr = f"[{self.address}]" if ":" in self.address else self.address
+        request.url = urllib.parse.urlunsplit((parts.scheme, f"{addr}:{self.connect_port}", parts.path, parts.query, ""))
+        return super().send(request, *args, **kwargs)
+
+
+def parse_connect_to(text: str) -> tuple[str, int]:
+    m = re.fullmatch(r"\[?([^\]]+?)\]?:(\d{1,5})", text or "")
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return m.group(1), int(m.group(2))
+
+
+class Client:
+    """One requests.Session per thread (a Session is not meant to be shared)."""
+
+    def __init__(self, url: str, *, ca_bundle: str | None, connect_to: tuple[str, int] | None,
+                 timeout: float, pool: int):
+        self.url, self.ca_bundle, self.connect_to, self.timeout, self.pool = url, ca_bundle, connect_to, timeout, pool
+        self._local = threading.local()
+
+    def session(self) -> requests.Session:
+        s = getattr(self._local, "session", None)
+        if s is None:
+            s = requests.Session()
+            s.headers["User-Agent"] = USER_AGENT
+            s.trust_env = False  # no proxies or netrc from the environment: talk to the endpoint itself
+            if self.ca_bundle:
+                s.verify = self.ca_bundle
+            host = urllib.parse.urlsplit(self.url).hostname or ""
+            if self.connect_to:
+                adapter: HTTPAdapter = ConnectToAdapter(*self.connect_to, server_name=host,
+                                                        pool_connections=1, pool_maxsize=self.pool)
+            else:
+                adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool)
+            s.mount("http://", adapter)
+            s.mount("https://", adapter)
+            self._local.session = s
+        return s
+
+    def request(self, method: str, path: str) -> requests.Response:
+        body = REQUEST_BODY if method in ("POST", "PUT", "PATCH") else None
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+        return self.session().request(method, urllib.parse.urljoin(self.url, path), data=body, headers=headers,
+                                      timeout=self.timeout, allow_redirects=False)
+
+
+# ---------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------
+
+
+def probe_paths(page_path: str) -> list[tuple[str, str]]:
+    """(label, path) pairs: /, the page, random, deep + query, odd characters."""
+    token = uuid.uuid4().hex[:12]
+    return [
+        ("root", "/"),
+        ("page", page_path),
+        ("random", f"/verify-{token}"),
+        ("deep+query", f"/verify/{token}/a/b/c/d/index.php?q=1&r=%2Fx&flag"),
+        ("odd", f"/odd%20chars/%C3%BC%E2%9C%93/a+b;c=d/~x!$'()*,@:=/%25{token}?%3Cq%3E=%22%7B%7D"),
+    ]
+
+
+def _retry_after_ok(value: str) -> bool:
+    """delta-seconds or an HTTP-date (RFC 9110 section 10.2.3)."""
+    if re.fullmatch(r"\d+", value.strip()):
+        return True
+    try:
+        email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return False
+    return True
+
+
+def _norm(value: str | None) -> str:
+    return re.sub(r"\s*;\s*", "; ", (value or "").strip().lower())
+
+
+@dataclass
+class Expectation:
+    model: EndpointModel
+    body: bytes | None  # exact body (--content), else None: compare with the first body seen
+    content_type: str
+    retry_after: str | None  # exact value when known
+    strict: bool
+
+
+@dataclass
+class Check:
+    method: str
+    label: str
+    path: str
+    status: int | None = None
+    body_ok: bool = False
+    body_detail: str = ""
+    problems: list[str] = field(default_factory=list)  # header problems (fail the check)
+    security: dict[str, str] = field(default_factory=dict)  # header -> ok / missing / differs
+    error: str | None = None
+    body: bytes = field(default=b"", repr=False)
+
+    @property
+    def headers_ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status == 503 and self.body_ok and self.headers_ok
+
+
+def check_response(method: str, path: str, resp: requests.Response, exp: Expectation, check: Check) -> None:
+    check.status = resp.status_code
+    body = resp.content
+    check.body = body
+    if method == "HEAD":
+        check.body_ok = not body
+        check.body_detail = "ok (no body)" if not body else f"HEAD carried {len(body)} bytes"
+    elif exp.body is not None:
+        check.body_ok = body == exp.body
+        check.body_detail = "ok" if check.body_ok else f"differs from the content file ({len(body)} vs {len(exp.body)} bytes)"
+    else:
+        check.body_ok = bool(body)
+        check.body_detail = "ok" if body else "empty"
+    ctype = resp.headers.get("Content-Type")
+    if _norm(ctype) != _norm(exp.content_type):
+        check.problems.append(f"Content-Type {ctype!r} is not {exp.content_type!r}" if ctype else "no Content-Type")
+    ra = resp.headers.get("Retry-After")
+    if ra is None:
+        check.problems.append("no Retry-After")
+    elif not (_retry_after_ok(ra)):
+        check.problems.append(f"Retry-After {ra!r} is neither seconds nor an HTTP date")
+    elif exp.retry_after is not None and ra.strip() != exp.retry_after:
+        check.problems.append(f"Retry-After {ra!r} is not {exp.retry_after!r}")
+    cc = resp.headers.get("Cache-Control")
+    if cc is None:
+        check.problems.append("no Cache-Control")
+    elif "no-store" not in [d.strip().split("=")[0].lower() for d in cc.split(",")]:
+        check.problems.append(f"Cache-Control {cc!r} lacks no-store")
+    expected = exp.model.answer(method, path)
+    for name, value in expected.headers:
+        if name.lower() in _OWN_CHECKS:
+            continue
+        got = resp.headers.get(name)
+        state = "ok" if got is not None and got.strip() == value else ("missing" if got is None else "differs")
+        check.security[name] = state
+        if exp.strict and state != "ok":
+            check.problems.append(f"{name} {state}")
+
+
+def run_matrix(client: Client, paths: list[tuple[str, str]], exp: Expectation, concurrency: int) -> list[Check]:
+    checks = [Check(m, label, p) for label, p in paths for m in ALL_METHODS]
+
+    def one(check: Check) -> None:
+        try:
+            resp = client.request(check.method, check.path)
+        except requests.RequestException as exc:
+            check.error = _error_name(exc)
+            check.body_detail = "-"
+            return
+        check_response(check.method, check.path, resp, exp, check)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="verify") as pool:
+        list(pool.map(one, checks))
+    if exp.body is None:
+        # Without --content: every body must be the same page (the first GET / is the reference).
+        ref = next((c.body for c in checks if c.method == "GET" and c.label == "root" and c.body), None)
+        for c in checks:
+            if c.method != "HEAD" and c.error is None and ref is not None and c.body != ref and c.body_ok:
+                c.body_ok, c.body_detail = False, f"differs from GET / ({len(c.body)} vs {len(ref)} bytes)"
+    return checks
+
+
+def _error_name(exc: BaseException) -> str:
+    if isinstance(exc, requests.exceptions.SSLError):
+        kind = "TLS error"
+    elif isinstance(exc, requests.exceptions.Timeout):
+        kind = "timeout"
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        kind = "connection error"
+    else:
+        kind = type(exc).__name__
+    text = str(exc)
+    m = (re.search(r"\[SSL: [^\]]+\][^'\")]*", text) or re.search(r"certificate verify failed[^'\")]*", text)
+         or re.search(r"(Connection refused|Connection reset by peer|Remote end closed[^'\")]*|timed out)", text))
+    detail = m.group(0).strip() if m else (text.splitlines()[0][:160] if text else "")
+    return f"{kind}: {detail}" if detail else kind
+
+
+def percentile(sorted_values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def load_probe(client: Client, paths: list[tuple[str, str]], exp: Expectation, reference: bytes | None,
+               requests_n: int, concurrency: int, max_time: float) -> dict[str, Any]:
+    """``requests_n`` GETs over the probe paths, ``concurrency`` at a time, stopping at
+    ``max_time`` seconds. Returns histogram, body mismatches, errors, latency percentiles."""
+    lock = threading.Lock()
+    counter = iter(range(requests_n))
+    statuses: Counter[str] = Counter()
+    latencies: list[float] = []
+    mismatches = 0
+    errors: Counter[str] = Counter()
+    started = time.monotonic()
+    deadline = started + max_time
+    expected_body = exp.body if exp.body is not None else reference
+    get_paths = [p for _, p in paths]
+
+    def worker() -> None:
+        nonlocal mismatches
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None or time.monotonic() >= deadline:
+                return
+            path = get_paths[i % len(get_paths)]
+            t0 = time.perf_counter()
+            try:
+                resp = client.request("GET", path)
+                body = resp.content
+            except requests.RequestException as exc:
+                with lock:
+                    statuses["error"] += 1
+                    errors[_error_name(exc).split(":")[0]] += 1
+                continue
+            elapsed = (time.perf_counter() - t0) * 1000
+            with lock:
+                statuses[str(resp.status_code)] += 1
+                latencies.append(elapsed)
+                if expected_body is not None and body != expected_body:
+                    mismatches += 1
+
+    threads = [threading.Thread(target=worker, name=f"probe-{n}", daemon=True) for n in range(max(1, concurrency))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    duration = time.monotonic() - started
+    done = sum(statuses.values())
+    lat = sorted(latencies)
+    return {
+        "requests": requests_n,
+        "completed": done,
+        "concurrency": concurrency,
+        "duration_s": round(duration, 3),
+        "stopped_at_deadline": done < requests_n,
+        "statuses": dict(sorted(statuses.items())),
+        "body_mismatches": mismatches,
+        "errors": dict(errors),
+        "latency_ms": {k: (round(v, 2) if v is not None else None)
+                       for k, v in (("p50", percentile(lat, 50)), ("p95", percentile(lat, 95)),
+                                    ("p99", percentile(lat, 99)), ("max", lat[-1] if lat else None))},
+        "ok": done > 0 and set(statuses) == {"503"} and mismatches == 0,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+
+def summarize(checks: list[Check], probe: dict[str, Any] | None) -> tuple[bool, list[str]]:
+    """(passed, failures named in one phrase each)."""
+    failures: list[str] = []
+    n = len(checks)
+    errs = [c for c in checks if c.error]
+    if errs:
+        kinds = Counter(c.error.split(":")[0] for c in errs if c.error)
+        failures.append(f"{len(errs)}/{n} requests failed ({', '.join(f'{k} x{v}' for k, v in kinds.items())})")
+    wrong = Counter(c.status for c in checks if not c.error and c.status != 503)
+    if wrong:
+        failures.append(f"status {', '.join(f'{s} x{v}' for s, v in sorted(wrong.items()))} instead of 503")
+    bad_body = [c for c in checks if not c.error and not c.body_ok]
+    if bad_body:
+        failures.append(f"body wrong on {len(bad_body)}/{n} ({bad_body[0].method} {bad_body[0].label}: {bad_body[0].body_detail})")
+    problems: Counter[str] = Counter()
+    for c in checks:
+        for p in c.problems:
+            problems[re.sub(r"'[^']*'", "...", p) if "is not" in p or "lacks" in p else p] += 1
+    for p, count in problems.items():
+        failures.append(f"{p} on {count}/{n}")
+    if probe is not None and not probe["ok"]:
+        parts = [f"{s} x{v}" for s, v in probe["statuses"].items() if s != "503"]
+        text = "load probe: " + (", ".join(parts) if parts else "no non-503 status")
+        if probe["body_mismatches"]:
+            text += f", {probe['body_mismatches']} body mismatches"
+        if probe["completed"] == 0:
+            text += ", no request completed"
+        failures.append(text)
+    return not failures, failures
+
+
+def security_summary(checks: list[Check]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for c in checks:
+        for name, state in c.security.items():
+            out.setdefault(name, {"ok": 0, "missing": 0, "differs": 0})[state] += 1
+    return out
+
+
+def render_table(checks: list[Check]) -> list[str]:
+    rows = [("METHOD", "PATH", "STATUS", "BODY", "HEADERS")]
+    for c in checks:
+        path = c.path if len(c.path) <= 38 else c.path[:35] + "..."
+        if c.error:
+            rows.append((c.method, path, "-", "-", c.error[:60]))
+            continue
+        rows.append((c.method, path, str(c.status), "ok" if c.body_ok else "BAD: " + c.body_detail,
+                     "ok" if c.headers_ok else "BAD: " + "; ".join(c.problems)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
+
+
+def render_probe(probe: dict[str, Any]) -> str:
+    lat = probe["latency_ms"]
+    hist = ", ".join(f"{s}: {v}" for s, v in probe["statuses"].items()) or "none"
+    line = (f"load probe: {probe['completed']}/{probe['requests']} GETs, concurrency {probe['concurrency']}, "
+            f"{probe['duration_s']:.2f} s; statuses {{{hist}}}; body mismatches {probe['body_mismatches']}")
+    if probe["errors"]:
+        line += "; errors " + ", ".join(f"{k} x{v}" for k, v in probe["errors"].items())
+    if lat["p50"] is not None:
+        line += f"; latency p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms"
+    if probe["stopped_at_deadline"]:
+        line += " (stopped at --max-time)"
+    return line
+
+
+# ---------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m scripts.verify",
+        description="Check that a maintenance endpoint answers every method and path with 503, the page, "
+        "Retry-After and Cache-Control: no-store; then load-probe it. Exit 0 only when all holds.",
+    )
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("url", nargs="?", help="endpoint URL, e.g. https://d111111abcdef8.cloudfront.net/")
+    target.add_argument("--stack-name", help="read EndpointUrl, MaintenanceObjectKey and parameters from this stack")
+    p.add_argument("--region", help="AWS region of the stack (default: AWS_REGION / AWS_DEFAULT_REGION / profile)")
+    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    p.add_argument("--content", metavar="FILE", help="the page file: bodies must be byte-equal to it")
+    p.add_argument("--retry-after", type=int, metavar="SECONDS",
+                   help="the Retry-After value expected (default: the stack's parameter with --stack-name, "
+                   "else any valid value)")
+    p.add_argument("--page-path", help="the page's own path (default: from the stack, or /<key> for --content)")
+    p.add_argument("--template", metavar="FILE", help="a synthesized template JSON instead of stack.build_template()")
+    p.add_argument("--strict", action="store_true", help="fail when a security header is missing or different")
+    p.add_argument("--requests", type=int, default=100, metavar="N", help="load probe GETs (default 100; 0: none)")
+    p.add_argument("--concurrency", type=int, default=4, metavar="C", help="load probe parallelism (default 4)")
+    p.add_argument("--max-time", type=float, default=60.0, metavar="S",
+                   help="stop the load probe after S seconds (default 60)")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="per-request timeout (default 10 s)")
+    p.add_argument("--ca-bundle", metavar="FILE", help="trust this CA (PEM) instead of the system bundle, "
+                   "e.g. the --ca-out of scripts.preview --tls")
+    p.add_argument("--connect-to", type=parse_connect_to, metavar="HOST:PORT",
+                   help="connect here instead of the URL's host; Host, SNI and certificate name stay the URL's")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    p.add_argument("--debug", action="store_true", help="print tracebacks for errors")
+    return p
+
+
+def _validate(args: argparse.Namespace) -> None:
+    if args.requests < 0 or args.requests > 100_000:
+        raise UserError("--requests must be between 0 and 100000.", EXIT_USAGE)
+    if not 1 <= args.concurrency <= 256:
+        raise UserError("--concurrency must be between 1 and 256.", EXIT_USAGE)
+    if not 0 < args.max_time <= 3600 or not 0 < args.timeout <= 300:
+        raise UserError("--max-time must be in (0, 3600] and --timeout in (0, 300] seconds.", EXIT_USAGE)
+    if args.ca_bundle and not Path(args.ca_bundle).is_file():
+        raise UserError(f"--ca-bundle {args.ca_bundle} is not a file.", EXIT_USAGE)
+    if args.content:
+        path = Path(args.content)
+        if not path.is_file():
+            raise UserError(f"--content {args.content} is not a file.", EXIT_USAGE)
+        if path.suffix.lower() not in CONTENT_TYPES:
+            raise UserError(f"--content {path.name}: no Content-Type known; use one of "
+                            f"{', '.join(sorted(CONTENT_TYPES))}.", EXIT_USAGE)
+
+
+def resolve_target(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
+    """(endpoint URL, template parameter values the endpoint was deployed with)."""
+    if not args.stack_name:
+        parts = urllib.parse.urlsplit(args.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UserError(f"{args.url!r} is not an http(s) URL.", EXIT_USAGE)
+        return args.url, {}
+    cfn = session(args.profile, args.region).client("cloudformation")
+    outputs = stack_outputs(cfn, args.stack_name)
+    require_outputs(outputs, args.stack_name, "EndpointUrl")
+    params: dict[str, str] = {}
+    stack = describe_stack(cfn, args.stack_name) or {}
+    for p in stack.get("Parameters", []):
+        if "ParameterValue" in p:
+            params[p["ParameterKey"]] = p["ParameterValue"]
+    if outputs.get("MaintenanceObjectKey"):
+        params["MaintenanceObjectKey"] = outputs["MaintenanceObjectKey"]
+    return outputs["EndpointUrl"], params
+
+
+def build_expectation(args: argparse.Namespace, deployed: dict[str, str]) -> Expectation:
+    template = load_template(args.template)
+    declared = set(template.get("Parameters") or {})
+    params = {k: v for k, v in deployed.items() if k in declared}
+    if args.retry_after is not None:
+        params["RetryAfterSeconds"] = str(args.retry_after)
+    model = endpoint_model(template, parameters=params, content=args.content, require_content=False)
+    known_retry = params.get("RetryAfterSeconds")
+    return Expectation(
+        model=model,
+        body=model.page_body if args.content else None,
+        content_type=model.content_type,
+        retry_after=str(known_retry) if known_retry is not None else None,
+        strict=args.strict,
+    )
+
+
+def verify(args: argparse.Namespace) -> dict[str, Any]:
+    _validate(args)
+    url, deployed = resolve_target(args)
+    if not url.endswith("/"):
+        url += "/"
+    exp = build_expectation(args, deployed)
+    page_path = args.page_path or exp.model.page_path
+    client = Client(url, ca_bundle=args.ca_bundle, connect_to=args.connect_to, timeout=args.timeout,
+                    pool=max(args.concurrency, 4))
+    paths = probe_paths(page_path)
+    checks = run_matrix(client, paths, exp, args.concurrency)
+    reference = next((c.body for c in checks if c.method == "GET" and c.label == "root" and c.body), None)
+    probe = (load_probe(client, paths, exp, reference, args.requests, args.concurrency, args.max_time)
+             if args.requests else None)
+    passed, failures = summarize(checks, probe)
+    sec = security_summary(checks)
+    n = len(checks)
+    if passed:
+        verdict = (f"PASS: {n}/{n} requests ({len(ALL_METHODS)} methods x {len(paths)} paths) answered 503 with "
+                   "the page, the right Content-Type, Retry-After and Cache-Control: no-store")
+        if probe:
+            verdict += f"; load probe {probe['completed']}/{probe['requests']} all 503"
+        missing = [name for name, s in sec.items() if s["ok"] != n]
+        if missing:
+            verdict += f"; security headers not all present: {', '.join(missing)}"
+    else:
+        verdict = "FAIL: " + "; ".join(failures)
+    return {
+        "url": url,
+        "page_path": page_path,
+        "passed": passed,
+        "verdict": verdict,
+        "failures": failures,
+        "expected": {"status": 503, "content_type": exp.content_type, "retry_after": exp.retry_after,
+                     "body_bytes": len(exp.body) if exp.body is not None else None},
+        "checks": [
+            {k: v for k, v in asdict(c).items() if k != "body"} | {"ok": c.ok, "headers_ok": c.headers_ok}
+            for c in checks
+        ],
+        "security_headers": sec,
+        "load_probe": probe,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result = verify(args)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        checks = [Check(**{k: v for k, v in c.items() if k in Check.__dataclass_fields__}) for c in result["checks"]]
+        print(f"verify {result['url']} (page {result['page_path']})")
+        for line in render_table(checks):
+            print(line)
+        n = len(checks)
+        if result["security_headers"]:
+            print("security headers: " + "; ".join(
+                f"{name} " + ("present" if s["ok"] == n else
+                              ", ".join(f"{state} on {count}" for state, count in s.items() if count))
+                for name, s in result["security_headers"].items()))
+        if result["load_probe"]:
+            print(render_probe(result["load_probe"]))
+        print(result["verdict"])
+    sys.stdout.flush()
+    return 0 if result["passed"] else EXIT_CHECKS_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,95 @@
+"""Opt-in end-to-end test against a real AWS account: deploy, check that unknown paths
+and the page's own path answer 503 + Retry-After + the page for GET, HEAD and POST,
+then destroy.
+
+Nothing local emulates CloudFront (custom error responses, OAC, functions, response
+headers policies), so this is the only test that proves the endpoint itself. It
+creates billable resources for ~15-25 minutes (a CloudFront distribution takes a
+while to deploy and to delete) and is skipped unless enabled:
+
+    MAINTENANCE_LIVE_TEST=1 AWS_PROFILE=... AWS_REGION=us-east-1 \\
+        .venv/bin/python -m pytest tests/test_live_aws.py -v -s
+
+Optional: MAINTENANCE_LIVE_STACK (stack name; default maint-live-<random>),
+MAINTENANCE_LIVE_KEEP=1 (do not destroy afterwards, e.g. to inspect it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+
+import pytest
+
+from scripts.common import Clients, UserError, session
+
+ENABLED = os.environ.get("MAINTENANCE_LIVE_TEST") == "1"
+pytestmark = pytest.mark.skipif(
+    not ENABLED, reason="live AWS test: set MAINTENANCE_LIVE_TEST=1 and AWS credentials "
+    "(AWS_PROFILE or keys, AWS_REGION) to run it; it creates billable resources")
+
+# After CREATE_COMPLETE the distribution is deployed, but a new *.cloudfront.net name
+# can take a moment to resolve everywhere: poll with a deadline.
+REACHABLE_DEADLINE = 600
+PROBE_PATHS = ["/", "/no/such/page", "/deep/path/index.php?q=1", "/maintenance.html"]
+
+
+@pytest.fixture(scope="module")
+def live():
+    try:
+        sess = session()
+    except UserError as exc:  # enabled but not configured: say why, do not fail obscurely
+        pytest.skip(f"live AWS test enabled but AWS is not configured: {exc}")
+    clients = Clients.from_session(sess)
+    name = os.environ.get("MAINTENANCE_LIVE_STACK") or f"maint-live-{uuid.uuid4().hex[:8]}"
+    yield clients, name
+    if os.environ.get("MAINTENANCE_LIVE_KEEP") != "1":
+        from scripts.destroy import destroy
+        destroy(clients, name, yes=True, timeout=45 * 60, poll_interval=15)
+
+
+def _get(requests, method, url):
+    return requests.request(method, url, timeout=30, allow_redirects=False,
+                            headers={"User-Agent": "maintenance-endpoint-live-test"})
+
+
+def test_deploy_serve_503_everywhere_and_destroy(live):
+    import requests
+
+    from scripts.deploy import DEFAULT_CONTENT, deploy, load_template
+
+    clients, name = live
+    result = deploy(clients, name, content=DEFAULT_CONTENT, yes=True, timeout=45 * 60,
+                    poll_interval=15, out=sys.stderr)
+    assert result["action"] in ("created", "updated", "unchanged")
+    base = result["endpoint_url"].rstrip("/")
+    page = DEFAULT_CONTENT.read_bytes()
+    template_retry_after = str(load_template()["Parameters"]["RetryAfterSeconds"]["Default"])
+
+    deadline = time.monotonic() + REACHABLE_DEADLINE
+    while True:
+        try:
+            first = _get(requests, "GET", base + "/no/such/page")
+            if first.status_code == 503:
+                break
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, f"{base} never answered 503"
+        time.sleep(10)
+
+    for path in PROBE_PATHS:
+        for method in ("GET", "HEAD", "POST"):
+            response = _get(requests, method, base + path)
+            where = f"{method} {path}"
+            assert response.status_code == 503, where
+            assert response.headers.get("Retry-After") == template_retry_after, where
+            assert response.headers.get("Content-Type", "").startswith("text/html"), where
+            if method != "HEAD":
+                assert response.content == page, where
+
+    # A redeploy with nothing changed is a no-op: no change set, no upload.
+    again = deploy(clients, name, content=DEFAULT_CONTENT, yes=True, out=sys.stderr)
+    assert again["action"] == "unchanged"
+    assert again["change_set"] is None and again["upload"]["uploaded"] is False

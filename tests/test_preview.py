@@ -1,0 +1,371 @@
+"""scripts.preview: the local stand-in serves what the template says, over real sockets.
+
+Expectations here are read from the synthesized template (``build_template().to_dict()``)
+with plain lookups, independently of the preview's own template reader, so a bug in
+that reader shows up as a mismatch. Every server is a real one on 127.0.0.1.
+"""
+from __future__ import annotations
+
+import copy
+import http.client
+import json
+import selectors
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from scripts.common import CONTENT_TYPES, UserError
+from scripts.preview import (
+    ALL_METHODS,
+    DEFAULT_DOMAIN,
+    endpoint_model,
+    start_preview,
+)
+from scripts.verify import ConnectToAdapter
+from stack import build_template
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "content" / "maintenance.html"
+PATHS = ["/", "/maintenance.html", "/no/such/thing", "/a/b/c/d.php?x=1&y=%2F", "/odd%20chars/%C3%BC;a=b/~x!$'()*,"]
+
+
+# --- expectations read straight from the template ------------------------------------------
+
+
+def template() -> dict:
+    return build_template().to_dict()
+
+
+def _distribution(t: dict) -> dict:
+    return next(r for r in t["Resources"].values() if r["Type"] == "AWS::CloudFront::Distribution")
+
+
+def _policy(t: dict) -> dict:
+    return next(r for r in t["Resources"].values()
+                if r["Type"] == "AWS::CloudFront::ResponseHeadersPolicy")["Properties"]["ResponseHeadersPolicyConfig"]
+
+
+def expected_from_template(t: dict) -> dict:
+    dist = _distribution(t)["Properties"]["DistributionConfig"]
+    policy = _policy(t)
+    custom = {h["Header"]: h["Value"] for h in policy["CustomHeadersConfig"]["Items"]}
+    retry = custom["Retry-After"]
+    assert retry == {"Ref": "RetryAfterSeconds"}, "test assumes Retry-After is the parameter"
+    sec = policy["SecurityHeadersConfig"]
+    return {
+        "status": {e["ResponseCode"] for e in dist["CustomErrorResponses"]},
+        "methods": dist["DefaultCacheBehavior"]["AllowedMethods"],
+        "retry_after": str(t["Parameters"]["RetryAfterSeconds"]["Default"]),
+        "cache_control": custom["Cache-Control"],
+        "frame_options": sec["FrameOptions"]["FrameOption"],
+        "referrer_policy": sec["ReferrerPolicy"]["ReferrerPolicy"],
+        "csp": sec["ContentSecurityPolicy"]["ContentSecurityPolicy"],
+        "hsts_max_age": sec["StrictTransportSecurity"]["AccessControlMaxAgeSec"],
+    }
+
+
+def wait_for(predicate, timeout: float = 10.0):
+    """Poll ``predicate`` until it returns something truthy (no sleeping as synchronisation)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.01)
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def preview():
+    with start_preview() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def tls_preview(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tls")
+    with start_preview(tls=True, ca_out=d / "ca.pem", log=d / "preview.log") as p:
+        yield p
+
+
+def tls_session(p) -> requests.Session:
+    """requests talking to the preview at 127.0.0.1 with Host/SNI/cert name = the domain."""
+    s = requests.Session()
+    s.trust_env = False
+    s.verify = str(p.ca_path)
+    s.mount("https://", ConnectToAdapter(p.host, p.port, p.domain))
+    return s
+
+
+# --- what is served -------------------------------------------------------------------------
+
+
+def test_every_method_and_path_is_the_templates_503(preview):
+    exp = expected_from_template(template())
+    assert exp["status"] == {503}
+    page = PAGE.read_bytes()
+    s = requests.Session()
+    s.trust_env = False
+    for method in exp["methods"]:
+        for path in PATHS:
+            r = s.request(method, preview.url.rstrip("/") + path, data=b"x=1" if method in ("POST", "PUT") else None)
+            where = f"{method} {path}"
+            assert r.status_code == 503, where
+            assert r.headers["Retry-After"] == exp["retry_after"], where
+            assert r.headers["Cache-Control"] == exp["cache_control"], where
+            assert r.headers["Content-Type"] == CONTENT_TYPES[".html"], where
+            assert r.headers["X-Frame-Options"] == exp["frame_options"], where
+            assert r.headers["Referrer-Policy"] == exp["referrer_policy"], where
+            assert r.headers["Content-Security-Policy"] == exp["csp"], where
+            assert r.headers["Strict-Transport-Security"].startswith(f"max-age={exp['hsts_max_age']}"), where
+            assert r.headers["X-Content-Type-Options"] == "nosniff", where
+            assert int(r.headers["Content-Length"]) == len(page), where
+            assert r.content == (b"" if method == "HEAD" else page), where
+    assert set(exp["methods"]) == set(ALL_METHODS)
+
+
+def test_head_sends_no_body_bytes_on_the_wire(preview):
+    """A HEAD followed by a GET on the same connection: stray body bytes would break the GET."""
+    conn = http.client.HTTPConnection(preview.host, preview.port, timeout=10)
+    try:
+        conn.request("HEAD", "/maintenance.html")
+        head = conn.getresponse()
+        assert head.status == 503 and head.read() == b""
+        assert int(head.getheader("Content-Length")) == len(PAGE.read_bytes())
+        conn.request("POST", "/x", body=b"a" * 5000, headers={"Content-Type": "text/plain"})
+        post = conn.getresponse()
+        assert post.status == 503 and post.read() == PAGE.read_bytes()
+        conn.request("GET", "/x")
+        get = conn.getresponse()
+        assert get.status == 503 and get.read() == PAGE.read_bytes()
+    finally:
+        conn.close()
+
+
+def test_method_outside_allowed_methods_gets_cloudfronts_403(preview):
+    conn = http.client.HTTPConnection(preview.host, preview.port, timeout=10)
+    try:
+        conn.request("TRACE", "/")
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == 403
+        assert b"not configured to allow the HTTP request method" in body
+        assert r.getheader("Retry-After") is None
+    finally:
+        conn.close()
+
+
+def test_json_content_is_served_as_problem_json_on_the_deploy_key():
+    content = ROOT / "content" / "maintenance.json"
+    with start_preview(content=content) as p:
+        r = requests.get(p.url + "maintenance.json")
+        assert r.status_code == 503
+        assert r.headers["Content-Type"] == CONTENT_TYPES[".json"]
+        assert r.content == content.read_bytes()
+        assert p.model.page_path == "/maintenance.json"
+
+
+# --- the preview follows the template -------------------------------------------------------
+
+
+def test_retry_after_override_follows():
+    with start_preview(retry_after=42) as p:
+        for path in ("/", "/maintenance.html"):  # error page and the function's path
+            assert requests.get(p.url.rstrip("/") + path).headers["Retry-After"] == "42"
+    with start_preview(parameters={"RetryAfterSeconds": "7"}) as p:
+        assert requests.head(p.url).headers["Retry-After"] == "7"
+
+
+def test_parameter_constraints_of_the_template_apply():
+    maximum = template()["Parameters"]["RetryAfterSeconds"]["MaxValue"]
+    with pytest.raises(UserError, match="RetryAfterSeconds"):
+        endpoint_model(retry_after=int(maximum) + 1)
+    with pytest.raises(UserError, match="no parameter Nope"):
+        endpoint_model(parameters={"Nope": "1"})
+
+
+def test_modified_template_changes_what_is_served():
+    t = template()
+    dist = _distribution(t)["Properties"]["DistributionConfig"]
+    for er in dist["CustomErrorResponses"]:
+        er["ResponseCode"] = 500
+    dist["DefaultCacheBehavior"]["AllowedMethods"] = ["GET", "HEAD", "OPTIONS"]
+    _policy(t)["SecurityHeadersConfig"]["FrameOptions"]["FrameOption"] = "SAMEORIGIN"
+    _policy(t)["CustomHeadersConfig"]["Items"].append({"Header": "X-Extra", "Value": "yes", "Override": True})
+    with start_preview(template=t) as p:
+        r = requests.get(p.url + "missing")
+        assert r.status_code == 500
+        assert r.headers["X-Frame-Options"] == "SAMEORIGIN"
+        assert r.headers["X-Extra"] == "yes"
+        assert requests.put(p.url + "missing").status_code == 403  # outside AllowedMethods now
+        # the page path still goes through the viewer-response function (its own 503)
+        assert requests.get(p.url + "maintenance.html").status_code == 503
+
+
+def test_without_the_viewer_response_function_the_page_path_is_a_200():
+    t = template()
+    behavior = _distribution(t)["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    behavior["FunctionAssociations"] = [a for a in behavior["FunctionAssociations"]
+                                        if a["EventType"] != "viewer-response"]
+    model = endpoint_model(t)
+    assert model.answer("GET", "/maintenance.html").status == 200
+    assert model.answer("GET", "/other").status == 503
+
+
+def test_error_page_path_that_does_not_match_the_key_leaks_the_s3_error():
+    t = copy.deepcopy(template())
+    for er in _distribution(t)["Properties"]["DistributionConfig"]["CustomErrorResponses"]:
+        er["ResponsePagePath"] = "/wrong.html"
+    a = endpoint_model(t).answer("GET", "/anything")
+    assert a.status == 403 and b"AccessDenied" in a.body
+
+
+def test_unknown_content_type_is_refused(tmp_path):
+    f = tmp_path / "page.txt"
+    f.write_text("down")
+    with pytest.raises(UserError, match="Content-Type"):
+        endpoint_model(content=f)
+
+
+# --- TLS, Host and SNI ----------------------------------------------------------------------
+
+
+def test_tls_serves_the_page_for_the_domain_and_logs_host_and_sni(tls_preview):
+    assert tls_preview.url.startswith("https://127.0.0.1:")
+    with tls_session(tls_preview) as s:
+        r = s.get(f"https://{DEFAULT_DOMAIN}/some/path?q=1")
+    assert r.status_code == 503 and r.content == PAGE.read_bytes()
+    entry = next(e for e in reversed(tls_preview.records()) if e.get("path") == "/some/path?q=1")
+    assert entry == {**entry, "method": "GET", "host": DEFAULT_DOMAIN, "sni": DEFAULT_DOMAIN, "status": 503}
+    logged = [json.loads(line) for line in tls_preview.log_path.read_text().splitlines()]
+    assert any(e.get("path") == "/some/path?q=1" and e["sni"] == DEFAULT_DOMAIN for e in logged)
+
+
+def test_wrong_host_gets_403_like_cloudfront(tls_preview):
+    with tls_session(tls_preview) as s:
+        r = s.get(f"https://{DEFAULT_DOMAIN}/", headers={"Host": "www.example.com"})
+        head = s.head(f"https://{DEFAULT_DOMAIN}/", headers={"Host": "www.example.com"})
+    assert r.status_code == 403 and b"could not be satisfied" in r.content
+    assert "Retry-After" not in r.headers
+    assert head.status_code == 403 and head.content == b""
+    assert any(e.get("host") == "www.example.com" and e["status"] == 403 for e in tls_preview.records())
+
+
+@pytest.mark.parametrize("sni", [None, "other.cloudfront.net"])
+def test_sni_absent_or_wrong_fails_the_handshake(tls_preview, sni):
+    ctx = ssl.create_default_context(cafile=str(tls_preview.ca_path))
+    ctx.check_hostname = False
+    with socket.create_connection((tls_preview.host, tls_preview.port), timeout=10) as raw:
+        with pytest.raises(ssl.SSLError, match="HANDSHAKE_FAILURE"):
+            ctx.wrap_socket(raw, server_hostname=sni)
+    # The server logs the refusal after the alert is on its way: poll, with a deadline.
+    refused = wait_for(lambda: [e for e in tls_preview.records() if e.get("error") and e["sni"] == sni])
+    assert refused[-1]["status"] is None and "SNI" in refused[-1]["error"]
+
+
+def test_certificate_names_the_domain_and_is_signed_by_the_written_ca(tls_preview):
+    ctx = ssl.create_default_context(cafile=str(tls_preview.ca_path))  # hostname checked
+    with socket.create_connection((tls_preview.host, tls_preview.port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=DEFAULT_DOMAIN) as tls:
+            names = [v for k, v in tls.getpeercert()["subjectAltName"] if k == "DNS"]
+    assert DEFAULT_DOMAIN in names and "*.cloudfront.net" in names
+
+
+def test_plain_mode_checks_host_only_when_asked():
+    with start_preview(check_host=True, domain="maint.example.com") as p:
+        assert requests.get(p.url).status_code == 403  # Host is 127.0.0.1:PORT
+        assert requests.get(p.url, headers={"Host": "maint.example.com"}).status_code == 503
+
+
+# --- lifecycle and CLI ----------------------------------------------------------------------
+
+
+def test_close_returns_with_a_keepalive_connection_open():
+    p = start_preview()
+    conn = http.client.HTTPConnection(p.host, p.port, timeout=30)
+    conn.request("GET", "/")
+    assert conn.getresponse().read()
+    p.close()  # must not wait for the idle keep-alive connection's 30 s timeout
+    assert not p._thread.is_alive()
+    with pytest.raises(OSError):
+        socket.create_connection((p.host, p.port), timeout=5).close()
+    conn.close()
+
+
+def _read_line(proc: subprocess.Popen, deadline_s: float) -> str:
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    end = time.monotonic() + deadline_s
+    buf = b""
+    while b"\n" not in buf:
+        left = end - time.monotonic()
+        if left <= 0 or not sel.select(left):
+            raise AssertionError(f"no line from preview within {deadline_s} s: {buf!r}")
+        chunk = proc.stdout.read1(4096)
+        if not chunk:
+            raise AssertionError(f"preview exited: {proc.wait()} {buf!r}")
+        buf += chunk
+    return buf.decode().splitlines()[0]
+
+
+def test_cli_prints_listening_line_serves_and_stops_on_sigterm(tmp_path):
+    log = tmp_path / "log.jsonl"
+    ca = tmp_path / "ca.pem"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scripts.preview", "--tls", "--port", "0", "--ca-out", str(ca), "--log", str(log),
+         "--retry-after", "5"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = _read_line(proc, 30)
+        assert line.startswith("listening on https://127.0.0.1:")
+        port = int(line.rsplit(":", 1)[1].strip("/"))
+        s = requests.Session()
+        s.trust_env = False
+        s.verify = str(ca)
+        s.mount("https://", ConnectToAdapter("127.0.0.1", port, DEFAULT_DOMAIN))
+        r = s.get(f"https://{DEFAULT_DOMAIN}/x")
+        assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        assert json.loads(log.read_text().splitlines()[-1])["sni"] == DEFAULT_DOMAIN
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_help_and_docstring_say_it_is_a_local_stand_in_not_cloudfront():
+    out = subprocess.run([sys.executable, "-m", "scripts.preview", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "LOCAL STAND-IN, NOT CLOUDFRONT" in " ".join(out.split())
+    import scripts.preview as mod
+
+    assert "Local stand-in for the maintenance endpoint. NOT CloudFront." in mod.__doc__
+
+
+def test_cli_usage_errors_are_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "scripts.preview", "--retry-after", "0"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "RetryAfterSeconds" in r.stderr
+
+
+def test_the_status_the_viewer_response_function_sets_is_read_from_its_code():
+    t = template()
+    fn = t["Resources"]["ViewerResponseFunction"]["Properties"]
+    fn["FunctionCode"] = {"Fn::Sub": fn["FunctionCode"]["Fn::Sub"].replace("statusCode = 503", "statusCode = 500")}
+    model = endpoint_model(t)
+    assert model.answer("GET", "/maintenance.html").status == 500
+    assert model.answer("GET", "/elsewhere").status == 503  # error responses are not the function's

@@ -1,0 +1,292 @@
+"""scripts.verify against real local servers: the preview (plain and TLS) passes; broken
+stand-ins (200, missing Retry-After, wrong body, intermittent 500 under load, silent,
+down) are each caught with a non-zero exit and the failure named in the verdict."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+
+import boto3
+import pytest
+
+from scripts import verify
+from scripts.common import run_main
+from scripts.preview import ALL_METHODS, DEFAULT_DOMAIN, Answer, endpoint_model, start_preview
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "content" / "maintenance.html"
+MATRIX = len(ALL_METHODS) * 5  # methods x paths verify sends before the load probe
+
+
+def run_verify(capsys, *argv: str) -> tuple[int, str]:
+    code = run_main(verify.main, list(argv))
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def run_json(capsys, *argv: str) -> tuple[int, dict]:
+    code, out = run_verify(capsys, *argv, "--json")
+    return code, json.loads(out)
+
+
+# --- broken stand-ins: real HTTP servers answering what the model says, then broken ---------
+
+
+class StandIn:
+    """A local HTTP server answering ``breakage(n, method, answer) -> answer`` where
+    ``answer`` is what the endpoint should answer (the shared model) and ``n`` counts
+    requests from 1."""
+
+    def __init__(self, breakage: Callable[[int, str, Answer], Answer]):
+        model = endpoint_model()
+        lock = threading.Lock()
+        count = [0]
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def __getattr__(self, name):
+                if name.startswith("do_"):
+                    return self.serve
+                raise AttributeError(name)
+
+            def serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                with lock:
+                    count[0] += 1
+                    n = count[0]
+                ans = breakage(n, self.command, model.answer(self.command, self.path))
+                self.send_response(ans.status)
+                for k, v in ans.headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(ans.length))
+                self.end_headers()
+                self.wfile.write(ans.body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def stand_in():
+    servers = []
+
+    def make(breakage):
+        s = StandIn(breakage)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.close()
+
+
+def replace(ans: Answer, **kw) -> Answer:
+    fields = {"status": ans.status, "headers": ans.headers, "body": ans.body, "length": ans.length, "kind": ans.kind}
+    fields.update(kw)
+    return Answer(**fields)
+
+
+# --- against the preview --------------------------------------------------------------------
+
+
+def test_preview_passes_every_check(capsys):
+    with start_preview() as p:
+        code, out = run_verify(capsys, p.url, "--content", str(PAGE), "--requests", "200", "--concurrency", "8")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[-1].startswith("PASS: 35/35 requests")
+    assert sum(1 for line in lines if line.split()[:1] and line.split()[0] in ALL_METHODS) == MATRIX
+    assert "load probe: 200/200 GETs" in out and "statuses {503: 200}" in out and "body mismatches 0" in out
+    assert "security headers: Strict-Transport-Security present" in out
+
+
+def test_preview_over_tls_passes_with_host_and_sni_of_the_domain(capsys, tmp_path):
+    with start_preview(tls=True, ca_out=tmp_path / "ca.pem") as p:
+        code, result = run_json(capsys, f"https://{DEFAULT_DOMAIN}/", "--connect-to", f"127.0.0.1:{p.port}",
+                                "--ca-bundle", str(p.ca_path), "--content", str(PAGE), "--requests", "50")
+        records = p.records()
+    assert code == 0, result["verdict"]
+    assert result["passed"] and all(c["ok"] for c in result["checks"])
+    assert result["load_probe"]["statuses"] == {"503": 50}
+    assert set(result["load_probe"]["latency_ms"]) == {"p50", "p95", "p99", "max"}
+    served = [r for r in records if r.get("status") is not None]
+    assert len(served) == MATRIX + 50
+    assert {(r["host"], r["sni"]) for r in served} == {(DEFAULT_DOMAIN, DEFAULT_DOMAIN)}
+
+
+def test_tls_without_the_ca_is_a_named_tls_failure(capsys):
+    with start_preview(tls=True) as p:
+        code, out = run_verify(capsys, f"https://{DEFAULT_DOMAIN}/", "--connect-to", f"127.0.0.1:{p.port}",
+                               "--requests", "3")
+    assert code == 1
+    assert "FAIL: 35/35 requests failed (TLS error x35)" in out
+    assert "CERTIFICATE_VERIFY_FAILED" in out
+
+
+def test_retry_after_value_is_checked_when_known(capsys):
+    with start_preview(retry_after=120) as p:
+        ok, _ = run_verify(capsys, p.url, "--retry-after", "120", "--requests", "0")
+        bad, out = run_verify(capsys, p.url, "--retry-after", "300", "--requests", "0")
+    assert ok == 0
+    assert bad == 1 and "Retry-After ... is not ... on 35/35" in out
+
+
+# --- against broken stand-ins ---------------------------------------------------------------
+
+
+def test_a_200_is_caught(capsys, stand_in):
+    s = stand_in(lambda n, m, a: replace(a, status=200))
+    code, out = run_verify(capsys, s.url, "--requests", "10")
+    assert code == 1
+    verdict = out.splitlines()[-1]
+    assert verdict.startswith("FAIL: status 200 x35 instead of 503")
+    assert "load probe: 200 x10" in verdict
+
+
+def test_missing_retry_after_is_caught(capsys, stand_in):
+    s = stand_in(lambda n, m, a: replace(a, headers=tuple(h for h in a.headers if h[0] != "Retry-After")))
+    code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "10")
+    assert code == 1
+    assert result["failures"] == ["no Retry-After on 35/35"]
+    assert all(c["status"] == 503 and c["body_ok"] and not c["headers_ok"] for c in result["checks"])
+    assert result["load_probe"]["ok"]
+
+
+def test_wrong_body_is_caught(capsys, stand_in):
+    s = stand_in(lambda n, m, a: replace(a, body=a.body.replace(b"maintenance", b"MAINTENANCE")) if a.body else a)
+    code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "20")
+    assert code == 1
+    assert any(f.startswith("body wrong on 30/35") for f in result["failures"])  # HEAD (5) has no body
+    assert result["load_probe"]["body_mismatches"] == 20
+    assert "20 body mismatches" in result["verdict"]
+
+
+def test_wrong_body_is_caught_without_content_file_when_bodies_differ(capsys, stand_in):
+    s = stand_in(lambda n, m, a: replace(a, body=a.body + b"<!-- %d -->" % (n % 2), length=a.length + 9)
+                 if a.body else a)
+    code, result = run_json(capsys, s.url, "--requests", "0")
+    assert code == 1
+    assert any(f.startswith("body wrong") for f in result["failures"])
+
+
+def test_intermittent_500_under_load_shows_up_as_a_number(capsys, stand_in):
+    # Every 15th request overall is a 500 (deterministic): 2 in the 35-request matrix,
+    # then requests 36..185 of the probe: 45, 60, ..., 180 -> 10 of 150.
+    s = stand_in(lambda n, m, a: replace(a, status=500) if n % 15 == 0 else a)
+    code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "150", "--concurrency", "6")
+    assert code == 1
+    probe = result["load_probe"]
+    assert probe["statuses"] == {"500": 10, "503": 140}
+    assert probe["completed"] == 150 and not probe["ok"]
+    assert "status 500 x2 instead of 503" in result["verdict"]
+    assert "load probe: 500 x10" in result["verdict"]
+    assert all(probe["latency_ms"][k] is not None for k in ("p50", "p95", "p99"))
+
+
+def test_missing_security_header_is_reported_and_fails_only_with_strict(capsys, stand_in):
+    s = stand_in(lambda n, m, a: replace(a, headers=tuple(h for h in a.headers if h[0] != "X-Frame-Options")))
+    code, out = run_verify(capsys, s.url, "--requests", "0")
+    assert code == 0
+    assert "X-Frame-Options missing on 35" in out
+    assert "security headers not all present: X-Frame-Options" in out.splitlines()[-1]
+    strict, out = run_verify(capsys, s.url, "--requests", "0", "--strict")
+    assert strict == 1 and "X-Frame-Options missing on 35/35" in out.splitlines()[-1]
+
+
+def test_cache_control_without_no_store_is_caught(capsys, stand_in):
+    s = stand_in(lambda n, m, a: replace(a, headers=tuple(
+        ("Cache-Control", "max-age=60") if k == "Cache-Control" else (k, v) for k, v in a.headers)))
+    code, out = run_verify(capsys, s.url, "--requests", "0")
+    assert code == 1 and "Cache-Control ... lacks no-store on 35/35" in out
+
+
+def test_wrong_content_type_is_caught(capsys, stand_in):
+    s = stand_in(lambda n, m, a: replace(a, headers=tuple(
+        ("Content-Type", "text/plain") if k == "Content-Type" else (k, v) for k, v in a.headers)))
+    code, out = run_verify(capsys, s.url, "--requests", "0")
+    assert code == 1 and "Content-Type ... is not ... on 35/35" in out
+
+
+def test_an_endpoint_that_never_answers_is_bounded_by_the_timeout(capsys):
+    # A socket that accepts connections (kernel backlog) but never answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(128)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        code, result = run_json(capsys, url, "--timeout", "0.3", "--concurrency", "35", "--requests", "4")
+    assert code == 1
+    assert result["failures"][0].startswith("35/35 requests failed (timeout x35)")
+    assert result["load_probe"]["errors"] == {"timeout": 4}
+
+
+def test_an_endpoint_that_is_down_is_a_named_connection_error(capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    code, out = run_verify(capsys, f"http://127.0.0.1:{port}/", "--requests", "2")
+    assert code == 1 and "connection error x35" in out and "Connection refused" in out
+
+
+# --- --stack-name (moto plays CloudFormation's outputs and parameters) ----------------------
+
+
+STACK_TEMPLATE = """{
+  "Parameters": {
+    "RetryAfterSeconds": {"Type": "Number", "Default": 300},
+    "MaintenanceObjectKey": {"Type": "String", "Default": "maintenance.html"},
+    "EndpointUrl": {"Type": "String"}
+  },
+  "Resources": {"MaintenanceBucket": {"Type": "AWS::S3::Bucket"}},
+  "Outputs": {
+    "EndpointUrl": {"Value": {"Ref": "EndpointUrl"}},
+    "MaintenanceObjectKey": {"Value": {"Ref": "MaintenanceObjectKey"}}
+  }
+}"""
+
+
+def test_stack_name_reads_url_key_and_deployed_retry_after(capsys, aws_env):
+    cfn = boto3.client("cloudformation")
+    with start_preview(retry_after=77) as p:
+        for name, retry in (("verify-ok", "77"), ("verify-stale", "300")):
+            cfn.create_stack(StackName=name, TemplateBody=STACK_TEMPLATE, Parameters=[
+                {"ParameterKey": "RetryAfterSeconds", "ParameterValue": retry},
+                {"ParameterKey": "EndpointUrl", "ParameterValue": p.url}])
+        ok, result = run_json(capsys, "--stack-name", "verify-ok", "--requests", "10")
+        stale, out = run_verify(capsys, "--stack-name", "verify-stale", "--requests", "0")
+    assert ok == 0, result["verdict"]
+    assert result["url"] == p.url and result["page_path"] == "/maintenance.html"
+    assert result["expected"]["retry_after"] == "77"
+    assert stale == 1 and "Retry-After ... is not ... on 35/35" in out
+
+
+def test_missing_stack_is_one_sentence_and_exit_4(capsys, aws_env):
+    code, out = run_verify(capsys, "--stack-name", "no-such-stack")
+    assert code == 4 and out.strip() == "error: Stack no-such-stack does not exist in this account and region."
+
+
+def test_usage_errors(capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_main(verify.main, ["http://127.0.0.1:1/", "--stack-name", "x"])
+    assert exc.value.code == 2
+    code, out = run_verify(capsys, "http://127.0.0.1:1/", "--requests", "-1")
+    assert code == 2 and "--requests" in out
+    code, out = run_verify(capsys, "ftp://example.com/")
+    assert code == 2 and "not an http(s) URL" in out
