@@ -67,6 +67,7 @@ if str(REPO_ROOT) not in sys.path:  # so `stack` imports when run from elsewhere
     sys.path.insert(0, str(REPO_ROOT))
 
 from scripts.common import CONTENT_TYPES, UserError, run_main  # noqa: E402
+from scripts.deploy import default_object_key, validate_parameter  # noqa: E402
 
 DEFAULT_DOMAIN = "d111111abcdef8.cloudfront.net"
 STAND_IN = "local stand-in, not CloudFront"
@@ -132,28 +133,15 @@ class TemplateResolver:
 
     @staticmethod
     def _check_parameter(name: str, decl: Mapping[str, Any], raw: Any) -> Any:
-        ptype = decl.get("Type", "String")
         if isinstance(raw, (list, tuple)):
             text = ",".join(str(x) for x in raw)
         elif isinstance(raw, bool):
             text = str(raw).lower()
         else:
             text = str(raw)
-        if ptype == "Number":
-            try:
-                number = float(text)
-            except ValueError:
-                raise UserError(f"parameter {name} must be a number, got {text!r}") from None
-            if "MinValue" in decl and number < float(decl["MinValue"]):
-                raise UserError(f"parameter {name} must be >= {decl['MinValue']}, got {text}")
-            if "MaxValue" in decl and number > float(decl["MaxValue"]):
-                raise UserError(f"parameter {name} must be <= {decl['MaxValue']}, got {text}")
-        allowed = decl.get("AllowedValues")
-        if allowed is not None and text not in [str(a) for a in allowed]:
-            raise UserError(f"parameter {name} must be one of {allowed}, got {text!r}")
-        pattern = decl.get("AllowedPattern")
-        if pattern and ptype == "String" and not re.fullmatch(pattern, text):
-            raise UserError(f"parameter {name} does not match {pattern!r}: {text!r}")
+        # The same checks, and sentences, as a deploy with that value would give.
+        validate_parameter(name, text, dict(decl))
+        ptype = decl.get("Type", "String")
         if ptype == "CommaDelimitedList" or ptype.startswith("List<"):
             return [item.strip() for item in text.split(",")]
         return text
@@ -616,7 +604,6 @@ def endpoint_model(
         page_key = str(res.values["MaintenanceObjectKey"]).lstrip("/")
         if content and "MaintenanceObjectKey" not in params and Path(content).suffix.lower() in CONTENT_TYPES:
             # The key scripts.deploy would give this content (its rule, not a copy of it).
-            from scripts.deploy import default_object_key
 
             page_key = default_object_key(Path(content), page_key)
     else:
