@@ -1,0 +1,346 @@
+"""Real processes for the proxy failover tests: an app server that can be killed and
+restarted on the same port, nginx/HAProxy in the foreground, loopback port allocation,
+polling with deadlines, and a bounded load generator.
+
+Run as a script, this file is the app server:  python tests/proxy_harness.py PORT
+It answers every request with 200 and a JSON body naming itself and echoing the request's
+Host and X-Forwarded-Host; GET /health answers 200 "ok"; /status/NNN answers status NNN (with
+the same JSON body), to play an app that fails on its own.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+LOOPBACK = "127.0.0.1"
+APP_MARKER = "proxy-test-app"
+
+
+# ------------------------------------------------------------------------------------------
+# Polling and ports
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.01):
+    """Poll `predicate` until it returns something truthy; AssertionError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what}")
+        time.sleep(interval)  # poll interval, not synchronisation: the deadline bounds it
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = LOOPBACK) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def find_program(name: str) -> str | None:
+    """`name` on PATH or in the sbin directories Debian installs nginx/haproxy to."""
+    path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/usr/local/sbin:/sbin"
+    return shutil.which(name, path=path)
+
+
+# ------------------------------------------------------------------------------------------
+# The app server (a real HTTP server in a subprocess)
+
+
+class AppServer:
+    """`python tests/proxy_harness.py PORT` in a subprocess: start(), kill() (SIGKILL, like a
+    crash), start() again on the same port."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> float:
+        """Start and wait until it accepts connections; returns the monotonic time it did."""
+        assert self.proc is None, "app already running"
+        # stderr to a file, not a pipe: a full pipe would block the app mid-test.
+        self.err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([sys.executable, __file__, str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=self.err)
+
+        def ready():
+            if self.proc.poll() is not None:
+                self.err.seek(0)
+                raise AssertionError(f"app server exited: {self.err.read().decode(errors='replace')}")
+            return port_open(self.port)
+
+        wait_until(ready, timeout, f"app server on port {self.port}")
+        return time.monotonic()
+
+    def kill(self) -> float:
+        """SIGKILL the app (no graceful close); returns the monotonic time it was killed."""
+        assert self.proc is not None, "app not running"
+        self.proc.kill()
+        killed = time.monotonic()
+        self.proc.wait(timeout=10)
+        self.err.close()
+        self.proc = None
+        return killed
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.kill()
+
+
+def _run_app(port: int) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self, send_body: bool) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            if self.path == "/health":
+                body = b"ok"
+            else:
+                body = json.dumps({
+                    "app": APP_MARKER, "method": self.command, "path": self.path,
+                    "host": self.headers.get("Host"),
+                    "x_forwarded_host": self.headers.get("X-Forwarded-Host"),
+                }).encode()
+            status = 200
+            if self.path.startswith("/status/") and self.path[8:11].isdigit():
+                status = int(self.path[8:11])
+            head = (f"HTTP/1.1 {status} App\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n").encode()
+            # One write: a crash can cut the connection, but never between headers and body.
+            self.wfile.write(head + (body if send_body else b""))
+
+        def do_GET(self):
+            self._answer(True)
+
+        def do_HEAD(self):
+            self._answer(False)
+
+        do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    class Server(ThreadingHTTPServer):
+        allow_reuse_address = True  # restart on the same port despite TIME_WAIT
+        request_queue_size = 128  # the default backlog (5) drops SYNs under load: 1 s stalls
+        daemon_threads = True
+
+    Server((LOOPBACK, port), Handler).serve_forever()
+
+
+# ------------------------------------------------------------------------------------------
+# A tiny DNS server (UDP on loopback), so nginx's `resolver` can be exercised offline
+
+
+class TinyDNS:
+    """Answers A queries for `names` with 127.0.0.1 (TTL 1 s), NXDOMAIN for other names, and
+    records every query as (name, qtype)."""
+
+    def __init__(self, names: set[str]):
+        self.names = {n.lower() for n in names}
+        self.queries: list[tuple[str, int]] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((LOOPBACK, 0))
+        self.port = self.sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(512)
+            except OSError:
+                return  # closed
+            reply = self._answer(data)
+            if reply:
+                self.sock.sendto(reply, peer)
+
+    def _answer(self, data: bytes) -> bytes | None:
+        if len(data) < 17:
+            return None
+        (qid,) = struct.unpack(">H", data[:2])
+        labels, i = [], 12
+        while i < len(data) and data[i]:
+            labels.append(data[i + 1:i + 1 + data[i]].decode("ascii", "replace"))
+            i += 1 + data[i]
+        if i + 5 > len(data):
+            return None
+        qtype, _qclass = struct.unpack(">HH", data[i + 1:i + 5])
+        question = data[12:i + 5]
+        name = ".".join(labels).lower()
+        self.queries.append((name, qtype))
+        known = name in self.names
+        answer = b""
+        if known and qtype == 1:  # A
+            answer = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 1, 4) + socket.inet_aton(LOOPBACK)
+        flags = 0x8180 | (0 if known else 3)  # response, recursion desired+available; NXDOMAIN
+        return struct.pack(">HHHHHH", qid, flags, 1, 1 if answer else 0, 0, 0) + question + answer
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# ------------------------------------------------------------------------------------------
+# Proxies in the foreground
+
+
+class ProxyProcess:
+    """nginx or HAProxy with a given configuration text, in the foreground, in `workdir`."""
+
+    def __init__(self, kind: str, config: str, workdir: Path, port: int):
+        self.kind, self.config, self.workdir, self.port = kind, config, workdir, port
+        self.proc: subprocess.Popen | None = None
+        self.log_path = workdir / f"{kind}.log"
+
+    def command(self) -> list[str]:
+        if self.kind == "nginx":
+            conf = self.workdir / "nginx.conf"
+            conf.write_text(self.config)
+            return [find_program("nginx"), "-p", str(self.workdir), "-c", str(conf), "-g", "daemon off;"]
+        conf = self.workdir / "haproxy.cfg"
+        conf.write_text(self.config)
+        return [find_program("haproxy"), "-f", str(conf), "-db"]
+
+    def check(self) -> None:
+        """The proxy's own configuration check (nginx -t / haproxy -c)."""
+        cmd = self.command()
+        cmd = cmd[:-2] + ["-t"] if self.kind == "nginx" else [cmd[0], "-c", "-f", cmd[2]]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, f"{self.kind} rejects the generated config:\n{out.stdout}{out.stderr}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.kind} exited ({self.proc.returncode}):\n{self.output()}")
+            return port_open(self.port)
+
+        wait_until(ready, timeout, f"{self.kind} on port {self.port}")
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            # nginx: SIGQUIT is graceful, SIGTERM fast; HAProxy -db: SIGTERM/SIGINT stop it.
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+        self.log.close()
+
+
+# ------------------------------------------------------------------------------------------
+# Classifying answers and a bounded load
+
+
+def classify(resp: requests.Response | None, exc: BaseException | None, page: bytes) -> str:
+    """'app-200', 'maintenance-503', or a label naming what went wrong."""
+    if exc is not None:
+        return f"error:{type(exc).__name__}"
+    if resp.status_code == 200 and APP_MARKER.encode() in resp.content:
+        return "app-200"
+    if resp.status_code == 503 and resp.content == page and resp.headers.get("Retry-After"):
+        return "maintenance-503"
+    return f"other:{resp.status_code}"
+
+
+@dataclass
+class LoadResult:
+    samples: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, label)
+
+    def histogram(self) -> dict[str, int]:
+        return dict(collections.Counter(label for _, _, label in self.samples))
+
+    def bad(self) -> list[tuple[float, float, str]]:
+        return [s for s in self.samples if s[2] not in ("app-200", "maintenance-503")]
+
+
+class Load:
+    """`workers` threads, each with its own requests.Session, sending GETs to `url` until
+    stop() (or `max_seconds`, whichever comes first)."""
+
+    def __init__(self, url: str, page: bytes, workers: int = 8, max_seconds: float = 30.0):
+        self.url, self.page, self.workers, self.max_seconds = url, page, workers, max_seconds
+        self.result = LoadResult()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers)
+        self._futures = []
+
+    def _worker(self, n: int) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        with requests.Session() as s:
+            i = 0
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                i += 1
+                t0 = time.monotonic()
+                resp = exc = None
+                try:
+                    resp = s.get(f"{self.url}/load/{n}/{i}", timeout=10)
+                except requests.RequestException as e:
+                    exc = e
+                label = classify(resp, exc, self.page)
+                with self._lock:
+                    self.result.samples.append((t0, time.monotonic(), label))
+
+    def start(self) -> "Load":
+        self._futures = [self._pool.submit(self._worker, n) for n in range(self.workers)]
+        return self
+
+    def count(self, label: str, since: float = 0.0) -> int:
+        with self._lock:
+            return sum(1 for t0, _, lab in self.result.samples if lab == label and t0 >= since)
+
+    def stop(self) -> LoadResult:
+        self._stop.set()
+        for f in self._futures:
+            f.result(timeout=30)
+        self._pool.shutdown()
+        self.result.samples.sort()
+        return self.result
+
+
+if __name__ == "__main__":
+    _run_app(int(sys.argv[1]))
