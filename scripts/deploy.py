@@ -50,6 +50,7 @@ import json
 import re
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
@@ -518,7 +519,8 @@ def deploy(clients: Clients, stack_name: str, *, content: str | Path = DEFAULT_C
 
     if not unchanged:
         change_type = "UPDATE" if exists else "CREATE"
-        name = change_set_name or f"scripts-deploy-{int(time.time())}"
+        # Unique per run: two runs within one second must not collide (AlreadyExistsException).
+        name = change_set_name or f"scripts-deploy-{uuid.uuid4().hex[:16]}"
         response = cfn.create_change_set(
             StackName=stack_name, ChangeSetName=name, ChangeSetType=change_type,
             TemplateBody=template_body(template),

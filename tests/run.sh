@@ -9,17 +9,20 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 PIP_FLAGS=(--quiet --disable-pip-version-check)
 
-if [ ! -x .venv/bin/pytest ] || [ pyproject.toml -nt .venv/.installed ]; then
+if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
     echo "== setting up .venv (project + test extras)" >&2
     "$PY" -m venv .venv
     .venv/bin/pip install "${PIP_FLAGS[@]}" -e '.[test]'
     touch .venv/.installed
 fi
 
-if [ ! -x .venv-checkov/bin/checkov ]; then
+# Each environment counts as ready only once its marker exists, so an interrupted
+# install is redone on the next run rather than left half-made.
+if [ ! -f .venv-checkov/.installed ]; then
     echo "== setting up .venv-checkov" >&2
     "$PY" -m venv .venv-checkov
-    .venv-checkov/bin/pip install "${PIP_FLAGS[@]}" checkov
+    .venv-checkov/bin/pip install "${PIP_FLAGS[@]}" 'checkov==3.3.30'
+    touch .venv-checkov/.installed
 fi
 
 # LocalStack needs Python 3.13: the first candidate that really runs it (pyenv shims may not).
@@ -30,10 +33,11 @@ for candidate in python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python3 /root/.pye
         break
     fi
 done
-if [ ! -x .venv-localstack/bin/python ] && [ -n "$PY313" ]; then
+if [ ! -f .venv-localstack/.installed ] && [ -n "$PY313" ]; then
     echo "== setting up .venv-localstack" >&2
     "$PY313" -m venv .venv-localstack
     .venv-localstack/bin/pip install "${PIP_FLAGS[@]}" 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl<25'
+    touch .venv-localstack/.installed
 fi
 
 exec .venv/bin/python -m pytest "$@"
