@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from proxy_harness import wait_until
 from scripts.common import CONTENT_TYPES, UserError
 from scripts.preview import (
     ALL_METHODS,
@@ -69,18 +70,6 @@ def expected_from_template(t: dict) -> dict:
         "csp": sec["ContentSecurityPolicy"]["ContentSecurityPolicy"],
         "hsts_max_age": sec["StrictTransportSecurity"]["AccessControlMaxAgeSec"],
     }
-
-
-def wait_for(predicate, timeout: float = 10.0):
-    """Poll ``predicate`` until it returns something truthy (no sleeping as synchronisation)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.01)
 
 
 # --- fixtures -------------------------------------------------------------------------------
@@ -270,7 +259,8 @@ def test_sni_absent_or_wrong_fails_the_handshake(tls_preview, sni):
         with pytest.raises(ssl.SSLError, match="HANDSHAKE_FAILURE"):
             ctx.wrap_socket(raw, server_hostname=sni)
     # The server logs the refusal after the alert is on its way: poll, with a deadline.
-    refused = wait_for(lambda: [e for e in tls_preview.records() if e.get("error") and e["sni"] == sni])
+    refused = wait_until(lambda: [e for e in tls_preview.records() if e.get("error") and e["sni"] == sni],
+                         10.0, "the refused handshake in the preview's log")
     assert refused[-1]["status"] is None and "SNI" in refused[-1]["error"]
 
 
