@@ -103,3 +103,18 @@ def distribution_id(cloudfront, bucket):
                                  "ViewerProtocolPolicy": "redirect-to-https"},
     })
     return response["Distribution"]["Id"]
+
+
+@pytest.fixture
+def cfn():
+    """A CloudFormation client answered by botocore's Stubber (flows moto cannot play);
+    every queued response must be used by the end of the test."""
+    from botocore.stub import Stubber
+
+    from cfn_stubs import cfn_client
+
+    client = cfn_client()
+    with Stubber(client) as stub:
+        client.stub = stub
+        yield client
+        stub.assert_no_pending_responses()

@@ -8,9 +8,12 @@ Isolation and reachability
 LocalStack runs in its own network namespace (``unshare --net``, loopback brought
 up with ``ip link set lo up``), so it can reach nothing but its own loopback: no
 analytics, no certificate download, no DNS, whatever its configuration says. It
-also gets its own mount namespace (``--mount``) with a private tmpfs on /tmp, because
-its S3 store is hard-wired to /tmp/localstack-s3-storage: concurrent instances (other
-developers' test runs, the benchmark) stay apart, and nothing is left behind.
+also gets its own mount namespace (``--mount``) with a private tmpfs on
+/tmp/localstack-s3-storage, where its S3 store is hard-wired: concurrent instances
+(other test runs, the benchmark) stay apart, and no objects are left behind. Its other
+directories live in a per-instance temporary directory that is removed afterwards.
+(Only that one directory is covered: a tmpfs over all of /tmp would hide a checkout or
+a virtualenv that lives under /tmp.)
 
 A process in its own network namespace is reachable on 127.0.0.1 only from inside
 that namespace. Rather than moving the clients into the namespace (``nsenter`` for
@@ -21,7 +24,7 @@ namespace a listening socket that was created *outside* it:
    picks a free port: no race between choosing and binding a port);
 2. ``unshare --net --mount python tests/localstack.py --inside FD 4566 LS_PYTHON``
    inherits that socket's file descriptor (``pass_fds``). This small supervisor
-   (stdlib only) brings loopback up, mounts the private /tmp, starts LocalStack as
+   (stdlib only) brings loopback up, mounts the private S3 store, starts LocalStack as
    its child on 127.0.0.1:4566 *inside* the namespace (a fixed port is fine: the
    namespace is private), and runs a bridge thread. A socket stays in the namespace
    it was created in, so the bridge accepts connections from the host's loopback,
@@ -86,10 +89,11 @@ def unavailable_reason() -> str | None:
     for tool in ("unshare", "ip", "mount"):
         if shutil.which(tool) is None:
             return f"`{tool}` not found: needed to run LocalStack in its own network namespace"
-    probe = subprocess.run(
-        ["unshare", "--net", "--mount", "sh", "-c",
-         "ip link set lo up && mount -t tmpfs tmpfs /tmp"], capture_output=True, text=True
-    )
+    with tempfile.TemporaryDirectory(prefix="localstack-probe-") as where:
+        probe = subprocess.run(
+            ["unshare", "--net", "--mount", "sh", "-c",
+             f"ip link set lo up && mount -t tmpfs tmpfs {where}"], capture_output=True, text=True
+        )
     if probe.returncode != 0:
         return (
             "cannot create network and mount namespaces for LocalStack (`unshare --net "
@@ -142,7 +146,7 @@ class LocalStack:
             raise LocalStackError(reason)
         t0 = time.monotonic()
         self._tmp = tempfile.TemporaryDirectory(prefix="localstack-")
-        tmp = Path(self._tmp.name)  # holds only the log (and LocalStack's HOME)
+        tmp = Path(self._tmp.name)  # the log, LocalStack's HOME and its directories
         env = _localstack_env(tmp)
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
@@ -298,18 +302,15 @@ class LocalStack:
         return self.session().client(service, endpoint_url=self.endpoint_url, **kwargs)
 
 
-PRIVATE_TMP = "/tmp"  # a tmpfs of its own inside LocalStack's mount namespace
-LOCALSTACK_DIRS = {
-    "LOCALSTACK_VOLUME_DIR": "/tmp/localstack/volume",
-    "FILESYSTEM_ROOT": "/tmp/localstack/filesystem",
-    "TMP_FOLDER": "/tmp/localstack/tmp",
-}
+S3_STORE = "/tmp/localstack-s3-storage"  # hard-wired in LocalStack: a tmpfs of its own
+LOCALSTACK_DIRS = ("LOCALSTACK_VOLUME_DIR", "FILESYSTEM_ROOT", "TMP_FOLDER")
 
 
 def _localstack_env(home: Path) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AWS_", "LOCALSTACK_")) and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(LOCALSTACK_DIRS)
+    for name in LOCALSTACK_DIRS:
+        env[name] = str(home / name.lower())
     env.update({
         "GATEWAY_SERVER": "hypercorn",
         "GATEWAY_LISTEN": f"127.0.0.1:{INNER_PORT}",
@@ -319,7 +320,7 @@ def _localstack_env(home: Path) -> dict:
         "SERVICES": "s3,cloudformation,sts",
         "EAGER_SERVICE_LOADING": "0",
         "PERSISTENCE": "0",
-        "TMPDIR": PRIVATE_TMP,
+        "TMPDIR": str(home / "tmp_folder"),
         "HOME": str(home),
     })
     return env
@@ -364,7 +365,7 @@ def bridge(listener: socket.socket, port: int) -> None:
 
 
 def inside(fd: int, port: int, localstack_python: str) -> int:
-    """Supervisor, run by ``unshare --net --mount``: loopback up, private /tmp,
+    """Supervisor, run by ``unshare --net --mount``: loopback up, private S3 store,
     LocalStack as a child, bridge.
 
     SIGTERM to the process group reaches LocalStack and this supervisor; the supervisor
@@ -372,13 +373,15 @@ def inside(fd: int, port: int, localstack_python: str) -> int:
     """
     listener = socket.socket(fileno=fd)  # created outside: lives in the host namespace
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    # A private /tmp: LocalStack's S3 store is hard-wired to /tmp/localstack-s3-storage;
-    # this keeps concurrent instances apart and leaves nothing behind (the tmpfs goes
-    # with the namespace). unshare -m makes mounts private, so the host never sees it.
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777,size=512m", "tmpfs", PRIVATE_TMP],
+    # A private S3 store: LocalStack's is hard-wired to /tmp/localstack-s3-storage; a
+    # tmpfs there keeps concurrent instances apart and leaves no objects behind (the
+    # tmpfs goes with the namespace; only the empty mount point stays). unshare -m makes
+    # mounts private, so the host never sees it.
+    os.makedirs(S3_STORE, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777,size=512m", "tmpfs", S3_STORE],
                    check=True)
-    for d in LOCALSTACK_DIRS.values():
-        os.makedirs(d)
+    for name in LOCALSTACK_DIRS:
+        os.makedirs(os.environ[name], exist_ok=True)
     ls = subprocess.Popen([localstack_python, "-m", "localstack.runtime.main"])
     signal.signal(signal.SIGTERM, lambda *_: None)  # LocalStack got it too; wait for it
     threading.Thread(target=bridge, args=(listener, port), daemon=True).start()

@@ -7,7 +7,7 @@ import io
 import pytest
 from botocore.stub import Stubber
 
-from cfn_fakes import FakeClock, add_describe, add_events, cfn_client, event, stack, stack_id
+from cfn_stubs import FakeClock, add_describe, add_events, cfn_client, event, stack, stack_id
 from scripts.common import (
     CONTENT_TYPES,
     EXIT_ABORTED,

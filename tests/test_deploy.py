@@ -1,6 +1,6 @@
 """scripts.deploy: S3 and CloudFront against the moto server (real HTTP on 127.0.0.1),
 CloudFormation through botocore's Stubber (moto cannot play change sets, events,
-rollbacks; see tests/cfn_fakes.py)."""
+rollbacks; see tests/cfn_stubs.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ import io
 import json
 
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
-from cfn_fakes import (
+from cfn_stubs import (
     FakeClock,
     add_describe,
     add_events,
-    cfn_client,
     default_parameters,
     event,
     outputs_for,
@@ -63,13 +62,13 @@ class CallCounter:
         self.calls.append(model.name)
 
 
-@pytest.fixture
-def cfn():
-    client = cfn_client()
-    with Stubber(client) as stub:
-        client.stub = stub
-        yield client
-        stub.assert_no_pending_responses()
+def stub_deployed_stack(stub, bucket, distribution_id, template):
+    """The stack exists, up to date: DescribeStacks, then GetTemplate with this template."""
+    add_describe(stub, NAME, stack(NAME, "UPDATE_COMPLETE",
+                                   outputs=outputs_for(bucket, distribution_id),
+                                   parameters=default_parameters(template)))
+    stub.add_response("get_template", {"TemplateBody": json.dumps(template)},
+                      {"StackName": NAME, "TemplateStage": "Original"})
 
 
 def run(cfn, s3, cloudfront, page, clock=None, **kwargs):
@@ -208,11 +207,7 @@ def test_noop_redeploy_is_three_reads_and_no_writes(
         cfn, s3, cloudfront, bucket, distribution_id, page, template):
     put_page(s3, bucket)
     stub = cfn.stub
-    add_describe(stub, NAME, stack(NAME, "UPDATE_COMPLETE",
-                                   outputs=outputs_for(bucket, distribution_id),
-                                   parameters=default_parameters(template)))
-    stub.add_response("get_template", {"TemplateBody": json.dumps(template)},
-                      {"StackName": NAME, "TemplateStage": "Original"})
+    stub_deployed_stack(stub, bucket, distribution_id, template)
     counter = CallCounter(s3, cloudfront)
 
     result, log = run(cfn, s3, cloudfront, page)
@@ -228,11 +223,7 @@ def test_page_change_only_is_one_put_and_one_invalidation(
         cfn, s3, cloudfront, bucket, distribution_id, page, template):
     put_page(s3, bucket, data=b"<p>old</p>")
     stub = cfn.stub
-    add_describe(stub, NAME, stack(NAME, "UPDATE_COMPLETE",
-                                   outputs=outputs_for(bucket, distribution_id),
-                                   parameters=default_parameters(template)))
-    stub.add_response("get_template", {"TemplateBody": json.dumps(template)},
-                      {"StackName": NAME, "TemplateStage": "Original"})
+    stub_deployed_stack(stub, bucket, distribution_id, template)
     counter = CallCounter(s3, cloudfront)
 
     result, log = run(cfn, s3, cloudfront, page)
@@ -253,11 +244,7 @@ def test_rerun_after_an_interrupted_invalidation_invalidates(
     # An earlier run uploaded the page (needing an invalidation) and stopped.
     put_page(s3, bucket, invalidation="required")
     stub = cfn.stub
-    add_describe(stub, NAME, stack(NAME, "UPDATE_COMPLETE",
-                                   outputs=outputs_for(bucket, distribution_id),
-                                   parameters=default_parameters(template)))
-    stub.add_response("get_template", {"TemplateBody": json.dumps(template)},
-                      {"StackName": NAME, "TemplateStage": "Original"})
+    stub_deployed_stack(stub, bucket, distribution_id, template)
     counter = CallCounter(s3, cloudfront)
     result, log = run(cfn, s3, cloudfront, page, wait=False)
     assert counter.calls == ["HeadObject", "ListInvalidations", "CreateInvalidation"]

@@ -6,9 +6,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from botocore.stub import Stubber
 
-from cfn_fakes import FakeClock, add_describe, add_events, cfn_client, event, stack, stack_id
+from cfn_stubs import FakeClock, add_describe, add_events, event, stack, stack_id
 from scripts import destroy as ds
 from scripts.common import EXIT_ABORTED, EXIT_FAILED, EXIT_STACK_STATE, Clients, UserError
 
@@ -46,15 +45,6 @@ def test_empty_bucket_deletes_every_version_and_marker_in_batches(s3, bucket, mo
 
 def test_empty_bucket_tolerates_a_missing_bucket(s3):
     assert ds.empty_bucket(s3, "no-such-bucket-here", out=io.StringIO()) == 0
-
-
-@pytest.fixture
-def cfn():
-    client = cfn_client()
-    with Stubber(client) as stub:
-        client.stub = stub
-        yield client
-        stub.assert_no_pending_responses()
 
 
 def run(cfn, s3, **kwargs):

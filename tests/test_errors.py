@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from cfn_fakes import (
+from cfn_stubs import (
     FakeClock,
     add_describe,
     cfn_client,

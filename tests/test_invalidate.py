@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from cfn_fakes import FakeClock, add_describe, cfn_client, outputs_for, stack
+from cfn_stubs import FakeClock, add_describe, cfn_client, outputs_for, stack
 from conftest import REGION
 from scripts import invalidate as inv
 from scripts.common import EXIT_NOT_FOUND, EXIT_TIMEOUT, EXIT_USAGE, UserError

@@ -84,16 +84,6 @@ def template():
     return build_template().to_dict()
 
 
-@pytest.fixture(scope="module")
-def cloudfront_stand_in():
-    """A moto server for the cloudfront client of scripts.deploy (LocalStack has none)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 # -------------------------------------------------------------------------------------
@@ -367,7 +357,7 @@ def moto_distribution(cloudfront):
 
 
 def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
-        localstack, template, cloudfront_stand_in, tmp_path):
+        localstack, template, moto_url, tmp_path):
     from scripts.common import CONTENT_TYPES, Clients
     from scripts.deploy import deploy
 
@@ -422,7 +412,7 @@ def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
 
     cloudfront = boto3.Session(region_name="us-east-1", aws_access_key_id="test",
                                aws_secret_access_key="test").client(
-        "cloudfront", endpoint_url=cloudfront_stand_in)
+        "cloudfront", endpoint_url=moto_url)  # LocalStack has no CloudFront: moto stands in
     moto_id = moto_distribution(cloudfront)
 
     def map_unknown(params, **_):
