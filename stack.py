@@ -148,13 +148,15 @@ def add_parameters(t):
         Description="ACM certificate (in us-east-1) covering DomainNames. Empty: the default "
         "*.cloudfront.net certificate.",
     ))
+    # A String with a pattern, not a Number: CloudFormation's Number takes 300.5 or 1e3,
+    # which would go out verbatim as an invalid Retry-After (RFC 9110: whole seconds).
     t.add_parameter(Parameter(
         "RetryAfterSeconds",
-        Type="Number",
-        Default=300,
-        MinValue=1,
-        MaxValue=86400,
-        Description="Value of the Retry-After header, in seconds.",
+        Type="String",
+        Default="300",
+        AllowedPattern=r"^[1-9][0-9]{0,4}$",
+        ConstraintDescription="must be a whole number of seconds from 1 to 99999",
+        Description="Value of the Retry-After header, in whole seconds (1-99999).",
     ))
     t.add_parameter(Parameter(
         "ErrorCachingMinTTL",

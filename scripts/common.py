@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -46,6 +47,7 @@ EXIT_FAILED = 6  # change set FAILED for a real reason, deploy/delete failed and
 EXIT_TIMEOUT = 7  # a deadline passed (stack wait, invalidation)
 EXIT_ACCESS_DENIED = 8  # AWS refused a call (the call is named)
 EXIT_ABORTED = 9  # confirmation declined, or needed but impossible (no terminal / CI)
+EXIT_CHECKS_FAILED = 10  # verify: the endpoint answered, but not as it should
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 EXIT_CODES = {
@@ -60,6 +62,7 @@ EXIT_CODES = {
     EXIT_TIMEOUT: "a deadline passed (stack operation or invalidation still running)",
     EXIT_ACCESS_DENIED: "AWS denied a call (the call is named)",
     EXIT_ABORTED: "not confirmed (declined, or no terminal / CI=true without --yes)",
+    EXIT_CHECKS_FAILED: "verify: the endpoint does not answer as it should",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); re-running the same command recovers",
 }
 
@@ -74,6 +77,24 @@ CONTENT_TYPES = {
 
 DEFAULT_REGION_HINT = "pass --region or set AWS_REGION (the stack may live in any region; " \
     "its certificate must be in us-east-1)"
+
+
+# A DNS name (optionally a leading "*." wildcard), at most 253 characters, labels of at
+# most 63: for alternate domain names, endpoint names and preview's domain.
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def is_hostname(name: str, *, wildcard: bool = False) -> bool:
+    """True for a fully qualified DNS name such as d111111abcdef8.cloudfront.net."""
+    name = name.lower()
+    return bool(_HOSTNAME.fullmatch(name)) and (wildcard or not name.startswith("*."))
+
+
+def in_ci(env=None) -> bool:
+    """True when running in CI (CI=true, 1 or yes): prompts refuse, and tests that
+    need a tool fail instead of skipping when it is missing."""
+    return (os.environ if env is None else env).get("CI", "").lower() in ("1", "true", "yes")
 
 
 class UserError(Exception):
@@ -213,7 +234,7 @@ def confirm(question: str, *, yes: bool, what: str, stdin: TextIO | None = None,
         return
     stdin = stdin or sys.stdin
     env = os.environ if env is None else env
-    if env.get("CI", "").lower() in ("1", "true", "yes") or not _isatty(stdin):
+    if in_ci(env) or not _isatty(stdin):
         raise UserError(f"Refusing to {what} without confirmation: no terminal to ask on "
                         "(or CI=true); re-run with --yes to proceed.", EXIT_ABORTED)
     out = out or sys.stderr

@@ -72,6 +72,7 @@ from scripts.common import (
     error_code,
     format_elapsed,
     info,
+    is_hostname,
     outputs_of,
     run_main,
     session,
@@ -121,7 +122,6 @@ FLAG_FOR_PARAMETER = {
     "RetryAfterSeconds": "--retry-after",
 }
 
-HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):(\d{12}):certificate/(.+)$")
 
 
@@ -194,7 +194,7 @@ def validate_parameter(name: str, value: str, spec: dict) -> None:
                             EXIT_USAGE)
     if name == "DomainNames":
         for item in items:
-            if item and not HOSTNAME.match(item.lower()):
+            if item and not is_hostname(item, wildcard=True):
                 raise UserError(f"--domain-name {item!r} is not a valid host name.", EXIT_USAGE)
 
 
@@ -209,7 +209,7 @@ def validate_overrides(template: dict, overrides: dict[str, str]) -> dict[str, s
                             f"{', '.join(sorted(params))}.", EXIT_USAGE)
         value = str(value)
         if params[name].get("Type", "String") == "CommaDelimitedList":
-            value = ",".join(v.strip() for v in value.split(",") if v.strip())
+            value = _normalise(value, params[name])
         validate_parameter(name, value, params[name])
         result[name] = value
     return result

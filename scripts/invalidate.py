@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import urllib.parse
 import uuid
 from typing import Callable, Sequence, TextIO
 
@@ -68,6 +69,10 @@ def validate_paths(paths: Sequence[str]) -> list[str]:
         if "*" in path[:-1]:
             raise UserError(f"Invalidation path {path!r} may only have '*' as its last "
                             "character.", EXIT_USAGE)
+        # CloudFront wants non-ASCII and unsafe characters URL-encoded, or it answers
+        # InvalidRelativePath (Paths in API_InvalidationBatch.html); '%' stays, so an
+        # already-encoded path is sent as given.
+        path = urllib.parse.quote(path, safe="/*%?=&:@!$'()+,;~")
         if path not in result:
             result.append(path)
     if not result:

@@ -26,7 +26,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from scripts.common import EXIT_USAGE, UserError, require_outputs, run_main, session, stack_outputs
+from scripts.common import UserError, require_outputs, run_main, session, stack_outputs
 
 # Where the common Linux distributions keep the system CA bundle (nginx needs a file path;
 # HAProxy has `@system-ca`). Debian/Ubuntu first, then RHEL/Fedora, openSUSE, Alpine.
@@ -37,14 +37,9 @@ SYSTEM_CA_BUNDLES = (
     "/etc/ssl/cert.pem",
 )
 
+# Host names for --app/--app-host may be single labels (localhost, a service name), so
+# this is laxer than scripts.common.is_hostname (fully qualified names).
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
-
-
-class ConfigError(UserError):
-    """An option value that cannot go into a configuration file (exit code 2)."""
-
-    def __init__(self, message: str):
-        super().__init__(message, EXIT_USAGE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,7 +222,7 @@ def render(template: str, **values: str) -> str:
 def check_hostname(name: str, what: str) -> str:
     name = name.strip().rstrip(".").lower()
     if not _HOSTNAME.match(name):
-        raise ConfigError(f"{what} must be a DNS name such as d111111abcdef8.cloudfront.net, not {name!r}")
+        raise UserError(f"{what} must be a DNS name such as d111111abcdef8.cloudfront.net, not {name!r}")
     return name
 
 
@@ -236,16 +231,16 @@ def split_host_port(value: str, what: str, default_port: int | None = None) -> t
     value = value.strip()
     m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d+))?|([^:\[\]]+)(?::(\d+))?", value)
     if not m:
-        raise ConfigError(f"{what} must look like HOST:PORT, not {value!r}")
+        raise UserError(f"{what} must look like HOST:PORT, not {value!r}")
     host = m.group(1) or m.group(3)
     port = m.group(2) or m.group(4)
     if port is None:
         if default_port is None:
-            raise ConfigError(f"{what} needs a port: HOST:PORT, not {value!r}")
+            raise UserError(f"{what} needs a port: HOST:PORT, not {value!r}")
         port = default_port
     port = int(port)
     if not 0 < port < 65536:
-        raise ConfigError(f"{what} has an invalid port: {value!r}")
+        raise UserError(f"{what} has an invalid port: {value!r}")
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -262,7 +257,7 @@ def parse_listen(value: str) -> str:
     if re.fullmatch(r"\d+", value.strip()):
         port = int(value)
         if not 0 < port < 65536:
-            raise ConfigError(f"--listen has an invalid port: {value!r}")
+            raise UserError(f"--listen has an invalid port: {value!r}")
         return str(port)
     return join_host_port(*split_host_port(value, "--listen"))
 
@@ -290,7 +285,7 @@ def system_ca_bundle() -> str | None:
 
 def check_path(value: str, what: str) -> str:
     if not value or re.search(r"[\s;{}\"'#]", value):
-        raise ConfigError(f"{what} must be a path without spaces, quotes, ';', '#' or braces: {value!r}")
+        raise UserError(f"{what} must be a path without spaces, quotes, ';', '#' or braces: {value!r}")
     return value
 
 
@@ -321,15 +316,15 @@ def generate(
     listen = parse_listen(listen)
     for t, what in ((connect_timeout, "connect timeout"), (read_timeout, "read timeout")):
         if not re.fullmatch(r"\d+(ms|s|m)", t):
-            raise ConfigError(f"{what} must look like 3s or 500ms, not {t!r}")
+            raise UserError(f"{what} must look like 3s or 500ms, not {t!r}")
     if not re.fullmatch(r"/[A-Za-z0-9._~!$&'()*+,=:@/%?-]*", health_path) or "'" in health_path:
-        raise ConfigError(f"--health-path must be a URL path starting with '/', not {health_path!r}")
+        raise UserError(f"--health-path must be a URL path starting with '/', not {health_path!r}")
 
     if resolvers:
         resolver_list = [join_host_port(*split_host_port(r, "--resolver", default_port=53)) for r in resolvers]
         for r in resolver_list:
             if not _is_ip(r.rsplit(":", 1)[0].strip("[]")):
-                raise ConfigError(f"--resolver must be an IP address (and port), not a name: {r!r}")
+                raise UserError(f"--resolver must be an IP address (and port), not a name: {r!r}")
         resolver_origin = "given with --resolver"
     else:
         resolver_list = []
@@ -339,7 +334,7 @@ def generate(
         if not resolver_list:
             found = system_nameservers()
             if not found:
-                raise ConfigError("no nameserver in /etc/resolv.conf: pass --resolver ADDRESS")
+                raise UserError("no nameserver in /etc/resolv.conf: pass --resolver ADDRESS")
             resolver_list = [f"[{s}]" if ":" in s else s for s in found]
             resolver_origin = ("copied from /etc/resolv.conf of the host that generated this file; "
                                "change them if nginx runs elsewhere (e.g. 127.0.0.53 with systemd-resolved, "
@@ -347,7 +342,7 @@ def generate(
         if ca_file is None:
             ca_file = system_ca_bundle()
             if ca_file is None:
-                raise ConfigError("no system CA bundle found (looked in "
+                raise UserError("no system CA bundle found (looked in "
                                   + ", ".join(SYSTEM_CA_BUNDLES) + "): pass --ca-file")
         body = render(
             NGINX_TEMPLATE,
@@ -378,7 +373,7 @@ def generate(
             ca_file=check_path(ca_file, "--ca-file") if ca_file else "@system-ca",
             health_path=health_path, connect_timeout=connect_timeout, read_timeout=read_timeout,
         )
-    raise ConfigError(f"--kind must be nginx or haproxy, not {kind!r}")
+    raise UserError(f"--kind must be nginx or haproxy, not {kind!r}")
 
 
 def comment_lines(text: str, indent: str = "") -> str:
@@ -445,7 +440,7 @@ def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     endpoint = args.endpoint or endpoint_from_stack(args.stack_name, args.profile, args.region)
     if args.standalone and args.kind != "nginx":
-        raise ConfigError("--standalone applies to nginx only (the HAProxy output is always a complete file)")
+        raise UserError("--standalone applies to nginx only (the HAProxy output is always a complete file)")
     text = generate(
         args.kind, endpoint, app=args.app, listen=args.listen, endpoint_address=args.endpoint_address,
         ca_file=args.ca_file, resolvers=args.resolver, app_host=args.app_host, health_path=args.health_path,

@@ -130,9 +130,14 @@ def deploy_main(capsys, *args):
       "arn:aws:acm:us-east-1:123456789012:certificate/short"],
      "CertificateArn must be empty or an ACM certificate ARN in us-east-1"),
     (["--domain-name", "not a host"], "--domain-name 'not a host' is not a valid host name."),
-    (["--retry-after", "0"], "--retry-after '0' is out of range: RetryAfterSeconds must be "
-     "between 1 and 86400."),
-    (["--retry-after", "soon"], "--retry-after 'soon' is not a number."),
+    (["--retry-after", "0"], "--retry-after '0' is invalid: RetryAfterSeconds must be a whole "
+     "number of seconds from 1 to 99999."),
+    (["--retry-after", "soon"], "--retry-after 'soon' is invalid: RetryAfterSeconds must be a "
+     "whole number of seconds from 1 to 99999."),
+    (["--retry-after", "300.5"], "--retry-after '300.5' is invalid: RetryAfterSeconds must be a "
+     "whole number of seconds from 1 to 99999."),
+    (["--parameter", "ErrorCachingMinTTL=-1"], "--parameter ErrorCachingMinTTL=-1 is out of "
+     "range: ErrorCachingMinTTL must be between 0 and 31536000."),
     (["--parameter", "PriceClass=PriceClass_42"], "is not allowed: PriceClass must be one of "
      "PriceClass_100, PriceClass_200, PriceClass_All."),
     (["--parameter", "Nope=1"], "The template has no parameter 'Nope'"),

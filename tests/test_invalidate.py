@@ -44,6 +44,13 @@ def test_validate_paths():
         inv.validate_paths([f"/{i}/*" for i in range(16)])
 
 
+def test_paths_are_url_encoded_as_cloudfront_requires():
+    # Unsafe and non-ASCII characters encoded; an already-encoded path and a query
+    # string are sent as given; the encoded twin of a path counts once.
+    assert inv.validate_paths(["/a b", "/ü/x", "/a%20b", "/p?lang=en"]) == [
+        "/a%20b", "/%C3%BC/x", "/p?lang=en"]
+
+
 def test_create_on_moto_and_wait_compares_case_insensitively(cloudfront, distribution_id):
     created = inv.create_invalidation(cloudfront, distribution_id, ["/*"])
     out = io.StringIO()

@@ -17,6 +17,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 
 import stack
+from scripts.common import in_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -52,7 +53,7 @@ def test_checkov_skips_carry_a_justification():
 
 def test_checkov_passes_offline(tmp_path, template_text):
     if not CHECKOV.exists():
-        if os.environ.get("CI") == "true":
+        if in_ci():
             pytest.fail(f"checkov is missing at {CHECKOV}: tests/run.sh should have installed it")
         pytest.skip("checkov is not installed (bash tests/run.sh installs it into .venv-checkov)")
     (tmp_path / "template.json").write_text(template_text)

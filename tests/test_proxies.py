@@ -14,7 +14,6 @@ Install: apt-get install -y --no-install-recommends nginx-light haproxy
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from scripts.common import in_ci
 from proxy_harness import (
     APP_MARKER, LOOPBACK, AppServer, Load, ProxyProcess, TinyDNS, find_program, free_port, wait_until,
 )
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ENDPOINT = "d111111abcdef8.cloudfront.net"
 PAGE = (ROOT / "content" / "maintenance.html").read_bytes()
 KINDS = ("nginx", "haproxy")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+IN_CI = in_ci()
 
 
 def require_program(name: str) -> str:

@@ -84,7 +84,7 @@ def test_parameter_defaults(template):
     p = template["Parameters"]
     assert p["DomainNames"]["Default"] == ""
     assert p["CertificateArn"]["Default"] == ""
-    assert p["RetryAfterSeconds"]["Default"] == 300
+    assert p["RetryAfterSeconds"]["Default"] == "300"
     assert p["ErrorCachingMinTTL"]["Default"] == 10
     assert p["PriceClass"]["Default"] == "PriceClass_100"
     assert p["WebAclArn"]["Default"] == ""
@@ -103,6 +103,18 @@ def test_parameter_defaults(template):
 def test_certificate_parameter_pattern(template, arn, accepted):
     pattern = template["Parameters"]["CertificateArn"]["AllowedPattern"]
     assert bool(re.fullmatch(pattern, arn)) is accepted
+
+
+@pytest.mark.parametrize("value, accepted", [
+    ("300", True), ("1", True), ("99999", True),
+    # Retry-After is whole seconds (RFC 9110 section 10.2.3): no fractions, exponents,
+    # signs, spaces or zero.
+    ("300.5", False), ("1e3", False), ("nan", False), (" 300", False), ("0", False),
+    ("-5", False), ("100000", False), ("", False),
+])
+def test_retry_after_parameter_pattern(template, value, accepted):
+    pattern = template["Parameters"]["RetryAfterSeconds"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is accepted
 
 
 @pytest.mark.parametrize("key, accepted", [
