@@ -66,13 +66,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # so `stack` imports when run from elsewhere
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.common import CONTENT_TYPES, UserError, run_main  # noqa: E402
-from scripts.deploy import default_object_key, validate_parameter  # noqa: E402
+from scripts.common import CONTENT_TYPES, UserError, is_hostname, run_main  # noqa: E402
+from scripts.deploy import default_object_key, read_content, validate_parameter  # noqa: E402
 
 DEFAULT_DOMAIN = "d111111abcdef8.cloudfront.net"
 STAND_IN = "local stand-in, not CloudFront"
 SERVER_HEADER = f"maintenance-preview ({STAND_IN})"
-ALL_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE")
 MAX_BODY = 10 * 1024 * 1024  # request bodies above this are not read; the connection is closed
 MAX_CONNECTIONS = 128  # concurrent connections served; more wait in the listen backlog
 IDLE_TIMEOUT = 30.0  # seconds a keep-alive connection may stay idle
@@ -544,8 +543,10 @@ def endpoint_model(
     from ``to_dict()``, or a path to a template JSON file. ``parameters``: values
     overriding parameter defaults. ``retry_after``: shorthand for the
     RetryAfterSeconds parameter. ``content``: the page file (default:
-    ``content/<MaintenanceObjectKey>``). ``require_content=False``: a missing default
-    content file gives an empty page body (for checks that only need the Content-Type).
+    ``content/<MaintenanceObjectKey>``), judged by ``scripts.deploy.read_content`` like
+    a deploy judges it. ``require_content=False``: a default content file that is
+    missing or unusable gives an empty page body (for checks that only need the
+    Content-Type); a ``content`` given explicitly must always be usable.
     """
     tpl = load_template(template)
     params = dict(parameters or {})
@@ -630,16 +631,14 @@ def endpoint_model(
 
     content_path = Path(content) if content else REPO_ROOT / "content" / Path(page_key).name
     try:
-        body = content_path.read_bytes()
-    except OSError as exc:
-        if content or require_content:
-            raise UserError(f"cannot read the content file {content_path}: {exc.strerror}") from exc
+        body, ctype, _sha256 = read_content(content_path)  # the same judgement as a deploy
+    except UserError:
+        ctype = CONTENT_TYPES.get(content_path.suffix.lower())
+        if content or require_content or ctype is None:
+            raise
         body = b""
-    ctype = CONTENT_TYPES.get(content_path.suffix.lower())
-    if ctype is None:
-        raise UserError(
-            f"no Content-Type known for {content_path.name}; use one of {', '.join(sorted(CONTENT_TYPES))}"
-        )
+    except OSError as exc:  # e.g. permission denied: read_content lets those through
+        raise UserError(f"Content file {content_path} cannot be read: {exc.strerror or exc}.") from exc
     return EndpointModel(
         page_key=page_key,
         content_path=content_path,
@@ -912,7 +911,7 @@ class Preview:
         check_host: bool | None = None,
     ):
         domain = domain.strip().lower().rstrip(".")
-        if not re.fullmatch(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", domain):
+        if not is_hostname(domain):
             raise UserError(f"--domain must be a DNS name like {DEFAULT_DOMAIN}, got {domain!r}")
         self.domain = domain
         self.model = endpoint_model(template, parameters=parameters, content=content, retry_after=retry_after)
@@ -1046,6 +1045,16 @@ def _parse_parameter(text: str) -> tuple[str, str]:
     return name, value
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {port}")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m scripts.preview",
@@ -1062,7 +1071,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--content", metavar="FILE", help="page file (default: content/<MaintenanceObjectKey>)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="port (default: a free one; see the 'listening on' line)")
+    p.add_argument("--port", type=_port, default=0, help="port (default: a free one; see the 'listening on' line)")
     p.add_argument("--tls", action="store_true", help="serve HTTPS with a throwaway CA and a cert for --domain")
     p.add_argument("--domain", default=DEFAULT_DOMAIN, help=f"the endpoint's name (default: {DEFAULT_DOMAIN})")
     p.add_argument("--ca-out", metavar="FILE", help="with --tls: write the CA certificate (PEM) here")

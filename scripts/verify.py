@@ -9,7 +9,10 @@ odd characters. Every answer must be:
 
 * status 503;
 * the page body: byte-equal to ``--content`` when given, else the same non-empty
-  body on every answer; HEAD: no body;
+  body on every answer. HEAD: a ``Content-Length`` equal to the page's length (the
+  ``--content`` file's, else the body of ``GET /``). HEAD bodies are not read: an HTTP
+  client cannot tell bytes sent after a HEAD answer from the next response, so such
+  bytes show up, if at all, as a connection error on a later request;
 * the right ``Content-Type`` (``scripts.common.CONTENT_TYPES`` of the content file);
 * ``Retry-After`` (delta-seconds or an HTTP date; with ``--stack-name`` or
   ``--retry-after`` it must equal the deployed value);
@@ -25,9 +28,12 @@ Then a load probe (``--requests N`` GETs, ``--concurrency C`` at a time, at most
 p50/p95/p99 latency, so an intermittent error (such as CloudFront's 500s with
 continuous deployment + custom error responses) shows up as a number.
 
-Prints a table and a one-line verdict (``--json``: one JSON document). Exit 0 when
-everything holds, 1 when a check failed, other codes (scripts.common.EXIT_*) when
-the check could not run (bad arguments, stack not found, no credentials).
+Prints a table and a one-line verdict (``--json``: one JSON document). Exit codes
+(``scripts.common.EXIT_CODES``): 0 when everything holds; 10 (EXIT_CHECKS_FAILED) when
+the endpoint does not answer as it should, including when it cannot be reached or
+its TLS certificate is not trusted; 2 for bad arguments or input (URL, content file);
+3, 4, 5, 8 when ``--stack-name`` cannot be read (credentials/region, stack not found,
+stack without outputs, access denied); 1 for an unexpected error (a bug).
 
 To check ``scripts.preview --tls`` (or any endpoint reached at another address):
 ``--ca-bundle CA.pem --connect-to 127.0.0.1:PORT https://d111111abcdef8.cloudfront.net/``
@@ -56,18 +62,20 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from scripts.common import (
-    CONTENT_TYPES,
+    EXIT_CHECKS_FAILED,
+    EXIT_NOT_FOUND,
     EXIT_USAGE,
     UserError,
     describe_stack,
+    outputs_of,
     require_outputs,
     run_main,
     session,
-    stack_outputs,
 )
-from scripts.preview import ALL_METHODS, EndpointModel, endpoint_model, load_template
+from scripts.deploy import read_content
+from scripts.preview import EndpointModel, endpoint_model, load_template
+from stack import ALL_METHODS  # every method CloudFront can allow: verify sends them all
 
-EXIT_CHECKS_FAILED = 1
 # Headers verify checks itself; the rest of what the model sets is "security headers".
 _OWN_CHECKS = {"content-type", "retry-after", "cache-control", "content-length"}
 REQUEST_BODY = b"verify=1"
@@ -103,8 +111,8 @@ class ConnectToAdapter(HTTPAdapter):
 
 def parse_connect_to(text: str) -> tuple[str, int]:
     m = re.fullmatch(r"\[?([^\]]+?)\]?:(\d{1,5})", text or "")
-    if not m:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    if not m or not 1 <= int(m.group(2)) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT with a port from 1 to 65535, got {text!r}")
     return m.group(1), int(m.group(2))
 
 
@@ -121,6 +129,9 @@ class Client:
         if s is None:
             s = requests.Session()
             s.headers["User-Agent"] = USER_AGENT
+            # The page as stored: with compression a HEAD's Content-Length would be the
+            # compressed size, not comparable with the page (the distribution compresses).
+            s.headers["Accept-Encoding"] = "identity"
             s.trust_env = False  # no proxies or netrc from the environment: talk to the endpoint itself
             if self.ca_bundle:
                 s.verify = self.ca_bundle
@@ -195,6 +206,7 @@ class Check:
     security: dict[str, str] = field(default_factory=dict)  # header -> ok / missing / differs
     error: str | None = None
     body: bytes = field(default=b"", repr=False)
+    head_length: int | None = field(default=None, repr=False)  # HEAD: its Content-Length
 
     @property
     def headers_ok(self) -> bool:
@@ -210,8 +222,20 @@ def check_response(method: str, path: str, resp: requests.Response, exp: Expecta
     body = resp.content
     check.body = body
     if method == "HEAD":
-        check.body_ok = not body
-        check.body_detail = "ok (no body)" if not body else f"HEAD carried {len(body)} bytes"
+        # requests reads no body for HEAD, so what can be checked is the length the
+        # answer announces: the page's (RFC 9110 section 9.3.2: as for GET).
+        raw = resp.headers.get("Content-Length")
+        check.head_length = int(raw) if raw is not None and raw.strip().isdigit() else None
+        if check.head_length is None:
+            check.body_ok = False
+            check.body_detail = f"HEAD Content-Length {raw!r} is not a length" if raw else "HEAD has no Content-Length"
+        elif exp.body is not None:
+            check.body_ok = check.head_length == len(exp.body)
+            check.body_detail = ("ok (Content-Length of the page)" if check.body_ok else
+                                 f"HEAD Content-Length {check.head_length} is not the content file's {len(exp.body)}")
+        else:
+            check.body_ok = check.head_length > 0  # compared with GET / in run_matrix
+            check.body_detail = "ok (Content-Length)" if check.body_ok else "HEAD Content-Length 0"
     elif exp.body is not None:
         check.body_ok = body == exp.body
         check.body_detail = "ok" if check.body_ok else f"differs from the content file ({len(body)} vs {len(exp.body)} bytes)"
@@ -262,7 +286,13 @@ def run_matrix(client: Client, paths: list[tuple[str, str]], exp: Expectation, c
         # Without --content: every body must be the same page (the first GET / is the reference).
         ref = next((c.body for c in checks if c.method == "GET" and c.label == "root" and c.body), None)
         for c in checks:
-            if c.method != "HEAD" and c.error is None and ref is not None and c.body != ref and c.body_ok:
+            if c.error is not None or ref is None or not c.body_ok:
+                continue
+            if c.method == "HEAD":
+                if c.head_length != len(ref):
+                    c.body_ok = False
+                    c.body_detail = f"HEAD Content-Length {c.head_length} is not the length of GET / ({len(ref)})"
+            elif c.body != ref:
                 c.body_ok, c.body_detail = False, f"differs from GET / ({len(c.body)} vs {len(ref)} bytes)"
     return checks
 
@@ -435,6 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m scripts.verify",
         description="Check that a maintenance endpoint answers every method and path with 503, the page, "
         "Retry-After and Cache-Control: no-store; then load-probe it. Exit 0 only when all holds.",
+        epilog="Exit codes: 0 all checks hold; 10 the endpoint does not answer as it should (including "
+        "unreachable or an untrusted certificate); 2 bad arguments or input; 3 AWS credentials/region "
+        "missing; 4 stack not found; 5 stack without EndpointUrl output; 8 AWS access denied; "
+        "1 unexpected error.",
     )
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("url", nargs="?", help="endpoint URL, e.g. https://d111111abcdef8.cloudfront.net/")
@@ -472,26 +506,38 @@ def _validate(args: argparse.Namespace) -> None:
     if args.ca_bundle and not Path(args.ca_bundle).is_file():
         raise UserError(f"--ca-bundle {args.ca_bundle} is not a file.", EXIT_USAGE)
     if args.content:
-        path = Path(args.content)
-        if not path.is_file():
-            raise UserError(f"--content {args.content} is not a file.", EXIT_USAGE)
-        if path.suffix.lower() not in CONTENT_TYPES:
-            raise UserError(f"--content {path.name}: no Content-Type known; use one of "
-                            f"{', '.join(sorted(CONTENT_TYPES))}.", EXIT_USAGE)
+        read_content(args.content)  # the same judgement as scripts.deploy: UserError (EXIT_USAGE)
+
+
+def check_url(url: str, source: str = "") -> str:
+    """``url`` when it is an http(s) URL with a host (and a valid port), else UserError
+    (EXIT_USAGE) in one sentence; ``source`` says where the URL came from."""
+    where = f" ({source})" if source else ""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not 0..65535
+    except ValueError as exc:
+        raise UserError(f"{url!r}{where} is not a valid URL: {exc}.", EXIT_USAGE) from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise UserError(f"{url!r}{where} is not an http(s) URL with a host.", EXIT_USAGE)
+    if any(ch.isspace() for ch in url):
+        raise UserError(f"{url!r}{where} is not a valid URL: it contains white space.", EXIT_USAGE)
+    return url
 
 
 def resolve_target(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
     """(endpoint URL, template parameter values the endpoint was deployed with)."""
     if not args.stack_name:
-        parts = urllib.parse.urlsplit(args.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UserError(f"{args.url!r} is not an http(s) URL.", EXIT_USAGE)
-        return args.url, {}
+        return check_url(args.url), {}
     cfn = session(args.profile, args.region).client("cloudformation")
-    outputs = stack_outputs(cfn, args.stack_name)
+    stack = describe_stack(cfn, args.stack_name)  # one DescribeStacks: outputs and parameters
+    if stack is None:
+        raise UserError(f"Stack {args.stack_name} does not exist in this account and region.", EXIT_NOT_FOUND)
+    outputs = outputs_of(stack)
     require_outputs(outputs, args.stack_name, "EndpointUrl")
+    check_url(outputs["EndpointUrl"], f"output EndpointUrl of stack {args.stack_name}")
     params: dict[str, str] = {}
-    stack = describe_stack(cfn, args.stack_name) or {}
     for p in stack.get("Parameters", []):
         if "ParameterValue" in p:
             params[p["ParameterKey"]] = p["ParameterValue"]

@@ -9,12 +9,14 @@ from __future__ import annotations
 import copy
 import http.client
 import json
+import re
 import selectors
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,15 +24,16 @@ import pytest
 import requests
 
 from proxy_harness import wait_until
-from scripts.common import CONTENT_TYPES, UserError
+from scripts import preview as preview_module
+from scripts.common import CONTENT_TYPES, EXIT_USAGE, UserError, run_main
+from scripts.deploy import read_content
 from scripts.preview import (
-    ALL_METHODS,
     DEFAULT_DOMAIN,
     endpoint_model,
     start_preview,
 )
 from scripts.verify import ConnectToAdapter
-from stack import build_template
+from stack import ALL_METHODS, build_template
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "content" / "maintenance.html"
@@ -176,10 +179,19 @@ def test_retry_after_override_follows():
         assert requests.head(p.url).headers["Retry-After"] == "7"
 
 
+def _a_value_the_template_refuses(decl: dict) -> int:
+    """A whole number of seconds outside RetryAfterSeconds' constraints, whichever the
+    template uses (MinValue/MaxValue of a Number, AllowedPattern of a String)."""
+    if "MaxValue" in decl:
+        return int(decl["MaxValue"]) + 1
+    pattern = decl["AllowedPattern"]
+    return next(n for n in (0, 10 ** 5, 10 ** 6, 10 ** 9) if not re.fullmatch(pattern, str(n)))
+
+
 def test_parameter_constraints_of_the_template_apply():
-    maximum = template()["Parameters"]["RetryAfterSeconds"]["MaxValue"]
+    refused = _a_value_the_template_refuses(template()["Parameters"]["RetryAfterSeconds"])
     with pytest.raises(UserError, match="RetryAfterSeconds"):
-        endpoint_model(retry_after=int(maximum) + 1)
+        endpoint_model(retry_after=refused)
     with pytest.raises(UserError, match="no parameter Nope"):
         endpoint_model(parameters={"Nope": "1"})
 
@@ -223,8 +235,24 @@ def test_error_page_path_that_does_not_match_the_key_leaks_the_s3_error():
 def test_unknown_content_type_is_refused(tmp_path):
     f = tmp_path / "page.txt"
     f.write_text("down")
-    with pytest.raises(UserError, match="Content-Type"):
+    with pytest.raises(UserError, match="unknown type '.txt'"):
         endpoint_model(content=f)
+
+
+@pytest.mark.parametrize("name, data", [
+    ("empty.html", b""),
+    ("latin1.html", "<p>f\u00fcr</p>".encode("latin-1")),
+    ("broken.json", b"{"),
+])
+def test_a_content_file_deploy_refuses_is_refused_with_deploys_sentence(tmp_path, name, data):
+    f = tmp_path / name
+    f.write_bytes(data)
+    with pytest.raises(UserError) as deploy_says:
+        read_content(f)
+    with pytest.raises(UserError) as preview_says:
+        start_preview(content=f)
+    assert str(preview_says.value) == str(deploy_says.value)
+    assert preview_says.value.exit_code == EXIT_USAGE
 
 
 # --- TLS, Host and SNI ----------------------------------------------------------------------
@@ -272,6 +300,13 @@ def test_certificate_names_the_domain_and_is_signed_by_the_written_ca(tls_previe
     assert DEFAULT_DOMAIN in names and "*.cloudfront.net" in names
 
 
+@pytest.mark.parametrize("domain", ["*.example.com", "no_underscores.example.com", "localhost",
+                                    "a" * 64 + ".example.com", "example.com:443"])
+def test_domain_must_be_a_host_name(domain):
+    with pytest.raises(UserError, match="--domain must be a DNS name"):
+        start_preview(domain=domain)
+
+
 def test_plain_mode_checks_host_only_when_asked():
     with start_preview(check_host=True, domain="maint.example.com") as p:
         assert requests.get(p.url).status_code == 403  # Host is 127.0.0.1:PORT
@@ -286,7 +321,12 @@ def test_close_returns_with_a_keepalive_connection_open():
     conn = http.client.HTTPConnection(p.host, p.port, timeout=30)
     conn.request("GET", "/")
     assert conn.getresponse().read()
-    p.close()  # must not wait for the idle keep-alive connection's 30 s timeout
+    # close() must not wait for the idle keep-alive connection's 30 s timeout: run it
+    # in a thread and give it a third of that (a bound, not a timing claim).
+    closer = threading.Thread(target=p.close, name="preview-close", daemon=True)
+    closer.start()
+    closer.join(timeout=10)
+    assert not closer.is_alive(), "Preview.close() is still waiting with a keep-alive connection open"
     assert not p._thread.is_alive()
     with pytest.raises(OSError):
         socket.create_connection((p.host, p.port), timeout=5).close()
@@ -344,6 +384,15 @@ def test_help_and_docstring_say_it_is_a_local_stand_in_not_cloudfront():
     import scripts.preview as mod
 
     assert "Local stand-in for the maintenance endpoint. NOT CloudFront." in mod.__doc__
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_port_outside_0_to_65535_is_a_usage_error(capsys, port):
+    with pytest.raises(SystemExit) as exc:
+        run_main(preview_module.main, ["--port", port])
+    err = capsys.readouterr().err
+    assert exc.value.code == EXIT_USAGE and "--port" in err and "0 to 65535" in err
+    assert "Unexpected" not in err
 
 
 def test_cli_usage_errors_are_one_line(tmp_path):

@@ -1,6 +1,7 @@
 """scripts.verify against real local servers: the preview (plain and TLS) passes; broken
-stand-ins (200, missing Retry-After, wrong body, intermittent 500 under load, silent,
-down) are each caught with a non-zero exit and the failure named in the verdict."""
+stand-ins (200, missing Retry-After, wrong body, wrong HEAD Content-Length, intermittent
+500 under load, silent, down) are each caught with exit EXIT_CHECKS_FAILED and the
+failure named in the verdict; bad input is one sentence and EXIT_USAGE."""
 from __future__ import annotations
 
 import json
@@ -14,8 +15,10 @@ import boto3
 import pytest
 
 from scripts import verify
-from scripts.common import run_main
-from scripts.preview import ALL_METHODS, DEFAULT_DOMAIN, Answer, endpoint_model, start_preview
+from scripts.common import EXIT_CHECKS_FAILED, EXIT_CODES, EXIT_NOT_FOUND, EXIT_USAGE, UserError, run_main
+from scripts.deploy import read_content
+from scripts.preview import DEFAULT_DOMAIN, Answer, endpoint_model, start_preview
+from stack import ALL_METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "content" / "maintenance.html"
@@ -136,7 +139,7 @@ def test_tls_without_the_ca_is_a_named_tls_failure(capsys):
     with start_preview(tls=True) as p:
         code, out = run_verify(capsys, f"https://{DEFAULT_DOMAIN}/", "--connect-to", f"127.0.0.1:{p.port}",
                                "--requests", "3")
-    assert code == 1
+    assert code == EXIT_CHECKS_FAILED
     assert "FAIL: 35/35 requests failed (TLS error x35)" in out
     assert "CERTIFICATE_VERIFY_FAILED" in out
 
@@ -146,7 +149,7 @@ def test_retry_after_value_is_checked_when_known(capsys):
         ok, _ = run_verify(capsys, p.url, "--retry-after", "120", "--requests", "0")
         bad, out = run_verify(capsys, p.url, "--retry-after", "300", "--requests", "0")
     assert ok == 0
-    assert bad == 1 and "Retry-After ... is not ... on 35/35" in out
+    assert bad == EXIT_CHECKS_FAILED and "Retry-After ... is not ... on 35/35" in out
 
 
 # --- against broken stand-ins ---------------------------------------------------------------
@@ -155,7 +158,7 @@ def test_retry_after_value_is_checked_when_known(capsys):
 def test_a_200_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, status=200))
     code, out = run_verify(capsys, s.url, "--requests", "10")
-    assert code == 1
+    assert code == EXIT_CHECKS_FAILED
     verdict = out.splitlines()[-1]
     assert verdict.startswith("FAIL: status 200 x35 instead of 503")
     assert "load probe: 200 x10" in verdict
@@ -164,7 +167,7 @@ def test_a_200_is_caught(capsys, stand_in):
 def test_missing_retry_after_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, headers=tuple(h for h in a.headers if h[0] != "Retry-After")))
     code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "10")
-    assert code == 1
+    assert code == EXIT_CHECKS_FAILED
     assert result["failures"] == ["no Retry-After on 35/35"]
     assert all(c["status"] == 503 and c["body_ok"] and not c["headers_ok"] for c in result["checks"])
     assert result["load_probe"]["ok"]
@@ -173,7 +176,7 @@ def test_missing_retry_after_is_caught(capsys, stand_in):
 def test_wrong_body_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, body=a.body.replace(b"maintenance", b"MAINTENANCE")) if a.body else a)
     code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "20")
-    assert code == 1
+    assert code == EXIT_CHECKS_FAILED
     assert any(f.startswith("body wrong on 30/35") for f in result["failures"])  # HEAD (5) has no body
     assert result["load_probe"]["body_mismatches"] == 20
     assert "20 body mismatches" in result["verdict"]
@@ -183,8 +186,69 @@ def test_wrong_body_is_caught_without_content_file_when_bodies_differ(capsys, st
     s = stand_in(lambda n, m, a: replace(a, body=a.body + b"<!-- %d -->" % (n % 2), length=a.length + 9)
                  if a.body else a)
     code, result = run_json(capsys, s.url, "--requests", "0")
-    assert code == 1
+    assert code == EXIT_CHECKS_FAILED
     assert any(f.startswith("body wrong") for f in result["failures"])
+
+
+@pytest.mark.parametrize("with_content", [True, False], ids=["content-file", "GET-reference"])
+def test_head_with_a_wrong_content_length_is_caught(capsys, stand_in, with_content):
+    # HEAD answers announce one byte more than the page; GET answers are right.
+    s = stand_in(lambda n, m, a: replace(a, length=a.length + 1) if m == "HEAD" else a)
+    content = ("--content", str(PAGE)) if with_content else ()
+    code, result = run_json(capsys, s.url, *content, "--requests", "0")
+    assert code == EXIT_CHECKS_FAILED
+    heads = [c for c in result["checks"] if c["method"] == "HEAD"]
+    assert len(heads) == 5 and not any(c["body_ok"] for c in heads)
+    assert all(c["body_ok"] for c in result["checks"] if c["method"] != "HEAD")
+    page = len(PAGE.read_bytes())
+    expected = f"is not the content file's {page}" if with_content else f"is not the length of GET / ({page})"
+    assert all(f"HEAD Content-Length {page + 1} {expected}" in c["body_detail"] for c in heads)
+    assert result["failures"] == [f"body wrong on 5/35 (HEAD root: {heads[0]['body_detail']})"]
+
+
+def test_head_without_content_length_is_caught(capsys):
+    # http.server's own answer: a HEAD without Content-Length (and never a body).
+    class NoLength(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        model = endpoint_model()
+
+        def log_message(self, *args):
+            pass
+
+        def __getattr__(self, name):
+            if name.startswith("do_"):
+                return self.serve
+            raise AttributeError(name)
+
+        def serve(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            ans = self.model.answer(self.command, self.path)
+            self.send_response(ans.status)
+            for k, v in ans.headers:
+                self.send_header(k, v)
+            if self.command != "HEAD":
+                self.send_header("Content-Length", str(ans.length))
+            else:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(ans.body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NoLength)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        code, result = run_json(capsys, f"http://127.0.0.1:{server.server_address[1]}/", "--requests", "0")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert code == EXIT_CHECKS_FAILED
+    heads = [c for c in result["checks"] if c["method"] == "HEAD"]
+    assert {c["body_detail"] for c in heads} == {"HEAD has no Content-Length"}
 
 
 def test_intermittent_500_under_load_shows_up_as_a_number(capsys, stand_in):
@@ -192,7 +256,7 @@ def test_intermittent_500_under_load_shows_up_as_a_number(capsys, stand_in):
     # then requests 36..185 of the probe: 45, 60, ..., 180 -> 10 of 150.
     s = stand_in(lambda n, m, a: replace(a, status=500) if n % 15 == 0 else a)
     code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "150", "--concurrency", "6")
-    assert code == 1
+    assert code == EXIT_CHECKS_FAILED
     probe = result["load_probe"]
     assert probe["statuses"] == {"500": 10, "503": 140}
     assert probe["completed"] == 150 and not probe["ok"]
@@ -208,21 +272,21 @@ def test_missing_security_header_is_reported_and_fails_only_with_strict(capsys, 
     assert "X-Frame-Options missing on 35" in out
     assert "security headers not all present: X-Frame-Options" in out.splitlines()[-1]
     strict, out = run_verify(capsys, s.url, "--requests", "0", "--strict")
-    assert strict == 1 and "X-Frame-Options missing on 35/35" in out.splitlines()[-1]
+    assert strict == EXIT_CHECKS_FAILED and "X-Frame-Options missing on 35/35" in out.splitlines()[-1]
 
 
 def test_cache_control_without_no_store_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, headers=tuple(
         ("Cache-Control", "max-age=60") if k == "Cache-Control" else (k, v) for k, v in a.headers)))
     code, out = run_verify(capsys, s.url, "--requests", "0")
-    assert code == 1 and "Cache-Control ... lacks no-store on 35/35" in out
+    assert code == EXIT_CHECKS_FAILED and "Cache-Control ... lacks no-store on 35/35" in out
 
 
 def test_wrong_content_type_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, headers=tuple(
         ("Content-Type", "text/plain") if k == "Content-Type" else (k, v) for k, v in a.headers)))
     code, out = run_verify(capsys, s.url, "--requests", "0")
-    assert code == 1 and "Content-Type ... is not ... on 35/35" in out
+    assert code == EXIT_CHECKS_FAILED and "Content-Type ... is not ... on 35/35" in out
 
 
 def test_an_endpoint_that_never_answers_is_bounded_by_the_timeout(capsys):
@@ -232,7 +296,7 @@ def test_an_endpoint_that_never_answers_is_bounded_by_the_timeout(capsys):
         silent.listen(128)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
         code, result = run_json(capsys, url, "--timeout", "0.3", "--concurrency", "35", "--requests", "4")
-    assert code == 1
+    assert code == EXIT_CHECKS_FAILED
     assert result["failures"][0].startswith("35/35 requests failed (timeout x35)")
     assert result["load_probe"]["errors"] == {"timeout": 4}
 
@@ -242,7 +306,7 @@ def test_an_endpoint_that_is_down_is_a_named_connection_error(capsys):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     code, out = run_verify(capsys, f"http://127.0.0.1:{port}/", "--requests", "2")
-    assert code == 1 and "connection error x35" in out and "Connection refused" in out
+    assert code == EXIT_CHECKS_FAILED and "connection error x35" in out and "Connection refused" in out
 
 
 # --- --stack-name (moto plays CloudFormation's outputs and parameters) ----------------------
@@ -274,12 +338,12 @@ def test_stack_name_reads_url_key_and_deployed_retry_after(capsys, aws_env):
     assert ok == 0, result["verdict"]
     assert result["url"] == p.url and result["page_path"] == "/maintenance.html"
     assert result["expected"]["retry_after"] == "77"
-    assert stale == 1 and "Retry-After ... is not ... on 35/35" in out
+    assert stale == EXIT_CHECKS_FAILED and "Retry-After ... is not ... on 35/35" in out
 
 
 def test_missing_stack_is_one_sentence_and_exit_4(capsys, aws_env):
     code, out = run_verify(capsys, "--stack-name", "no-such-stack")
-    assert code == 4 and out.strip() == "error: Stack no-such-stack does not exist in this account and region."
+    assert code == EXIT_NOT_FOUND and out.strip() == "error: Stack no-such-stack does not exist in this account and region."
 
 
 def test_usage_errors(capsys):
@@ -290,3 +354,81 @@ def test_usage_errors(capsys):
     assert code == 2 and "--requests" in out
     code, out = run_verify(capsys, "ftp://example.com/")
     assert code == 2 and "not an http(s) URL" in out
+
+
+def test_stack_name_calls_describe_stacks_once(monkeypatch, aws_env):
+    boto3.client("cloudformation").create_stack(StackName="verify-once", TemplateBody=STACK_TEMPLATE, Parameters=[
+        {"ParameterKey": "RetryAfterSeconds", "ParameterValue": "60"},
+        {"ParameterKey": "MaintenanceObjectKey", "ParameterValue": "page.html"},
+        {"ParameterKey": "EndpointUrl", "ParameterValue": "https://d111111abcdef8.cloudfront.net/"}])
+    calls = []
+    real_session = verify.session
+
+    def counting_session(profile=None, region=None):
+        sess = real_session(profile, region)
+        sess.events.register("before-call", lambda model, **_: calls.append(model.name))
+        return sess
+
+    monkeypatch.setattr(verify, "session", counting_session)
+    args = verify.build_parser().parse_args(["--stack-name", "verify-once"])
+    url, params = verify.resolve_target(args)
+    assert calls == ["DescribeStacks"]
+    assert url == "https://d111111abcdef8.cloudfront.net/"
+    assert params["RetryAfterSeconds"] == "60" and params["MaintenanceObjectKey"] == "page.html"
+
+
+@pytest.mark.parametrize("url", [
+    "http://[::1",  # urlsplit: Invalid IPv6 URL
+    "http://127.0.0.1:99999/",  # port out of range
+    "http://127.0.0.1:port/",
+    "https:///no-host",
+    "127.0.0.1:8080",
+    "http://exa mple.com/",
+])
+def test_a_bad_url_is_one_sentence_and_exit_2(capsys, url):
+    code, out = run_verify(capsys, url, "--requests", "0")
+    assert code == EXIT_USAGE, out
+    assert out.count("\n") == 1 and out.startswith(f"error: {url!r} is not a"), out
+    assert "Unexpected" not in out
+
+
+def test_a_bad_endpoint_url_output_is_one_sentence_and_exit_2(aws_env):
+    boto3.client("cloudformation").create_stack(StackName="verify-bad-url", TemplateBody=STACK_TEMPLATE, Parameters=[
+        {"ParameterKey": "EndpointUrl", "ParameterValue": "http://[::1"}])
+    with pytest.raises(UserError, match=r"output EndpointUrl of stack verify-bad-url\) is not a valid URL") as err:
+        verify.resolve_target(verify.build_parser().parse_args(["--stack-name", "verify-bad-url"]))
+    assert err.value.exit_code == EXIT_USAGE
+
+
+@pytest.mark.parametrize("name, data", [
+    ("empty.html", b""),
+    ("latin1.html", "<p>Wartungsarbeiten f\u00fcr Sie</p>".encode("latin-1")),
+    ("broken.json", b'{"title": '),
+    ("page.txt", b"down"),
+    ("missing.html", None),
+])
+def test_a_content_file_is_judged_like_deploy_judges_it(capsys, tmp_path, name, data):
+    f = tmp_path / name
+    if data is not None:
+        f.write_bytes(data)
+    with pytest.raises(UserError) as deploy_says:
+        read_content(f)
+    code, out = run_verify(capsys, "http://127.0.0.1:1/", "--content", str(f), "--requests", "0")
+    assert code == EXIT_USAGE and out == f"error: {deploy_says.value}\n"
+    with pytest.raises(UserError) as preview_says:  # the model verify and preview share
+        endpoint_model(content=f)
+    assert str(preview_says.value) == str(deploy_says.value)
+
+
+def test_help_lists_the_exit_codes():
+    text = " ".join(verify.build_parser().format_help().split())
+    assert "10 the endpoint does not answer as it should" in text
+    assert "1 unexpected error" in text and "2 bad arguments or input" in text
+    assert EXIT_CHECKS_FAILED == 10 and "verify" in EXIT_CODES[EXIT_CHECKS_FAILED]
+    assert "10 (EXIT_CHECKS_FAILED)" in verify.__doc__
+
+
+def test_connect_to_port_out_of_range_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_main(verify.main, [f"https://{DEFAULT_DOMAIN}/", "--connect-to", "127.0.0.1:99999"])
+    assert exc.value.code == 2 and "port from 1 to 65535" in capsys.readouterr().err
