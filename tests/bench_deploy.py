@@ -54,7 +54,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
-import boto3  # noqa: E402
 
 import localstack as ls_harness  # noqa: E402
 from scripts.common import Clients  # noqa: E402
@@ -114,21 +113,7 @@ def moto_cloudfront():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    cf = boto3.Session(region_name="us-east-1", aws_access_key_id="test",
-                       aws_secret_access_key="test").client(
-        "cloudfront", endpoint_url=f"http://{host}:{port}")
-    dist_id = cf.create_distribution(DistributionConfig={
-        "CallerReference": "bench", "Comment": "stand-in", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{
-            "Id": "o", "DomainName": "bucket.s3.us-east-1.amazonaws.com",
-            "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all"},
-    })["Distribution"]["Id"]
-
-    def map_unknown(params, **_):
-        if params.get("DistributionId") == "unknown":  # LocalStack's id for "no CloudFront"
-            params["DistributionId"] = dist_id
-    cf.meta.events.register("before-parameter-build.cloudfront", map_unknown)
+    cf, dist_id = ls_harness.cloudfront_stand_in(f"http://{host}:{port}")
     return server, cf, dist_id
 
 

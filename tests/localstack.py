@@ -328,6 +328,36 @@ def _localstack_env(home: Path) -> dict:
     return env
 
 
+NO_CLOUDFRONT = "unknown"  # what LocalStack returns for CloudFront attributes
+
+
+def cloudfront_stand_in(endpoint_url: str):
+    """A cloudfront client on a moto server, for scripts.deploy against LocalStack.
+
+    LocalStack has no CloudFront: its DistributionId output reads "unknown". This makes
+    one moto distribution (moto needs one to accept an invalidation) and a botocore hook
+    on the client maps "unknown" to it. Returns (client, distribution id)."""
+    import boto3
+
+    client = boto3.Session(region_name=REGION, aws_access_key_id="test",
+                           aws_secret_access_key="test").client(
+        "cloudfront", endpoint_url=endpoint_url)
+    distribution_id = client.create_distribution(DistributionConfig={
+        "CallerReference": f"localstack-{time.monotonic_ns()}", "Comment": "stand-in",
+        "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{
+            "Id": "o", "DomainName": "bucket.s3.us-east-1.amazonaws.com",
+            "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all"},
+    })["Distribution"]["Id"]
+
+    def map_unknown(params, **_):
+        if params.get("DistributionId") == NO_CLOUDFRONT:
+            params["DistributionId"] = distribution_id
+    client.meta.events.register("before-parameter-build.cloudfront", map_unknown)
+    return client, distribution_id
+
+
 # -- the bridge: runs INSIDE the namespace, accepts on a socket from OUTSIDE -------------
 def _pipe(src: socket.socket, dst: socket.socket) -> None:
     try:

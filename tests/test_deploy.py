@@ -71,6 +71,13 @@ def stub_deployed_stack(stub, bucket, distribution_id, template):
                       {"StackName": NAME, "TemplateStage": "Original"})
 
 
+def stub_create_change_set(stub, stack_id_, parameters=ANY):
+    """CreateChangeSet of type CREATE for a stack that does not exist yet."""
+    stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": stack_id_}, {
+        "StackName": NAME, "ChangeSetName": ANY, "ChangeSetType": "CREATE",
+        "TemplateBody": ANY, "Parameters": parameters, "Description": ANY})
+
+
 def run(cfn, s3, cloudfront, page, clock=None, **kwargs):
     clock = clock or FakeClock()
     out = io.StringIO()
@@ -154,9 +161,7 @@ def test_create_streams_events_uploads_and_skips_the_invalidation(
     sid = stack_id(NAME)
     stub = cfn.stub
     add_describe(stub, NAME, None)
-    stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": sid}, {
-        "StackName": NAME, "ChangeSetName": ANY, "ChangeSetType": "CREATE",
-        "TemplateBody": ANY, "Parameters": [], "Description": ANY})
+    stub_create_change_set(stub, sid, parameters=[])
     stub.add_response("describe_change_set", {"Status": "CREATE_PENDING"},
                       {"ChangeSetName": CS_ARN})
     stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [
@@ -367,9 +372,7 @@ def test_change_set_failed_for_a_real_reason(
 def test_failed_create_change_set_removes_the_empty_stack(cfn, s3, cloudfront, page):
     sid = stack_id(NAME)
     add_describe(cfn.stub, NAME, None)
-    cfn.stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": sid}, {
-        "StackName": NAME, "ChangeSetName": ANY, "ChangeSetType": "CREATE",
-        "TemplateBody": ANY, "Parameters": ANY, "Description": ANY})
+    stub_create_change_set(cfn.stub, sid)
     cfn.stub.add_response("describe_change_set", {"Status": "FAILED", "StatusReason": "boom"},
                           {"ChangeSetName": CS_ARN})
     cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ARN})
@@ -417,9 +420,7 @@ def test_update_failed_and_rolled_back_names_the_resource(
 def test_create_failed_says_how_to_recover(cfn, s3, cloudfront, page):
     sid = stack_id(NAME)
     add_describe(cfn.stub, NAME, None)
-    cfn.stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": sid}, {
-        "StackName": NAME, "ChangeSetName": ANY, "ChangeSetType": "CREATE",
-        "TemplateBody": ANY, "Parameters": ANY, "Description": ANY})
+    stub_create_change_set(cfn.stub, sid)
     cfn.stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE"},
                           {"ChangeSetName": CS_ARN})
     add_events(cfn.stub, sid, [])

@@ -55,7 +55,7 @@ from stack import build_template
 ROOT = Path(__file__).resolve().parent.parent
 AWS = ROOT / ".venv" / "bin" / "aws"
 CONTENT_HTML = ROOT / "content" / "maintenance.html"
-LOCALSTACK_HAS_NO_CLOUDFRONT = "unknown"  # what LocalStack returns for CloudFront attributes
+LOCALSTACK_HAS_NO_CLOUDFRONT = ls_harness.NO_CLOUDFRONT
 # Cap per AWS CLI / scripts.* subprocess: a hang fails the test instead of the suite.
 SUBPROCESS_TIMEOUT = 150
 
@@ -345,17 +345,6 @@ def head_page(ls, bucket, key):
     return ls.client("s3").head_object(Bucket=bucket, Key=key)
 
 
-def moto_distribution(cloudfront):
-    """A distribution in the moto stand-in (moto needs one to accept an invalidation)."""
-    return cloudfront.create_distribution(DistributionConfig={
-        "CallerReference": "localstack-tier", "Comment": "stand-in", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{
-            "Id": "o", "DomainName": "bucket.s3.us-east-1.amazonaws.com",
-            "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all"},
-    })["Distribution"]["Id"]
-
-
 def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
         localstack, template, moto_url, tmp_path):
     from scripts.common import CONTENT_TYPES, Clients
@@ -408,17 +397,7 @@ def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
     # LocalStack has no CloudFront and its DistributionId output reads "unknown", so a
     # botocore hook on the (test-side) cloudfront client maps that id to a moto
     # distribution. Everything else is scripts.deploy unchanged, over HTTP.
-    import boto3
-
-    cloudfront = boto3.Session(region_name="us-east-1", aws_access_key_id="test",
-                               aws_secret_access_key="test").client(
-        "cloudfront", endpoint_url=moto_url)  # LocalStack has no CloudFront: moto stands in
-    moto_id = moto_distribution(cloudfront)
-
-    def map_unknown(params, **_):
-        if params.get("DistributionId") == LOCALSTACK_HAS_NO_CLOUDFRONT:
-            params["DistributionId"] = moto_id
-    cloudfront.meta.events.register("before-parameter-build.cloudfront", map_unknown)
+    cloudfront, moto_id = ls_harness.cloudfront_stand_in(moto_url)
     cf_calls = []
     cloudfront.meta.events.register("before-call.cloudfront",
                                     lambda model, **_: cf_calls.append(model.name))
