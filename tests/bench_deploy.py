@@ -55,10 +55,11 @@ ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
 
-import localstack as ls_harness  # noqa: E402
-from scripts.common import Clients  # noqa: E402
-from scripts.deploy import DEFAULT_CONTENT, deploy  # noqa: E402
-from stack import build_template  # noqa: E402
+import localstack as ls_harness  
+from scripts.lib.aws import Clients
+from scripts.lib.deployer import deploy
+from scripts.lib.page import DEFAULT_CONTENT
+from scripts.lib.template import build_template
 
 AWS = ROOT / ".venv" / "bin" / "aws"
 STACK = "bench-maint"
@@ -179,7 +180,7 @@ def main(argv=None):
                 # Process start-up with no AWS call, for context (not subtracted: the two
                 # commands do different amounts of work before their first call).
                 startup["subproc"].append(
-                    run([sys.executable, "-m", "scripts.deploy", "--help"], env)[0])
+                    run([sys.executable, "-m", "scripts", "deploy", "--help"], env)[0])
                 startup["cli"].append(run([AWS, "--version"], env)[0])
 
                 seconds, server, hooked, result = ours_inproc()
@@ -190,7 +191,7 @@ def main(argv=None):
                 sample["inproc"] = server
 
                 mark = ls.log_offset()
-                seconds, _ = run([sys.executable, "-m", "scripts.deploy", "--stack-name", STACK],
+                seconds, _ = run([sys.executable, "-m", "scripts", "deploy", "--stack-name", STACK],
                                  env)
                 rows["subproc"].append((seconds, ls.calls_since(mark)))
                 sample["subproc"] = rows["subproc"][-1][1]
@@ -263,7 +264,7 @@ def main(argv=None):
             print(f"   wall {seconds:.2f}s, calls {len(calls)}, writes "
                   f"{sum(map(is_write, calls))}: {fmt_calls(calls)}")
 
-            from scripts.destroy import destroy
+            from scripts.lib.teardown import destroy
             t0 = time.monotonic()
             destroy(Clients(cfn=cfn, s3=s3, cloudfront=cloudfront), STACK, yes=True,
                     poll_interval=0.5, out=quiet)

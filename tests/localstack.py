@@ -112,7 +112,7 @@ def require_or_skip() -> None:
     reason = unavailable_reason()
     if reason is None:
         return
-    from scripts.common import in_ci  # here: the supervisor side stays stdlib-only
+    from scripts.lib.console import in_ci
 
     if in_ci():
         pytest.fail(f"CI=true and the LocalStack tier cannot run: {reason}", pytrace=False)

@@ -8,16 +8,10 @@ import pytest
 from botocore.stub import Stubber
 
 from cfn_stubs import FakeClock, add_describe, add_events, cfn_client, event, stack, stack_id
-from scripts.common import (
-    CONTENT_TYPES,
-    EXIT_ABORTED,
-    EXIT_CODES,
-    EXIT_NOT_FOUND,
-    StackWatcher,
-    UserError,
-    confirm,
-    stack_outputs,
-)
+from scripts.lib.aws import StackWatcher, stack_outputs
+from scripts.lib.console import confirm
+from scripts.lib.errors import ExitCode, MEANING, UserError
+from scripts.lib.page import CONTENT_TYPES
 
 
 def test_content_types():
@@ -26,7 +20,7 @@ def test_content_types():
 
 
 def test_exit_codes_are_distinct_and_documented():
-    assert set(EXIT_CODES) == {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130}
+    assert set(MEANING) == {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130}
 
 
 def test_stack_outputs_and_not_found():
@@ -37,7 +31,7 @@ def test_stack_outputs_and_not_found():
         assert stack_outputs(cfn, "s") == {"BucketName": "b"}
         with pytest.raises(UserError) as err:
             stack_outputs(cfn, "gone")
-    assert err.value.exit_code == EXIT_NOT_FOUND
+    assert err.value.exit_code == ExitCode.NOT_FOUND
 
 
 def test_confirm():
@@ -54,7 +48,7 @@ def test_confirm():
                               (io.StringIO("y\n"), {}, "no terminal to ask on")]:
         with pytest.raises(UserError) as err:
             confirm("Go?", yes=False, what="go", stdin=stdin, env=env, out=io.StringIO())
-        assert err.value.exit_code == EXIT_ABORTED and words in str(err.value)
+        assert err.value.exit_code == ExitCode.ABORTED and words in str(err.value)
 
 
 def test_watcher_pages_back_to_the_marked_event_and_prints_each_once():

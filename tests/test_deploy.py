@@ -21,15 +21,11 @@ from cfn_stubs import (
     stack,
     stack_id,
 )
-from scripts import deploy as d
-from scripts.common import (
-    EXIT_ABORTED,
-    EXIT_FAILED,
-    EXIT_STACK_STATE,
-    EXIT_TIMEOUT,
-    Clients,
-    UserError,
-)
+from scripts.cli import main as cli_main
+from scripts.lib import deployer, parameters
+from scripts.lib import page as page_lib
+from scripts.lib.aws import Clients
+from scripts.lib.errors import ExitCode, UserError
 
 NAME = "maint-test"
 CS_ARN = f"arn:aws:cloudformation:us-east-1:123456789012:changeSet/cs/{'a' * 36}"
@@ -40,7 +36,7 @@ NO_CHANGES = ("The submitted information didn't contain changes. Submit differen
 
 @pytest.fixture(scope="module")
 def template():
-    return d.load_template()
+    return parameters.load_template()
 
 
 @pytest.fixture
@@ -82,7 +78,7 @@ def run(cfn, s3, cloudfront, page, clock=None, **kwargs):
     clock = clock or FakeClock()
     out = io.StringIO()
     kwargs.setdefault("yes", False)
-    result = d.deploy(Clients(cfn, s3, cloudfront), NAME, content=page, poll_interval=1,
+    result = deployer.deploy(Clients(cfn, s3, cloudfront), NAME, content=page, poll_interval=1,
                       clock=clock, sleep=clock.sleep, out=out, **kwargs)
     return result, out.getvalue()
 
@@ -103,8 +99,8 @@ def versions(s3, bucket):
 
 
 def test_upload_sets_content_type_checksum_metadata_and_no_cache_control(s3, bucket, page):
-    data, ctype, sha = d.read_content(page)
-    result = d.upload_content(s3, bucket, "maintenance.html", data, ctype, sha,
+    data, ctype, sha = page_lib.read_content(page)
+    result = page_lib.upload_content(s3, bucket, "maintenance.html", data, ctype, sha,
                               out=io.StringIO())
     assert result["uploaded"] is True
     obj = s3.get_object(Bucket=bucket, Key="maintenance.html")
@@ -117,26 +113,26 @@ def test_upload_sets_content_type_checksum_metadata_and_no_cache_control(s3, buc
 def test_upload_of_json_problem_document(s3, bucket, tmp_path):
     path = tmp_path / "maintenance.json"
     path.write_text(json.dumps({"type": "about:blank", "status": 503, "title": "Maintenance"}))
-    data, ctype, sha = d.read_content(path)
+    data, ctype, sha = page_lib.read_content(path)
     assert ctype == "application/problem+json"
-    d.upload_content(s3, bucket, "maintenance.json", data, ctype, sha, out=io.StringIO())
+    page_lib.upload_content(s3, bucket, "maintenance.json", data, ctype, sha, out=io.StringIO())
     head = s3.head_object(Bucket=bucket, Key="maintenance.json")
     assert head["ContentType"] == "application/problem+json"
 
 
 def test_same_bytes_skip_the_upload_and_new_bytes_make_a_new_version(s3, bucket, page):
-    data, ctype, sha = d.read_content(page)
+    data, ctype, sha = page_lib.read_content(page)
     counter = CallCounter(s3)
-    first = d.upload_content(s3, bucket, "maintenance.html", data, ctype, sha, out=io.StringIO())
-    second = d.upload_content(s3, bucket, "maintenance.html", data, ctype, sha,
+    first = page_lib.upload_content(s3, bucket, "maintenance.html", data, ctype, sha, out=io.StringIO())
+    second = page_lib.upload_content(s3, bucket, "maintenance.html", data, ctype, sha,
                               out=io.StringIO())
     assert (first["uploaded"], second["uploaded"]) == (True, False)
     assert counter.calls == ["HeadObject", "PutObject", "HeadObject"]
     assert len(versions(s3, bucket)) == 1
 
     page.write_bytes(HTML.replace(b"soon", b"very soon"))
-    data2, _, sha2 = d.read_content(page)
-    third = d.upload_content(s3, bucket, "maintenance.html", data2, ctype, sha2,
+    data2, _, sha2 = page_lib.read_content(page)
+    third = page_lib.upload_content(s3, bucket, "maintenance.html", data2, ctype, sha2,
                              out=io.StringIO())
     assert third["uploaded"] is True
     assert len(versions(s3, bucket)) == 2
@@ -144,9 +140,9 @@ def test_same_bytes_skip_the_upload_and_new_bytes_make_a_new_version(s3, bucket,
 
 
 def test_same_bytes_with_wrong_content_type_or_cache_control_are_reuploaded(s3, bucket, page):
-    data, ctype, sha = d.read_content(page)
+    data, ctype, sha = page_lib.read_content(page)
     put_page(s3, bucket, CacheControl="max-age=86400")
-    result = d.upload_content(s3, bucket, "maintenance.html", data, ctype, sha,
+    result = page_lib.upload_content(s3, bucket, "maintenance.html", data, ctype, sha,
                               out=io.StringIO())
     assert result["uploaded"] is True
     assert "CacheControl" not in s3.head_object(Bucket=bucket, Key="maintenance.html")
@@ -325,7 +321,7 @@ def test_no_execute_stops_after_the_change_set(
     assert result["action"] == "change-set-created"
     assert counter.calls == []
     assert "MaintenanceBucket" in log and "True" in log
-    assert "Change set" in d.summary_lines(result)[0]
+    assert "Change set" in deployer.summary_lines(result)[0]
 
 
 def test_replacement_needs_confirmation_and_refuses_in_ci(
@@ -336,7 +332,7 @@ def test_replacement_needs_confirmation_and_refuses_in_ci(
     counter = CallCounter(s3, cloudfront)
     with pytest.raises(UserError) as err:
         run(cfn, s3, cloudfront, page, overrides={"RetryAfterSeconds": "99"})
-    assert err.value.exit_code == EXIT_ABORTED
+    assert err.value.exit_code == ExitCode.ABORTED
     assert "re-run with --yes" in str(err.value)
     assert counter.calls == []
 
@@ -349,7 +345,7 @@ def test_replacement_declined_at_the_prompt_deletes_the_change_set(
 
     def decline(question):
         asked.append(question)
-        raise UserError("Aborted: did not replace or remove resources.", EXIT_ABORTED)
+        raise UserError("Aborted: did not replace or remove resources.", ExitCode.ABORTED)
 
     with pytest.raises(UserError):
         run(cfn, s3, cloudfront, page, overrides={"RetryAfterSeconds": "99"},
@@ -364,7 +360,7 @@ def test_change_set_failed_for_a_real_reason(
     cfn.stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ARN})
     with pytest.raises(UserError) as err:
         run(cfn, s3, cloudfront, page, overrides={"RetryAfterSeconds": "99"})
-    assert err.value.exit_code == EXIT_FAILED
+    assert err.value.exit_code == ExitCode.FAILED
     assert str(err.value) == (f"The change set for stack {NAME} failed: Template error: "
                               "unresolved reference.")
 
@@ -379,7 +375,7 @@ def test_failed_create_change_set_removes_the_empty_stack(cfn, s3, cloudfront, p
     cfn.stub.add_response("delete_stack", {}, {"StackName": sid})
     with pytest.raises(UserError) as err:
         run(cfn, s3, cloudfront, page)
-    assert err.value.exit_code == EXIT_FAILED and "boom" in str(err.value)
+    assert err.value.exit_code == ExitCode.FAILED and "boom" in str(err.value)
 
 
 def _executing_update(stub, template, bucket, distribution_id, final_status, events):
@@ -409,7 +405,7 @@ def test_update_failed_and_rolled_back_names_the_resource(
     counter = CallCounter(s3, cloudfront)
     with pytest.raises(UserError) as err:
         run(cfn, s3, cloudfront, page, overrides={"RetryAfterSeconds": "99"})
-    assert err.value.exit_code == EXIT_FAILED
+    assert err.value.exit_code == ExitCode.FAILED
     assert str(err.value) == (
         f"Updating stack {NAME} failed and was rolled back to its previous state: "
         "Distribution (AWS::CloudFront::Distribution) UPDATE_FAILED: Invalid request: the "
@@ -430,9 +426,9 @@ def test_create_failed_says_how_to_recover(cfn, s3, cloudfront, page):
                                      reason="Access Denied")])
     with pytest.raises(UserError) as err:
         run(cfn, s3, cloudfront, page)
-    assert err.value.exit_code == EXIT_FAILED
+    assert err.value.exit_code == ExitCode.FAILED
     assert "MaintenanceBucket (AWS::S3::Bucket) CREATE_FAILED: Access Denied" in str(err.value)
-    assert f"python -m scripts.destroy --stack-name {NAME}" in str(err.value)
+    assert f"maintenance-endpoint destroy --stack-name {NAME}" in str(err.value)
 
 
 def test_stack_wait_deadline(cfn, s3, cloudfront, bucket, distribution_id, page, template):
@@ -445,12 +441,12 @@ def test_stack_wait_deadline(cfn, s3, cloudfront, bucket, distribution_id, page,
         add_events(cfn.stub, sid, [])
     with pytest.raises(UserError) as err:
         run(cfn, s3, cloudfront, page, overrides={"RetryAfterSeconds": "99"}, timeout=2)
-    assert err.value.exit_code == EXIT_TIMEOUT
+    assert err.value.exit_code == ExitCode.TIMEOUT
     assert "still UPDATE_IN_PROGRESS" in str(err.value)
 
 
 @pytest.mark.parametrize("status, words", [
-    ("ROLLBACK_COMPLETE", "python -m scripts.destroy --stack-name maint-test"),
+    ("ROLLBACK_COMPLETE", "maintenance-endpoint destroy --stack-name maint-test"),
     ("UPDATE_IN_PROGRESS", "busy (UPDATE_IN_PROGRESS)"),
     ("UPDATE_ROLLBACK_FAILED", "continue-update-rollback"),
     ("DELETE_FAILED", "cannot be updated"),
@@ -460,7 +456,7 @@ def test_blocking_stack_states_stop_before_any_write(cfn, s3, cloudfront, page, 
     counter = CallCounter(s3, cloudfront)
     with pytest.raises(UserError) as err:
         run(cfn, s3, cloudfront, page)
-    assert err.value.exit_code == EXIT_STACK_STATE
+    assert err.value.exit_code == ExitCode.STACK_STATE
     assert words in str(err.value)
     assert counter.calls == []
 
@@ -468,13 +464,13 @@ def test_blocking_stack_states_stop_before_any_write(cfn, s3, cloudfront, page, 
 def test_json_content_moves_the_object_key(template, tmp_path):
     path = tmp_path / "maintenance.json"
     path.write_text("{}")
-    assert d.default_object_key(path, "maintenance.html") == "maintenance.json"
-    assert d.default_object_key(path, "sorry.json") == "sorry.json"
-    assert d.default_object_key(tmp_path / "x.html", None) == "maintenance.html"
+    assert page_lib.default_object_key(path, "maintenance.html") == "maintenance.json"
+    assert page_lib.default_object_key(path, "sorry.json") == "sorry.json"
+    assert page_lib.default_object_key(tmp_path / "x.html", None) == "maintenance.html"
 
 
 def _main_with(monkeypatch, cfn, s3, cloudfront):
-    monkeypatch.setattr(d.Clients, "from_session",
+    monkeypatch.setattr(Clients, "from_session",
                         classmethod(lambda cls, sess: Clients(cfn, s3, cloudfront)))
 
 
@@ -490,7 +486,7 @@ def test_main_prints_the_summary_on_stdout_and_diagnostics_on_stderr(
                               {"StackName": NAME, "TemplateStage": "Original"})
     _main_with(monkeypatch, cfn, s3, cloudfront)
 
-    assert d.main(["--stack-name", NAME, "--content", str(page)]) == 0
+    assert cli_main(["deploy", "--stack-name", NAME, "--content", str(page)]) == 0
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
         f"Stack {NAME}: unchanged (UPDATE_COMPLETE).",
@@ -503,6 +499,6 @@ def test_main_prints_the_summary_on_stdout_and_diagnostics_on_stderr(
         "Took 0 s."]
     assert f"No changes to deploy. Stack {NAME} is up to date" in captured.err
 
-    assert d.main(["--stack-name", NAME, "--content", str(page), "--json"]) == 0
+    assert cli_main(["deploy", "--stack-name", NAME, "--content", str(page), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["action"] == "unchanged" and result["bucket"] == bucket

@@ -8,8 +8,9 @@ import io
 import pytest
 
 from cfn_stubs import FakeClock, add_describe, add_events, event, stack, stack_id
-from scripts import destroy as ds
-from scripts.common import EXIT_ABORTED, EXIT_FAILED, EXIT_STACK_STATE, Clients, UserError
+from scripts.lib import teardown
+from scripts.lib.aws import Clients
+from scripts.lib.errors import ExitCode, UserError
 
 NAME = "maint-test"
 
@@ -31,11 +32,11 @@ def remaining(s3, bucket):
 def test_empty_bucket_deletes_every_version_and_marker_in_batches(s3, bucket, monkeypatch):
     total = fill(s3, bucket)
     assert remaining(s3, bucket) == total == 28
-    monkeypatch.setattr(ds, "BATCH", 5)  # pages of 5 and DeleteObjects batches of 5
+    monkeypatch.setattr(teardown, "BATCH", 5)  # pages of 5 and DeleteObjects batches of 5
     calls = []
     s3.meta.events.register("before-parameter-build.s3", lambda model, params, **_: calls.append(
         (model.name, len(params.get("Delete", {}).get("Objects", [])))))
-    assert ds.empty_bucket(s3, bucket, out=io.StringIO()) == 28
+    assert teardown.empty_bucket(s3, bucket, out=io.StringIO()) == 28
     assert remaining(s3, bucket) == 0
     deletes = [n for name, n in calls if name == "DeleteObjects"]
     assert deletes == [5, 5, 5, 5, 5, 3]
@@ -44,13 +45,13 @@ def test_empty_bucket_deletes_every_version_and_marker_in_batches(s3, bucket, mo
 
 
 def test_empty_bucket_tolerates_a_missing_bucket(s3):
-    assert ds.empty_bucket(s3, "no-such-bucket-here", out=io.StringIO()) == 0
+    assert teardown.empty_bucket(s3, "no-such-bucket-here", out=io.StringIO()) == 0
 
 
 def run(cfn, s3, **kwargs):
     clock = FakeClock()
     out = io.StringIO()
-    result = ds.destroy(Clients(cfn, s3, None), NAME, poll_interval=1, clock=clock,
+    result = teardown.destroy(Clients(cfn, s3, None), NAME, poll_interval=1, clock=clock,
                         sleep=clock.sleep, out=out, **kwargs)
     return result, out.getvalue()
 
@@ -90,7 +91,7 @@ def test_delete_failed_then_rerun_finishes_the_job(cfn, s3, bucket):
     expect_delete(cfn.stub, stack(NAME, "DELETE_FAILED"), failed)
     with pytest.raises(UserError) as err:
         run(cfn, s3, yes=True)
-    assert err.value.exit_code == EXIT_FAILED
+    assert err.value.exit_code == ExitCode.FAILED
     assert str(err.value) == (
         f"Deleting stack {NAME} failed, it is now DELETE_FAILED: MaintenanceBucket "
         "(AWS::S3::Bucket) DELETE_FAILED: The bucket you tried to delete is not empty; fix "
@@ -128,7 +129,7 @@ def test_declined_confirmation_changes_nothing(cfn, s3, bucket):
 
     def decline(question):
         asked.append(question)
-        raise UserError("Aborted: did not delete.", EXIT_ABORTED)
+        raise UserError("Aborted: did not delete.", ExitCode.ABORTED)
 
     with pytest.raises(UserError):
         run(cfn, s3, confirm_fn=decline)
@@ -137,7 +138,7 @@ def test_declined_confirmation_changes_nothing(cfn, s3, bucket):
 
 
 def test_confirmation_on_a_terminal(cfn, s3, bucket, monkeypatch):
-    from scripts import common
+    from scripts.lib import console as common
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -156,7 +157,7 @@ def test_busy_stack_is_refused(cfn, s3):
     add_describe(cfn.stub, NAME, stack(NAME, "UPDATE_IN_PROGRESS"))
     with pytest.raises(UserError) as err:
         run(cfn, s3, yes=True)
-    assert err.value.exit_code == EXIT_STACK_STATE
+    assert err.value.exit_code == ExitCode.STACK_STATE
     assert str(err.value) == (f"Stack {NAME} is busy (UPDATE_IN_PROGRESS); wait for it to "
                               "finish, then re-run destroy.")
 

@@ -22,25 +22,18 @@ from cfn_stubs import (
     stack,
 )
 from conftest import DUMMY_CREDENTIALS, REGION, ROOT, isolated_env
-from scripts import deploy as d
-from scripts import destroy as destroy_mod
-from scripts import invalidate as inv_mod
-from scripts.common import (
-    EXIT_ACCESS_DENIED,
-    EXIT_CONFIG,
-    EXIT_INTERRUPTED,
-    EXIT_NOT_FOUND,
-    EXIT_STACK_STATE,
-    EXIT_USAGE,
-    Clients,
-    run_main,
-)
+from scripts.cli import main as cli_main
+from scripts.lib import deployer, parameters
+from scripts.lib import page as page_lib
+from scripts.lib import teardown
+from scripts.lib.aws import Clients
+from scripts.lib.errors import ExitCode, run as run_main
 
 HTML = "<!doctype html><title>Maintenance</title>"
 
 
 def python_m(module: str, *args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "scripts", module.removeprefix("scripts.").replace("_", "-"), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -66,7 +59,7 @@ def page(tmp_path):
 def test_missing_credentials(page):
     env = isolated_env(AWS_REGION=REGION)
     proc = python_m("scripts.deploy", "--stack-name", "s", "--content", str(page), env=env)
-    assert proc.returncode == EXIT_CONFIG
+    assert proc.returncode == ExitCode.CONFIG
     assert one_error_line(proc.stderr).startswith("No AWS credentials found")
     assert proc.stdout == ""
 
@@ -74,14 +67,14 @@ def test_missing_credentials(page):
 def test_missing_region():
     env = isolated_env(**DUMMY_CREDENTIALS)
     proc = python_m("scripts.destroy", "--stack-name", "s", "--yes", env=env)
-    assert proc.returncode == EXIT_CONFIG
+    assert proc.returncode == ExitCode.CONFIG
     assert one_error_line(proc.stderr).startswith("No AWS region is configured: pass --region")
 
 
 def test_unknown_profile():
     env = isolated_env(AWS_REGION=REGION)
     proc = python_m("scripts.invalidate", "--stack-name", "s", "--profile", "nope", env=env)
-    assert proc.returncode == EXIT_CONFIG
+    assert proc.returncode == ExitCode.CONFIG
     assert one_error_line(proc.stderr) == ("AWS profile 'nope' is not defined in "
                                            "~/.aws/config or ~/.aws/credentials.")
 
@@ -90,13 +83,13 @@ def test_unknown_profile():
                                            ("scripts.destroy", ["--yes"])])
 def test_stack_not_found(aws_env, module, extra):
     proc = python_m(module, "--stack-name", "no-such-stack", *extra, env=aws_env)
-    assert proc.returncode == EXIT_NOT_FOUND
+    assert proc.returncode == ExitCode.NOT_FOUND
     assert "Stack no-such-stack does not exist in this account and region" in \
         one_error_line(proc.stderr)
 
 
 def test_aws_endpoint_url_is_honoured(aws_env, moto_url):
-    from scripts.common import session
+    from scripts.lib.aws import session
     sess = session()
     assert sess.client("s3").meta.endpoint_url == moto_url
     assert sess.client("cloudformation").meta.endpoint_url == moto_url
@@ -105,7 +98,7 @@ def test_aws_endpoint_url_is_honoured(aws_env, moto_url):
 def test_debug_prints_the_traceback(aws_env):
     proc = python_m("scripts.invalidate", "--stack-name", "no-such-stack", "--debug",
                     env=aws_env)
-    assert proc.returncode == EXIT_NOT_FOUND
+    assert proc.returncode == ExitCode.NOT_FOUND
     assert "Traceback" in proc.stderr and proc.stderr.rstrip().splitlines()[-1].startswith(
         "error: Stack no-such-stack does not exist")
 
@@ -115,7 +108,7 @@ def test_debug_prints_the_traceback(aws_env):
 
 
 def deploy_main(capsys, *args):
-    code = d.main(["--stack-name", "s", *args])
+    code = cli_main(["deploy", "--stack-name", "s", *args])
     captured = capsys.readouterr()
     return code, one_error_line(captured.err), captured.out
 
@@ -141,11 +134,11 @@ def deploy_main(capsys, *args):
     (["--parameter", "PriceClass=PriceClass_42"], "is not allowed: PriceClass must be one of "
      "PriceClass_100, PriceClass_200, PriceClass_All."),
     (["--parameter", "Nope=1"], "The template has no parameter 'Nope'"),
-    (["--parameter", "novalue"], "--parameter 'novalue' is not KEY=VALUE."),
+    (["--parameter", "novalue"], "--parameter 'novalue' is not NAME=VALUE."),
 ])
 def test_bad_parameters(capsys, page, args, sentence):
     code, message, out = deploy_main(capsys, "--content", str(page), *args)
-    assert code == EXIT_USAGE
+    assert code == ExitCode.USAGE
     assert sentence in message
     assert out == ""
 
@@ -155,7 +148,7 @@ def test_content_errors(capsys, tmp_path):
     empty = tmp_path / "empty.html"
     empty.write_bytes(b"")
     big = tmp_path / "big.html"
-    big.write_bytes(b"x" * (d.MAX_CONTENT_BYTES + 1))
+    big.write_bytes(b"x" * (page_lib.MAX_CONTENT_BYTES + 1))
     odd = tmp_path / "page.txt"
     odd.write_text("hi")
     bad_json = tmp_path / "problem.json"
@@ -165,14 +158,14 @@ def test_content_errors(capsys, tmp_path):
     cases = {
         missing: f"Content file {missing} does not exist.",
         empty: f"Content file {empty} is empty.",
-        big: f"Content file {big} is {d.MAX_CONTENT_BYTES + 1} bytes; the limit is",
+        big: f"Content file {big} is {page_lib.MAX_CONTENT_BYTES + 1} bytes; the limit is",
         odd: f"Content file {odd} has an unknown type '.txt'; use one of .htm, .html, .json.",
         bad_json: f"Content file {bad_json} is not valid JSON",
         binary: f"Content file {binary} is not UTF-8 text",
     }
     for path, sentence in cases.items():
         code, message, _ = deploy_main(capsys, "--content", str(path))
-        assert code == EXIT_USAGE
+        assert code == ExitCode.USAGE
         assert message.startswith(sentence), message
 
 
@@ -181,19 +174,19 @@ def test_domain_without_certificate_and_certificate_without_domain(aws_env, caps
     # before any write
     code, message, _ = deploy_main(capsys, "--content", str(page), "--domain-name",
                                    "m.example.com")
-    assert code == EXIT_USAGE
+    assert code == ExitCode.USAGE
     assert message == ("--domain-name m.example.com needs --certificate-arn: an ACM "
                        "certificate in us-east-1 that covers it.")
     code, message, _ = deploy_main(
         capsys, "--content", str(page), "--certificate-arn",
         "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012")
-    assert code == EXIT_USAGE
+    assert code == ExitCode.USAGE
     assert message.startswith("--certificate-arn needs --domain-name")
 
 
 def test_invalid_invalidation_path(capsys, aws_env):
-    code = inv_mod.main(["--stack-name", "s", "--path", "/a*b"])
-    assert code == EXIT_USAGE
+    code = cli_main(["invalidate", "--stack-name", "s", "--path", "/a*b"])
+    assert code == ExitCode.USAGE
     assert one_error_line(capsys.readouterr().err) == (
         "Invalidation path '/a*b' may only have '*' as its last character.")
 
@@ -205,7 +198,7 @@ def test_invalid_invalidation_path(capsys, aws_env):
 def run_deploy_main(cfn, s3, cloudfront, page, **kwargs):
     err = io.StringIO()
     clock = FakeClock()
-    code = run_main(lambda argv: d.deploy(Clients(cfn, s3, cloudfront), "s", content=page,
+    code = run_main(lambda argv: deployer.deploy(Clients(cfn, s3, cloudfront), "s", content=page,
                                           out=io.StringIO(), clock=clock, sleep=clock.sleep,
                                           **kwargs) and 0, [], stderr=err)
     return code, one_error_line(err.getvalue())
@@ -219,14 +212,14 @@ def test_access_denied_names_the_call(page):
             service_message="User: arn:aws:iam::123456789012:user/ci is not authorized to "
             "perform: cloudformation:DescribeStacks")
         code, message = run_deploy_main(cfn, None, None, page)
-    assert code == EXIT_ACCESS_DENIED
+    assert code == ExitCode.ACCESS_DENIED
     assert message == ("Access denied calling DescribeStacks: User: arn:aws:iam::123456789012:"
                        "user/ci is not authorized to perform: cloudformation:DescribeStacks.")
 
 
 def test_access_denied_on_s3_head_object(page):
     # moto cannot refuse a call (it ignores policies), so this one is stubbed too
-    template = d.load_template()
+    template = parameters.load_template()
     cfn = cfn_client()
     s3_stubbed = boto3.client("s3", region_name=REGION, aws_access_key_id="x",
                               aws_secret_access_key="x")
@@ -241,21 +234,21 @@ def test_access_denied_on_s3_head_object(page):
                                 service_message="Forbidden", http_status_code=403,
                                 expected_params={"Bucket": "bkt", "Key": "maintenance.html"})
         code, message = run_deploy_main(cfn, s3_stubbed, None, page)
-    assert code == EXIT_ACCESS_DENIED
+    assert code == ExitCode.ACCESS_DENIED
     assert message == "Access denied calling HeadObject: Forbidden."
 
 
 def test_stack_states_through_main(page):
     for status, expected in [("ROLLBACK_COMPLETE", "is in ROLLBACK_COMPLETE (its creation "
-                              "failed) and cannot be updated: delete it with `python -m "
-                              "scripts.destroy --stack-name s` and deploy again."),
+                              "failed) and cannot be updated: delete it with `maintenance-"
+                              "endpoint destroy --stack-name s` and deploy again."),
                              ("CREATE_IN_PROGRESS", "Stack s is busy (CREATE_IN_PROGRESS); "
                               "wait for it to finish, then re-run deploy.")]:
         cfn = cfn_client()
         with Stubber(cfn) as stub:
             add_describe(stub, "s", stack("s", status))
             code, message = run_deploy_main(cfn, None, None, page)
-        assert code == EXIT_STACK_STATE
+        assert code == ExitCode.STACK_STATE
         assert message.endswith(expected)
 
 
@@ -273,10 +266,10 @@ def test_ctrl_c_exits_130(page):
         def interrupted(_seconds):
             raise KeyboardInterrupt
 
-        code = run_main(lambda argv: d.deploy(Clients(cfn, None, None), "s", content=page,
+        code = run_main(lambda argv: deployer.deploy(Clients(cfn, None, None), "s", content=page,
                                               out=io.StringIO(), sleep=interrupted), [],
                         stderr=err)
-    assert code == EXIT_INTERRUPTED
+    assert code == ExitCode.INTERRUPTED
     assert one_error_line(err.getvalue()) == (
         "Interrupted; re-run the same command to finish the job.")
 
@@ -297,7 +290,7 @@ def test_destroy_refuses_without_yes_in_ci(capsys, monkeypatch):
     cfn = cfn_client()
     with Stubber(cfn) as stub:
         add_describe(stub, "s", stack("s", "CREATE_COMPLETE", outputs={"BucketName": "b"}))
-        code = run_main(lambda argv: destroy_mod.destroy(Clients(cfn, None, None), "s"), [])
+        code = run_main(lambda argv: teardown.destroy(Clients(cfn, None, None), "s"), [])
     assert code == 9
     assert one_error_line(capsys.readouterr().err) == (
         "Refusing to delete stack s without confirmation: no terminal to ask on (or CI=true); "
@@ -311,7 +304,7 @@ def test_rejected_credentials(page):
                               http_status_code=403, service_message="The security token "
                               "included in the request is invalid.")
         code, message = run_deploy_main(cfn, None, None, page)
-    assert code == EXIT_CONFIG
+    assert code == ExitCode.CONFIG
     assert message == ("AWS rejected the credentials calling DescribeStacks "
                        "(InvalidClientTokenId): The security token included in the request "
                        "is invalid.")
@@ -321,6 +314,6 @@ def test_unreachable_endpoint():
     env = isolated_env(AWS_REGION=REGION, AWS_ENDPOINT_URL="http://127.0.0.1:9",
                        AWS_MAX_ATTEMPTS="1", **DUMMY_CREDENTIALS)
     proc = python_m("scripts.invalidate", "--stack-name", "s", env=env)
-    assert proc.returncode == EXIT_CONFIG
+    assert proc.returncode == ExitCode.CONFIG
     assert one_error_line(proc.stderr).startswith(
         'Cannot reach AWS: Could not connect to the endpoint URL: "http://127.0.0.1:9/"')

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-import stack
+from scripts.lib import template as stack
 
 TEMPLATE = stack.build_template().to_dict()
 RETRY_AFTER = str(TEMPLATE["Parameters"]["RetryAfterSeconds"]["Default"])

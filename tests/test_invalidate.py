@@ -12,8 +12,10 @@ from botocore.stub import Stubber
 
 from cfn_stubs import FakeClock, add_describe, cfn_client, outputs_for, stack
 from conftest import REGION
-from scripts import invalidate as inv
-from scripts.common import EXIT_NOT_FOUND, EXIT_TIMEOUT, EXIT_USAGE, UserError
+from scripts import invalidate as inv_cmd
+from scripts.cli import main as cli_main
+from scripts.lib import invalidation as inv
+from scripts.lib.errors import ExitCode, UserError
 
 T = "2026-01-01T00:00:00Z"
 
@@ -39,7 +41,7 @@ def test_validate_paths():
     for bad, words in [("a", "must start with '/'"), ("/a*/b", "only have '*' as its last")]:
         with pytest.raises(UserError) as err:
             inv.validate_paths([bad])
-        assert words in str(err.value) and err.value.exit_code == EXIT_USAGE
+        assert words in str(err.value) and err.value.exit_code == ExitCode.USAGE
     with pytest.raises(UserError):
         inv.validate_paths([f"/{i}/*" for i in range(16)])
 
@@ -67,7 +69,7 @@ def test_create_on_moto_and_wait_compares_case_insensitively(cloudfront, distrib
 def test_unknown_distribution_on_moto(cloudfront):
     with pytest.raises(UserError) as err:
         inv.create_invalidation(cloudfront, "E0000000000000", ["/*"])
-    assert err.value.exit_code == EXIT_NOT_FOUND
+    assert err.value.exit_code == ExitCode.NOT_FOUND
     assert str(err.value) == "CloudFront distribution E0000000000000 does not exist."
 
 
@@ -95,7 +97,7 @@ def test_deadline(stubbed_cloudfront):
         inv.wait_for_invalidation(stubbed_cloudfront, "E1", "I123", timeout=30,
                                   poll_interval=10, clock=clock, sleep=clock.sleep,
                                   out=io.StringIO())
-    assert err.value.exit_code == EXIT_TIMEOUT
+    assert err.value.exit_code == ExitCode.TIMEOUT
     assert str(err.value) == ("Invalidation I123 of distribution E1 is still InProgress after "
                               "0:30 (min:s); CloudFront carries on: check it later, or raise "
                               "--timeout.")
@@ -121,7 +123,7 @@ def test_cli_json_output_against_moto(aws_env, capsys, monkeypatch, bucket, dist
     with Stubber(cfn) as stub:
         add_describe(stub, "s", stack("s", "UPDATE_COMPLETE",
                                       outputs=outputs_for(bucket, distribution_id)))
-        real_session = inv.session
+        real_session = inv_cmd.session
 
         def session_with_stubbed_cfn(profile, region):
             sess = real_session(profile, region)
@@ -130,8 +132,8 @@ def test_cli_json_output_against_moto(aws_env, capsys, monkeypatch, bucket, dist
                 original(name, **kw)
             return sess
 
-        monkeypatch.setattr(inv, "session", session_with_stubbed_cfn)
-        code = inv.main(["--stack-name", "s", "--json", "--no-wait"])
+        monkeypatch.setattr(inv_cmd, "session", session_with_stubbed_cfn)
+        code = cli_main(["invalidate", "--stack-name", "s", "--json", "--no-wait"])
     captured = capsys.readouterr()
     assert code == 0
     result = json.loads(captured.out)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-import stack
-from scripts.common import in_ci
+from scripts.lib import template as stack
+from scripts.lib.console import in_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"

@@ -23,7 +23,8 @@ import uuid
 
 import pytest
 
-from scripts.common import Clients, UserError, session
+from scripts.lib.aws import Clients, session
+from scripts.lib.errors import UserError
 
 ENABLED = os.environ.get("MAINTENANCE_LIVE_TEST") == "1"
 pytestmark = pytest.mark.skipif(
@@ -46,7 +47,7 @@ def live():
     name = os.environ.get("MAINTENANCE_LIVE_STACK") or f"maint-live-{uuid.uuid4().hex[:8]}"
     yield clients, name
     if os.environ.get("MAINTENANCE_LIVE_KEEP") != "1":
-        from scripts.destroy import destroy
+        from scripts.lib.teardown import destroy
         destroy(clients, name, yes=True, timeout=45 * 60, poll_interval=15)
 
 
@@ -58,7 +59,9 @@ def _get(requests, method, url):
 def test_deploy_serve_503_everywhere_and_destroy(live):
     import requests
 
-    from scripts.deploy import DEFAULT_CONTENT, deploy, load_template
+    from scripts.lib.deployer import deploy
+    from scripts.lib.page import DEFAULT_CONTENT
+    from scripts.lib.parameters import load_template
 
     clients, name = live
     result = deploy(clients, name, content=DEFAULT_CONTENT, yes=True, timeout=45 * 60,

@@ -50,7 +50,7 @@ from pathlib import Path
 import pytest
 
 import localstack as ls_harness
-from stack import build_template
+from scripts.lib.template import build_template
 
 ROOT = Path(__file__).resolve().parent.parent
 AWS = ROOT / ".venv" / "bin" / "aws"
@@ -115,7 +115,7 @@ def scripts_cmd(ls, name, *args):
     """``python -m scripts.NAME`` against LocalStack (AWS_ENDPOINT_URL, dummy credentials)."""
     env = ls.client_env()
     env["PYTHONPATH"] = str(ROOT)
-    return run([sys.executable, "-m", f"scripts.{name}", *args], env)
+    return run([sys.executable, "-m", "scripts", name, *args], env)
 
 
 def describe(ls, stack):
@@ -321,7 +321,7 @@ def test_aws_cli_deploy_create_noop_parameter_change_then_scripts_destroy(
 
     # Re-running finishes the job, and there is no job left: not found.
     again = scripts_cmd(ls, "destroy", "--stack-name", stack, "--yes")
-    assert again.returncode == 4, explain(again)  # EXIT_NOT_FOUND
+    assert again.returncode == 4, explain(again)  # ExitCode.NOT_FOUND
     assert again.stderr.count("\n") == 1 and stack in again.stderr, explain(again)
 
 
@@ -347,8 +347,9 @@ def head_page(ls, bucket, key):
 
 def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
         localstack, template, moto_url, tmp_path):
-    from scripts.common import CONTENT_TYPES, Clients
-    from scripts.deploy import deploy
+    from scripts.lib.aws import Clients
+    from scripts.lib.page import CONTENT_TYPES
+    from scripts.lib.deployer import deploy
 
     ls, stack = localstack, "maint-ours"
 

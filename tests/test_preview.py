@@ -24,16 +24,14 @@ import pytest
 import requests
 
 from proxy_harness import wait_until
-from scripts import preview as preview_module
-from scripts.common import CONTENT_TYPES, EXIT_USAGE, UserError, run_main
-from scripts.deploy import read_content
-from scripts.preview import (
-    DEFAULT_DOMAIN,
-    endpoint_model,
-    start_preview,
-)
-from scripts.verify import ConnectToAdapter
-from stack import ALL_METHODS, build_template
+from scripts.cli import main as cli_main
+from scripts.lib.errors import ExitCode, UserError
+from scripts.lib.page import CONTENT_TYPES
+from scripts.lib.page import read_content
+from scripts.lib.model import DEFAULT_DOMAIN, endpoint_model
+from scripts.lib.preview_server import start_preview
+from scripts.lib.probe import ConnectToAdapter
+from scripts.lib.template import ALL_METHODS, build_template
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "content" / "maintenance.html"
@@ -252,7 +250,7 @@ def test_a_content_file_deploy_refuses_is_refused_with_deploys_sentence(tmp_path
     with pytest.raises(UserError) as preview_says:
         start_preview(content=f)
     assert str(preview_says.value) == str(deploy_says.value)
-    assert preview_says.value.exit_code == EXIT_USAGE
+    assert preview_says.value.exit_code == ExitCode.USAGE
 
 
 # --- TLS, Host and SNI ----------------------------------------------------------------------
@@ -353,7 +351,7 @@ def test_cli_prints_listening_line_serves_and_stops_on_sigterm(tmp_path):
     log = tmp_path / "log.jsonl"
     ca = tmp_path / "ca.pem"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scripts.preview", "--tls", "--port", "0", "--ca-out", str(ca), "--log", str(log),
+        [sys.executable, "-m", "scripts", "preview", "--tls", "--port", "0", "--ca-out", str(ca), "--log", str(log),
          "--retry-after", "5"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -378,25 +376,24 @@ def test_cli_prints_listening_line_serves_and_stops_on_sigterm(tmp_path):
 
 
 def test_help_and_docstring_say_it_is_a_local_stand_in_not_cloudfront():
-    out = subprocess.run([sys.executable, "-m", "scripts.preview", "--help"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "scripts", "preview", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60, check=True).stdout
     assert "LOCAL STAND-IN, NOT CLOUDFRONT" in " ".join(out.split())
-    import scripts.preview as mod
+    import scripts.lib.preview_server as mod
 
-    assert "Local stand-in for the maintenance endpoint. NOT CloudFront." in mod.__doc__
+    assert "NOT CloudFront." in mod.__doc__
 
 
 @pytest.mark.parametrize("port", ["99999", "-1", "http"])
 def test_port_outside_0_to_65535_is_a_usage_error(capsys, port):
-    with pytest.raises(SystemExit) as exc:
-        run_main(preview_module.main, ["--port", port])
+    code = cli_main(["preview", "--port", port])
     err = capsys.readouterr().err
-    assert exc.value.code == EXIT_USAGE and "--port" in err and "0 to 65535" in err
+    assert code == ExitCode.USAGE and "--port" in err and "0 to 65535" in err and err.count("\n") == 1
     assert "Unexpected" not in err
 
 
 def test_cli_usage_errors_are_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "scripts.preview", "--retry-after", "0"], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "scripts", "preview", "--retry-after", "0"], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "RetryAfterSeconds" in r.stderr
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from scripts.common import in_ci
+from scripts.lib.console import in_ci
 from proxy_harness import (
     APP_MARKER, LOOPBACK, AppServer, Load, ProxyProcess, TinyDNS, find_program, free_port, wait_until,
 )
@@ -45,7 +45,7 @@ def require_program(name: str) -> str:
 
 
 def proxy_config(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scripts.proxy_config", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "scripts", "proxy-config", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -60,7 +60,7 @@ class Preview:
         self.log = workdir / "preview.log"
         self.stdout = open(workdir / "preview.out", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "scripts.preview", "--tls", "--host", LOOPBACK,
+            [sys.executable, "-m", "scripts", "preview", "--tls", "--host", LOOPBACK,
              "--port", str(self.port), "--domain", ENDPOINT, "--ca-out", str(self.ca),
              "--log", str(self.log)],
             cwd=ROOT, stdout=self.stdout, stderr=subprocess.STDOUT)
@@ -217,7 +217,7 @@ def test_stack_name_reads_the_distribution_domain(aws_env):
     }))
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "scripts.proxy_config", *args], cwd=ROOT, env=aws_env,
+        return subprocess.run([sys.executable, "-m", "scripts", "proxy-config", *args], cwd=ROOT, env=aws_env,
                               capture_output=True, text=True, timeout=60)
 
     out = run("--kind", "haproxy", "--stack-name", "maint")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import stack
+from scripts.lib import template as stack
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden" / "template.json"

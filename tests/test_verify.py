@@ -1,7 +1,7 @@
 """scripts.verify against real local servers: the preview (plain and TLS) passes; broken
 stand-ins (200, missing Retry-After, wrong body, wrong HEAD Content-Length, intermittent
-500 under load, silent, down) are each caught with exit EXIT_CHECKS_FAILED and the
-failure named in the verdict; bad input is one sentence and EXIT_USAGE."""
+500 under load, silent, down) are each caught with exit ExitCode.CHECKS_FAILED and the
+failure named in the verdict; bad input is one sentence and ExitCode.USAGE."""
 from __future__ import annotations
 
 import json
@@ -14,11 +14,13 @@ from typing import Callable
 import boto3
 import pytest
 
-from scripts import verify
-from scripts.common import EXIT_CHECKS_FAILED, EXIT_CODES, EXIT_NOT_FOUND, EXIT_USAGE, UserError, run_main
-from scripts.deploy import read_content
-from scripts.preview import DEFAULT_DOMAIN, Answer, endpoint_model, start_preview
-from stack import ALL_METHODS
+from scripts.cli import build_parser, main as cli_main
+from scripts.lib import probe
+from scripts.lib.errors import MEANING, ExitCode, UserError
+from scripts.lib.page import read_content
+from scripts.lib.model import Answer, DEFAULT_DOMAIN, endpoint_model
+from scripts.lib.preview_server import start_preview
+from scripts.lib.template import ALL_METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "content" / "maintenance.html"
@@ -26,7 +28,7 @@ MATRIX = len(ALL_METHODS) * 5  # methods x paths verify sends before the load pr
 
 
 def run_verify(capsys, *argv: str) -> tuple[int, str]:
-    code = run_main(verify.main, list(argv))
+    code = cli_main(["verify", *argv])
     out = capsys.readouterr()
     return code, out.out + out.err
 
@@ -143,7 +145,7 @@ def test_tls_without_the_ca_is_a_named_tls_failure(capsys):
     with start_preview(tls=True) as p:
         code, out = run_verify(capsys, f"https://{DEFAULT_DOMAIN}/", "--connect-to", f"127.0.0.1:{p.port}",
                                "--requests", "3")
-    assert code == EXIT_CHECKS_FAILED
+    assert code == ExitCode.CHECKS_FAILED
     assert "FAIL: 35/35 requests failed (TLS error x35)" in out
     assert "CERTIFICATE_VERIFY_FAILED" in out
 
@@ -153,7 +155,7 @@ def test_retry_after_value_is_checked_when_known(capsys):
         ok, _ = run_verify(capsys, p.url, "--retry-after", "120", "--requests", "0")
         bad, out = run_verify(capsys, p.url, "--retry-after", "300", "--requests", "0")
     assert ok == 0
-    assert bad == EXIT_CHECKS_FAILED and "Retry-After ... is not ... on 35/35" in out
+    assert bad == ExitCode.CHECKS_FAILED and "Retry-After ... is not ... on 35/35" in out
 
 
 # --- against broken stand-ins ---------------------------------------------------------------
@@ -162,7 +164,7 @@ def test_retry_after_value_is_checked_when_known(capsys):
 def test_a_200_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, status=200))
     code, out = run_verify(capsys, s.url, "--requests", "10")
-    assert code == EXIT_CHECKS_FAILED
+    assert code == ExitCode.CHECKS_FAILED
     verdict = out.splitlines()[-1]
     assert verdict.startswith("FAIL: status 200 x35 instead of 503")
     assert "load probe: 200 x10" in verdict
@@ -171,7 +173,7 @@ def test_a_200_is_caught(capsys, stand_in):
 def test_missing_retry_after_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, headers=tuple(h for h in a.headers if h[0] != "Retry-After")))
     code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "10")
-    assert code == EXIT_CHECKS_FAILED
+    assert code == ExitCode.CHECKS_FAILED
     assert result["failures"] == ["no Retry-After on 35/35"]
     assert all(c["status"] == 503 and c["body_ok"] and not c["headers_ok"] for c in result["checks"])
     assert result["load_probe"]["ok"]
@@ -180,7 +182,7 @@ def test_missing_retry_after_is_caught(capsys, stand_in):
 def test_wrong_body_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, body=a.body.replace(b"maintenance", b"MAINTENANCE")) if a.body else a)
     code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "20")
-    assert code == EXIT_CHECKS_FAILED
+    assert code == ExitCode.CHECKS_FAILED
     assert any(f.startswith("body wrong on 30/35") for f in result["failures"])  # HEAD (5) has no body
     assert result["load_probe"]["body_mismatches"] == 20
     assert "20 body mismatches" in result["verdict"]
@@ -190,7 +192,7 @@ def test_wrong_body_is_caught_without_content_file_when_bodies_differ(capsys, st
     s = stand_in(lambda n, m, a: replace(a, body=a.body + b"<!-- %d -->" % (n % 2), length=a.length + 9)
                  if a.body else a)
     code, result = run_json(capsys, s.url, "--requests", "0")
-    assert code == EXIT_CHECKS_FAILED
+    assert code == ExitCode.CHECKS_FAILED
     assert any(f.startswith("body wrong") for f in result["failures"])
 
 
@@ -200,7 +202,7 @@ def test_head_with_a_wrong_content_length_is_caught(capsys, stand_in, with_conte
     s = stand_in(lambda n, m, a: replace(a, length=a.length + 1) if m == "HEAD" else a)
     content = ("--content", str(PAGE)) if with_content else ()
     code, result = run_json(capsys, s.url, *content, "--requests", "0")
-    assert code == EXIT_CHECKS_FAILED
+    assert code == ExitCode.CHECKS_FAILED
     heads = [c for c in result["checks"] if c["method"] == "HEAD"]
     assert len(heads) == 5 and not any(c["body_ok"] for c in heads)
     assert all(c["body_ok"] for c in result["checks"] if c["method"] != "HEAD")
@@ -225,7 +227,7 @@ def test_intermittent_500_under_load_shows_up_as_a_number(capsys, stand_in):
     # then requests 36..185 of the probe: 45, 60, ..., 180 -> 10 of 150.
     s = stand_in(lambda n, m, a: replace(a, status=500) if n % 15 == 0 else a)
     code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "150", "--concurrency", "6")
-    assert code == EXIT_CHECKS_FAILED
+    assert code == ExitCode.CHECKS_FAILED
     probe = result["load_probe"]
     assert probe["statuses"] == {"500": 10, "503": 140}
     assert probe["completed"] == 150 and not probe["ok"]
@@ -241,21 +243,21 @@ def test_missing_security_header_is_reported_and_fails_only_with_strict(capsys, 
     assert "X-Frame-Options missing on 35" in out
     assert "security headers not all present: X-Frame-Options" in out.splitlines()[-1]
     strict, out = run_verify(capsys, s.url, "--requests", "0", "--strict")
-    assert strict == EXIT_CHECKS_FAILED and "X-Frame-Options missing on 35/35" in out.splitlines()[-1]
+    assert strict == ExitCode.CHECKS_FAILED and "X-Frame-Options missing on 35/35" in out.splitlines()[-1]
 
 
 def test_cache_control_without_no_store_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, headers=tuple(
         ("Cache-Control", "max-age=60") if k == "Cache-Control" else (k, v) for k, v in a.headers)))
     code, out = run_verify(capsys, s.url, "--requests", "0")
-    assert code == EXIT_CHECKS_FAILED and "Cache-Control ... lacks no-store on 35/35" in out
+    assert code == ExitCode.CHECKS_FAILED and "Cache-Control ... lacks no-store on 35/35" in out
 
 
 def test_wrong_content_type_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, headers=tuple(
         ("Content-Type", "text/plain") if k == "Content-Type" else (k, v) for k, v in a.headers)))
     code, out = run_verify(capsys, s.url, "--requests", "0")
-    assert code == EXIT_CHECKS_FAILED and "Content-Type ... is not ... on 35/35" in out
+    assert code == ExitCode.CHECKS_FAILED and "Content-Type ... is not ... on 35/35" in out
 
 
 def test_an_endpoint_that_never_answers_is_bounded_by_the_timeout(capsys):
@@ -265,7 +267,7 @@ def test_an_endpoint_that_never_answers_is_bounded_by_the_timeout(capsys):
         silent.listen(128)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
         code, result = run_json(capsys, url, "--timeout", "0.3", "--concurrency", "35", "--requests", "4")
-    assert code == EXIT_CHECKS_FAILED
+    assert code == ExitCode.CHECKS_FAILED
     assert result["failures"][0].startswith("35/35 requests failed (timeout x35)")
     assert result["load_probe"]["errors"] == {"timeout": 4}
 
@@ -275,7 +277,7 @@ def test_an_endpoint_that_is_down_is_a_named_connection_error(capsys):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     code, out = run_verify(capsys, f"http://127.0.0.1:{port}/", "--requests", "2")
-    assert code == EXIT_CHECKS_FAILED and "connection error x35" in out and "Connection refused" in out
+    assert code == ExitCode.CHECKS_FAILED and "connection error x35" in out and "Connection refused" in out
 
 
 # --- --stack-name (moto plays CloudFormation's outputs and parameters) ----------------------
@@ -307,18 +309,17 @@ def test_stack_name_reads_url_key_and_deployed_retry_after(capsys, aws_env):
     assert ok == 0, result["verdict"]
     assert result["url"] == p.url and result["page_path"] == "/maintenance.html"
     assert result["expected"]["retry_after"] == "77"
-    assert stale == EXIT_CHECKS_FAILED and "Retry-After ... is not ... on 35/35" in out
+    assert stale == ExitCode.CHECKS_FAILED and "Retry-After ... is not ... on 35/35" in out
 
 
 def test_missing_stack_is_one_sentence_and_exit_4(capsys, aws_env):
     code, out = run_verify(capsys, "--stack-name", "no-such-stack")
-    assert code == EXIT_NOT_FOUND and out.strip() == "error: Stack no-such-stack does not exist in this account and region."
+    assert code == ExitCode.NOT_FOUND and out.strip() == "error: Stack no-such-stack does not exist in this account and region."
 
 
 def test_usage_errors(capsys):
-    with pytest.raises(SystemExit) as exc:
-        run_main(verify.main, ["http://127.0.0.1:1/", "--stack-name", "x"])
-    assert exc.value.code == 2
+    code, out = run_verify(capsys, "http://127.0.0.1:1/", "--stack-name", "x")
+    assert code == 2 and out.count("\n") == 1 and "not allowed with" in out
     code, out = run_verify(capsys, "http://127.0.0.1:1/", "--requests", "-1")
     assert code == 2 and "--requests" in out
     code, out = run_verify(capsys, "ftp://example.com/")
@@ -331,16 +332,16 @@ def test_stack_name_calls_describe_stacks_once(monkeypatch, aws_env):
         {"ParameterKey": "MaintenanceObjectKey", "ParameterValue": "page.html"},
         {"ParameterKey": "EndpointUrl", "ParameterValue": "https://d111111abcdef8.cloudfront.net/"}])
     calls = []
-    real_session = verify.session
+    real_session = probe.session
 
     def counting_session(profile=None, region=None):
         sess = real_session(profile, region)
         sess.events.register("before-call", lambda model, **_: calls.append(model.name))
         return sess
 
-    monkeypatch.setattr(verify, "session", counting_session)
-    args = verify.build_parser().parse_args(["--stack-name", "verify-once"])
-    url, params = verify.resolve_target(args)
+    monkeypatch.setattr(probe, "session", counting_session)
+    args = build_parser().parse_args(["verify", "--stack-name", "verify-once"])
+    url, params = probe.resolve_target(args)
     assert calls == ["DescribeStacks"]
     assert url == "https://d111111abcdef8.cloudfront.net/"
     assert params["RetryAfterSeconds"] == "60" and params["MaintenanceObjectKey"] == "page.html"
@@ -356,7 +357,7 @@ def test_stack_name_calls_describe_stacks_once(monkeypatch, aws_env):
 ])
 def test_a_bad_url_is_one_sentence_and_exit_2(capsys, url):
     code, out = run_verify(capsys, url, "--requests", "0")
-    assert code == EXIT_USAGE, out
+    assert code == ExitCode.USAGE, out
     assert out.count("\n") == 1 and out.startswith(f"error: {url!r} is not a"), out
     assert "Unexpected" not in out
 
@@ -365,8 +366,8 @@ def test_a_bad_endpoint_url_output_is_one_sentence_and_exit_2(aws_env):
     boto3.client("cloudformation").create_stack(StackName="verify-bad-url", TemplateBody=STACK_TEMPLATE, Parameters=[
         {"ParameterKey": "EndpointUrl", "ParameterValue": "http://[::1"}])
     with pytest.raises(UserError, match=r"output EndpointUrl of stack verify-bad-url\) is not a valid URL") as err:
-        verify.resolve_target(verify.build_parser().parse_args(["--stack-name", "verify-bad-url"]))
-    assert err.value.exit_code == EXIT_USAGE
+        probe.resolve_target(build_parser().parse_args(["verify", "--stack-name", "verify-bad-url"]))
+    assert err.value.exit_code == ExitCode.USAGE
 
 
 @pytest.mark.parametrize("name, data", [
@@ -383,21 +384,21 @@ def test_a_content_file_is_judged_like_deploy_judges_it(capsys, tmp_path, name, 
     with pytest.raises(UserError) as deploy_says:
         read_content(f)
     code, out = run_verify(capsys, "http://127.0.0.1:1/", "--content", str(f), "--requests", "0")
-    assert code == EXIT_USAGE and out == f"error: {deploy_says.value}\n"
+    assert code == ExitCode.USAGE and out == f"error: {deploy_says.value}\n"
     with pytest.raises(UserError) as preview_says:  # the model verify and preview share
         endpoint_model(content=f)
     assert str(preview_says.value) == str(deploy_says.value)
 
 
 def test_help_lists_the_exit_codes():
-    text = " ".join(verify.build_parser().format_help().split())
+    verify_parser = build_parser()._subparsers._group_actions[0].choices["verify"]
+    text = " ".join(verify_parser.format_help().split())
     assert "10 the endpoint does not answer as it should" in text
     assert "1 unexpected error" in text and "2 bad arguments or input" in text
-    assert EXIT_CHECKS_FAILED == 10 and "verify" in EXIT_CODES[EXIT_CHECKS_FAILED]
-    assert "10 (EXIT_CHECKS_FAILED)" in verify.__doc__
+    assert ExitCode.CHECKS_FAILED == 10 and "verify" in MEANING[ExitCode.CHECKS_FAILED]
+    assert "10  verify: the endpoint does not answer" in build_parser().format_help()
 
 
 def test_connect_to_port_out_of_range_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as exc:
-        run_main(verify.main, [f"https://{DEFAULT_DOMAIN}/", "--connect-to", "127.0.0.1:99999"])
-    assert exc.value.code == 2 and "port from 1 to 65535" in capsys.readouterr().err
+    code, out = run_verify(capsys, f"https://{DEFAULT_DOMAIN}/", "--connect-to", "127.0.0.1:99999")
+    assert code == 2 and "port number from 1 to 65535" in out and out.count("\n") == 1

@@ -1,0 +1,1 @@
+"""Library modules: the logic the subcommands share. None of them imports a subcommand."""

@@ -1,0 +1,94 @@
+"""Talking to the user: diagnostics on stderr, results on stdout, confirmation, the
+arguments every AWS command shares."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Iterable, TextIO
+
+from .errors import ExitCode, UserError
+
+
+def in_ci(env=None) -> bool:
+    """True when running in CI (CI=true, 1 or yes): prompts refuse, and tests that need a
+    tool fail instead of skipping when it is missing."""
+    return (os.environ if env is None else env).get("CI", "").lower() in ("1", "true", "yes")
+
+
+def info(message: str = "", *, file: TextIO | None = None) -> None:
+    """A diagnostic line on stderr."""
+    print(message, file=file or sys.stderr, flush=True)
+
+
+def emit_result(result: dict, as_json: bool, human_lines: Iterable[str]) -> None:
+    """The result on stdout: JSON with ``--json``, else the human lines."""
+    if as_json:
+        print(json.dumps(result, indent=2, sort_keys=True, default=str))
+    else:
+        for line in human_lines:
+            print(line)
+    sys.stdout.flush()
+
+
+def format_elapsed(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60:d}:{seconds % 60:02d}"
+
+
+def confirm(question: str, *, yes: bool, what: str, stdin: TextIO | None = None,
+            env: dict | None = None, out: TextIO | None = None) -> None:
+    """Return if confirmed (or ``yes``); raise ``UserError`` (ABORTED) otherwise.
+
+    Never blocks on a prompt that nobody can answer: without a terminal on stdin, or
+    with CI=true, it refuses with a sentence that names ``--yes``."""
+    if yes:
+        return
+    stdin = stdin or sys.stdin
+    env = os.environ if env is None else env
+    if in_ci(env) or not _isatty(stdin):
+        raise UserError(f"Refusing to {what} without confirmation: no terminal to ask on "
+                        "(or CI=true); re-run with --yes to proceed.", ExitCode.ABORTED)
+    out = out or sys.stderr
+    out.write(f"{question} [y/N] ")
+    out.flush()
+    answer = stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise UserError(f"Aborted: did not {what}.", ExitCode.ABORTED)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def add_aws_arguments(parser: argparse.ArgumentParser, *, stack_required: bool = True) -> None:
+    """--stack-name, --region, --profile, --json, --debug."""
+    from .inputs import region_name, stack_name
+
+    parser.add_argument("--stack-name", required=stack_required, type=stack_name,
+                        help="CloudFormation stack name")
+    parser.add_argument("--region", type=region_name,
+                        help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / profile)")
+    parser.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    parser.add_argument("--json", action="store_true",
+                        help="print a machine-readable summary on stdout")
+    add_debug_argument(parser)
+
+
+def add_debug_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="print tracebacks for errors")
+
+
+def timeout_minutes(value: str) -> float:
+    """argparse type: a finite number of minutes above 0 and at most a day."""
+    from .inputs import finite_number
+
+    minutes = finite_number(value, "minutes")
+    if not 0 < minutes <= 24 * 60:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 1440 minutes")
+    return minutes

@@ -1,0 +1,142 @@
+"""The maintenance page: where the default lives, how a page file is judged, and how it
+is published to the bucket (skipped when S3 already has the same bytes)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import stat
+from pathlib import Path
+from typing import TextIO
+
+from botocore.exceptions import ClientError
+
+from .console import info
+from .errors import ExitCode, UserError, error_code
+
+# The JSON variant is an RFC 9457 problem document.
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".json": "application/problem+json",
+}
+
+# The default pages ship inside the package when installed (content/ beside lib/), and
+# live at the repository's top level in a checkout.
+_HERE = Path(__file__).resolve().parent.parent
+CONTENT_DIR = next((d for d in (_HERE / "content", _HERE.parent / "content") if d.is_dir()),
+                   _HERE.parent / "content")
+DEFAULT_CONTENT = CONTENT_DIR / "maintenance.html"
+
+# A maintenance page is one self-contained file (the CSP allows inline styles and data:
+# images only); 1 MiB is far above any sane page and far below anything that would
+# make the 503 slow.
+MAX_CONTENT_BYTES = 1024 * 1024
+
+# Metadata we store on the object: sha256 of the bytes (the skip check; the S3 ETag is
+# not a content hash for SSE-KMS or multipart objects, and moto/LocalStack do not return
+# ChecksumSHA256 from HeadObject) and whether the upload needed an invalidation.
+META_SHA256 = "sha256"
+META_INVALIDATION = "invalidation"
+
+# No Cache-Control on the object: the edge keeps the page for the cache policy's
+# DefaultTTL (CachingOptimized: 24 h) and every change is invalidated; the 503 sent to
+# viewers carries "Cache-Control: no-store" from the response headers policy, and a 503
+# without explicit freshness is not heuristically cacheable anyway (RFC 9111 4.2.2).
+# An explicit max-age would travel with the 503 (facts note, "Caching and invalidation");
+# "no-cache" would make the edge go back to S3 after the policy's 1 s MinTTL.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Expiration.html
+CACHE_CONTROL = None
+
+
+def read_content(path: str | Path) -> tuple[bytes, str, str]:
+    """(bytes, Content-Type, sha256 hex) of the page; ``UserError`` (ExitCode.USAGE) when it
+    is missing, empty, too big, of an unknown type or not what its suffix says."""
+    path = Path(path)
+    content_type = CONTENT_TYPES.get(path.suffix.lower())
+    if content_type is None:
+        raise UserError(f"Content file {path} has an unknown type {path.suffix or '(none)'!r}; "
+                        f"use one of {', '.join(sorted(CONTENT_TYPES))}.", ExitCode.USAGE)
+    try:
+        info_ = path.stat()
+        if not stat.S_ISREG(info_.st_mode):
+            raise UserError(f"Content file {path} is not a regular file.", ExitCode.USAGE)
+        size = info_.st_size
+        if size == 0:
+            raise UserError(f"Content file {path} is empty.", ExitCode.USAGE)
+        if size > MAX_CONTENT_BYTES:
+            raise UserError(f"Content file {path} is {size} bytes; the limit is "
+                            f"{MAX_CONTENT_BYTES} bytes (a maintenance page should be one "
+                            "small self-contained file).", ExitCode.USAGE)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"Content file {path} does not exist.", ExitCode.USAGE) from None
+    except OSError as exc:  # a path through a file, no permission, a name too long...
+        raise UserError(f"Content file {path} cannot be read: {exc.strerror or exc}.",
+                        ExitCode.USAGE) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"Content file {path} is not UTF-8 text, but it would be served as "
+                        f"{content_type!r}.", ExitCode.USAGE) from None
+    if content_type.endswith("json"):
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise UserError(f"Content file {path} is not valid JSON ({exc}).",
+                            ExitCode.USAGE) from None
+    return data, content_type, hashlib.sha256(data).hexdigest()
+
+
+def upload_content(s3, bucket: str, key: str, data: bytes, content_type: str,
+                   sha256_hex: str, *, needs_invalidation: bool = True,
+                   out: TextIO | None = None) -> dict:
+    """Put the page unless the object already has the same bytes (sha256 in its
+    metadata), Content-Type and Cache-Control. One HeadObject, plus one PutObject when
+    something differs. Returns {"uploaded", "bucket", "key", "sha256", "content_type",
+    "version_id", "last_modified", "invalidation"}."""
+    head = None
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    result = {"bucket": bucket, "key": key, "sha256": sha256_hex,
+              "content_type": content_type}
+    if head is not None:
+        meta = head.get("Metadata", {})
+        same = (meta.get(META_SHA256) == sha256_hex
+                and head.get("ContentType") == content_type
+                and head.get("CacheControl") == CACHE_CONTROL)
+        if same:
+            info(f"Page s3://{bucket}/{key} already has these bytes (sha256 "
+                 f"{sha256_hex[:12]}...); not uploading.", file=out)
+            return {**result, "uploaded": False, "version_id": head.get("VersionId"),
+                    "last_modified": head.get("LastModified"),
+                    "invalidation": meta.get(META_INVALIDATION, "required")}
+    extra = {"CacheControl": CACHE_CONTROL} if CACHE_CONTROL else {}
+    response = s3.put_object(
+        Bucket=bucket, Key=key, Body=data, ContentType=content_type,
+        # S3 verifies the bytes against this checksum on arrival.
+        ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256_hex)).decode(),
+        Metadata={META_SHA256: sha256_hex,
+                  META_INVALIDATION: "required" if needs_invalidation else "not-required"},
+        **extra,
+    )
+    info(f"Uploaded the page to s3://{bucket}/{key} ({len(data)} bytes, {content_type}).",
+         file=out)
+    return {**result, "uploaded": True, "version_id": response.get("VersionId"),
+            "last_modified": None,
+            "invalidation": "required" if needs_invalidation else "not-required"}
+
+
+
+
+def default_object_key(content: Path, previous_key: str | None) -> str:
+    """Keep the deployed key when it is the same type as the content, else
+    'maintenance' + the content's suffix."""
+    if previous_key and CONTENT_TYPES.get(Path(previous_key).suffix.lower()) == \
+            CONTENT_TYPES[content.suffix.lower()]:
+        return previous_key
+    return "maintenance" + content.suffix.lower()

@@ -1,0 +1,468 @@
+"""The maintenance endpoint as a CloudFormation template.
+
+    python stack.py > template.json      (from a checkout)
+    maintenance-endpoint template > template.json
+
+A private S3 bucket holds one maintenance file; a CloudFront distribution in front
+of it (Origin Access Control) answers every path and every method with HTTP 503,
+a Retry-After header and that file as the body:
+
+- Any path but the page's own makes S3 answer an error (403 for a missing key,
+  since the bucket policy grants no s3:ListBucket; 405 for POST; 5xx when S3 is
+  unwell), and the distribution's custom error responses turn every error code
+  CloudFront accepts into a 503 whose body is the page.
+- A direct request for the page's own path is an ordinary 200 from S3: the
+  viewer-response function turns it into the same 503. Viewer-response functions
+  do not run for error responses, so it never touches the path above.
+
+Per-deployment options are CloudFormation Parameters, so the printed template is
+deployed unchanged with `aws cloudformation deploy --parameter-overrides ...`.
+The output is deterministic: no environment reads, no timestamps.
+
+Logical IDs, parameter names and output names are public API: renaming a
+resource's logical ID replaces the resource on the next deploy.
+"""
+
+import argparse
+import sys
+
+from awacs import s3
+from awacs.aws import (
+    Allow,
+    Bool,
+    Condition,
+    Deny,
+    Everybody,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+)
+from troposphere import (
+    AWS_ACCOUNT_ID,
+    AWS_NO_VALUE,
+    AWS_PARTITION,
+    AWS_STACK_ID,
+    Equals,
+    GetAtt,
+    If,
+    Join,
+    Not,
+    Output,
+    Parameter,
+    Ref,
+    Select,
+    Split,
+    Sub,
+    Template,
+    cloudfront as cf,
+    s3 as s3r,
+)
+
+DEFAULT_OBJECT_KEY = "maintenance.html"
+
+# Every ErrorCode that CustomErrorResponse accepts, all of which S3 or CloudFront can
+# produce for this distribution; each is answered with 503 + the page.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-cloudfront-distribution-customerrorresponse.html
+REMAPPED_ERROR_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
+
+# AllowedMethods accepts three sets only; anything outside the set gets CloudFront's
+# own 403, not the page: allow all seven.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/http-403-invalid-method.html
+ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
+
+# Managed cache policy "CachingOptimized" (gzip + brotli in the cache key, no query
+# strings, cookies or headers). The page is invalidated on change.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html
+CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+
+# A self-contained page: inline CSS only, no scripts, fonts, frames or remote images.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+# Viewer request: drop the headers that would make CloudFront answer the page's own
+# path with 304 Not Modified or 206 Partial Content instead of the whole page.
+VIEWER_REQUEST_CODE = """\
+function handler(event) {
+  var headers = event.request.headers;
+  delete headers['if-none-match'];
+  delete headers['if-modified-since'];
+  delete headers['if-match'];
+  delete headers['if-unmodified-since'];
+  delete headers['if-range'];
+  delete headers['range'];
+  return event.request;
+}
+"""
+
+# Viewer response: runs only for responses below 400, i.e. a direct request for the
+# page's own path (errors and custom error pages never reach it); make it the same 503.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-restrictions.html
+# The ${RetryAfterSeconds} placeholder is filled in by Fn::Sub.
+VIEWER_RESPONSE_CODE = """\
+function handler(event) {
+  var response = event.response;
+  if (response.statusCode < 400) {
+    response.statusCode = 503;
+    response.statusDescription = 'Service Unavailable';
+    response.headers['retry-after'] = { value: '${RetryAfterSeconds}' };
+    response.headers['cache-control'] = { value: 'no-store' };
+  }
+  return response;
+}
+"""
+
+
+def checkov_skips(*skips):
+    """Metadata that tells checkov why a check does not apply to this resource."""
+    return {"checkov": {"skip": [{"id": i, "comment": c} for i, c in skips]}}
+
+
+def unique_name(suffix):
+    """A name that is unique per stack and short enough for CloudFront's 64-char limits.
+
+    OAC, function and response headers policy names are global to the account, so
+    they carry the stack id's UUID (36 characters) rather than the stack name
+    (up to 128 characters).
+    """
+    return Join("-", ["maint", suffix, Select(2, Split("/", Ref(AWS_STACK_ID)))])
+
+
+def add_parameters(t):
+    t.add_parameter(Parameter(
+        "DomainNames",
+        Type="CommaDelimitedList",
+        Default="",
+        Description="Alternate domain names (comma-separated), e.g. maintenance.example.com. "
+        "Needs CertificateArn. Empty: only the *.cloudfront.net name.",
+    ))
+    t.add_parameter(Parameter(
+        "CertificateArn",
+        Type="String",
+        Default="",
+        AllowedPattern=r"^$|^arn:aws:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]{36}$",
+        ConstraintDescription="must be empty or an ACM certificate ARN in us-east-1 "
+        "(CloudFront only uses certificates from us-east-1)",
+        Description="ACM certificate (in us-east-1) covering DomainNames. Empty: the default "
+        "*.cloudfront.net certificate.",
+    ))
+    # A String with a pattern, not a Number: CloudFormation's Number takes 300.5 or 1e3,
+    # which would go out verbatim as an invalid Retry-After (RFC 9110: whole seconds).
+    t.add_parameter(Parameter(
+        "RetryAfterSeconds",
+        Type="String",
+        Default="300",
+        AllowedPattern=r"^[1-9][0-9]{0,4}$",
+        ConstraintDescription="must be a whole number of seconds from 1 to 99999",
+        Description="Value of the Retry-After header, in whole seconds (1-99999).",
+    ))
+    t.add_parameter(Parameter(
+        "ErrorCachingMinTTL",
+        Type="Number",
+        Default=10,
+        MinValue=0,
+        MaxValue=31536000,
+        Description="Seconds CloudFront caches an error response before asking S3 again.",
+    ))
+    t.add_parameter(Parameter(
+        "PriceClass",
+        Type="String",
+        Default="PriceClass_100",
+        AllowedValues=["PriceClass_100", "PriceClass_200", "PriceClass_All"],
+        Description="Which edge locations serve the page.",
+    ))
+    t.add_parameter(Parameter(
+        "MaintenanceObjectKey",
+        Type="String",
+        Default=DEFAULT_OBJECT_KEY,
+        AllowedPattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$",
+        ConstraintDescription="must be a plain object key such as maintenance.html "
+        "(letters, digits, '.', '_', '-')",
+        Description="Key of the one maintenance object in the bucket (maintenance.html or "
+        "maintenance.json).",
+    ))
+    t.add_parameter(Parameter(
+        "WebAclArn",
+        Type="String",
+        Default="",
+        AllowedPattern=r"^$|^arn:aws:wafv2:us-east-1:[0-9]{12}:global/webacl/[^/]+/[0-9a-f-]{36}$",
+        ConstraintDescription="must be empty or the ARN of a WAFv2 web ACL with CLOUDFRONT "
+        "scope (in us-east-1)",
+        Description="Optional AWS WAF web ACL for the distribution. Empty: none.",
+    ))
+
+
+def add_conditions_and_rules(t):
+    t.add_condition("HasCertificate", Not(Equals(Ref("CertificateArn"), "")))
+    t.add_condition("HasDomainNames", Not(Equals(Join("", Ref("DomainNames")), "")))
+    t.add_condition("HasWebAcl", Not(Equals(Ref("WebAclArn"), "")))
+    # An alternate domain name needs a certificate that covers it, and a certificate
+    # is only used for alternate domain names: ask for both or neither.
+    t.add_rule("DomainNamesNeedCertificate", {
+        "RuleCondition": {"Fn::Not": [{"Fn::EachMemberEquals": [Ref("DomainNames"), ""]}]},
+        "Assertions": [{
+            "Assert": {"Fn::Not": [{"Fn::Equals": [Ref("CertificateArn"), ""]}]},
+            "AssertDescription": "DomainNames needs a CertificateArn (ACM, us-east-1) "
+            "that covers them.",
+        }],
+    })
+    t.add_rule("CertificateNeedsDomainNames", {
+        "RuleCondition": {"Fn::Not": [{"Fn::Equals": [Ref("CertificateArn"), ""]}]},
+        "Assertions": [{
+            "Assert": {"Fn::Not": [{"Fn::EachMemberEquals": [Ref("DomainNames"), ""]}]},
+            "AssertDescription": "CertificateArn needs the DomainNames it covers.",
+        }],
+    })
+
+
+def add_bucket(t):
+    return t.add_resource(s3r.Bucket(
+        "MaintenanceBucket",
+        Metadata=checkov_skips(
+            ("CKV_AWS_18", "Holds one maintenance page that only CloudFront reads; "
+             "S3 server access logs would need a second bucket and show nothing useful."),
+        ),
+        BucketEncryption=s3r.BucketEncryption(ServerSideEncryptionConfiguration=[
+            s3r.ServerSideEncryptionRule(
+                ServerSideEncryptionByDefault=s3r.ServerSideEncryptionByDefault(
+                    SSEAlgorithm="AES256",
+                ),
+            ),
+        ]),
+        PublicAccessBlockConfiguration=s3r.PublicAccessBlockConfiguration(
+            BlockPublicAcls=True,
+            BlockPublicPolicy=True,
+            IgnorePublicAcls=True,
+            RestrictPublicBuckets=True,
+        ),
+        OwnershipControls=s3r.OwnershipControls(
+            Rules=[s3r.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")],
+        ),
+        # Old pages stay recoverable for a year; then they go.
+        VersioningConfiguration=s3r.VersioningConfiguration(Status="Enabled"),
+        LifecycleConfiguration=s3r.LifecycleConfiguration(Rules=[
+            s3r.LifecycleRule(
+                Id="ExpireOldPages",
+                Status="Enabled",
+                NoncurrentVersionExpiration=s3r.NoncurrentVersionExpiration(
+                    NoncurrentDays=365,
+                ),
+                AbortIncompleteMultipartUpload=s3r.AbortIncompleteMultipartUpload(
+                    DaysAfterInitiation=1,
+                ),
+            ),
+        ]),
+    ))
+
+
+def add_bucket_policy(t, bucket, distribution):
+    # OAC: the cloudfront.amazonaws.com service principal, limited to this distribution
+    # by AWS:SourceArn, may read the one key. No s3:ListBucket, so a missing key is a
+    # 403 rather than a 404 and GET / is never a bucket listing.
+    # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html
+    distribution_arn = Sub(
+        f"arn:${{{AWS_PARTITION}}}:cloudfront::${{{AWS_ACCOUNT_ID}}}:distribution/${{{distribution.title}}}"
+    )
+    policy = PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Sid="CloudFrontReadsTheMaintenanceObjectOnly",
+                Effect=Allow,
+                Principal=Principal("Service", "cloudfront.amazonaws.com"),
+                Action=[s3.GetObject],
+                Resource=[Sub(f"${{{bucket.title}.Arn}}/${{MaintenanceObjectKey}}")],
+                Condition=Condition(StringEquals("AWS:SourceArn", distribution_arn)),
+            ),
+            Statement(
+                Sid="DenyRequestsWithoutTLS",
+                Effect=Deny,
+                Principal=Principal(Everybody),
+                Action=[s3.Action("*")],
+                Resource=[GetAtt(bucket, "Arn"), Sub(f"${{{bucket.title}.Arn}}/*")],
+                Condition=Condition(Bool("aws:SecureTransport", "false")),
+            ),
+        ],
+    )
+    t.add_resource(s3r.BucketPolicy(
+        "MaintenanceBucketPolicy",
+        Bucket=Ref(bucket),
+        PolicyDocument=policy,
+    ))
+
+
+def add_origin_access_control(t):
+    return t.add_resource(cf.OriginAccessControl(
+        "OriginAccessControl",
+        OriginAccessControlConfig=cf.OriginAccessControlConfig(
+            Name=unique_name("oac"),
+            Description="Signs CloudFront's requests for the maintenance page",
+            OriginAccessControlOriginType="s3",
+            SigningBehavior="always",
+            SigningProtocol="sigv4",
+        ),
+    ))
+
+
+def add_response_headers_policy(t):
+    return t.add_resource(cf.ResponseHeadersPolicy(
+        "ResponseHeadersPolicy",
+        ResponseHeadersPolicyConfig=cf.ResponseHeadersPolicyConfig(
+            Name=unique_name("headers"),
+            Comment="Retry-After, no-store and security headers for the maintenance 503",
+            CustomHeadersConfig=cf.CustomHeadersConfig(Items=[
+                cf.CustomHeader(Header="Retry-After", Value=Ref("RetryAfterSeconds"),
+                                Override=True),
+                # The 503 must not be kept by browsers or proxies once the site is back.
+                cf.CustomHeader(Header="Cache-Control", Value="no-store", Override=True),
+            ]),
+            SecurityHeadersConfig=cf.SecurityHeadersConfig(
+                StrictTransportSecurity=cf.StrictTransportSecurity(
+                    AccessControlMaxAgeSec=31536000,
+                    IncludeSubdomains=True,
+                    Override=True,
+                ),
+                ContentTypeOptions=cf.ContentTypeOptions(Override=True),
+                FrameOptions=cf.FrameOptions(FrameOption="DENY", Override=True),
+                ReferrerPolicy=cf.ReferrerPolicy(ReferrerPolicy="no-referrer", Override=True),
+                ContentSecurityPolicy=cf.ContentSecurityPolicy(
+                    ContentSecurityPolicy=CONTENT_SECURITY_POLICY, Override=True,
+                ),
+            ),
+            # S3 details that a visitor has no use for.
+            RemoveHeadersConfig=cf.RemoveHeadersConfig(Items=[
+                cf.RemoveHeader(Header="x-amz-server-side-encryption"),
+                cf.RemoveHeader(Header="x-amz-version-id"),
+            ]),
+        ),
+    ))
+
+
+def add_function(t, title, purpose, code):
+    return t.add_resource(cf.Function(
+        title,
+        Name=unique_name(purpose),
+        AutoPublish=True,
+        FunctionCode=code,
+        FunctionConfig=cf.FunctionConfig(
+            Comment=f"Maintenance endpoint: {purpose}",
+            Runtime="cloudfront-js-2.0",
+        ),
+    ))
+
+
+def add_distribution(t, bucket, oac, headers_policy, request_fn, response_fn):
+    origin_id = "MaintenanceBucket"
+    custom_certificate = cf.ViewerCertificate(
+        AcmCertificateArn=Ref("CertificateArn"),
+        SslSupportMethod="sni-only",
+        MinimumProtocolVersion="TLSv1.2_2021",
+    )
+    default_certificate = cf.ViewerCertificate(CloudFrontDefaultCertificate=True)
+    return t.add_resource(cf.Distribution(
+        "Distribution",
+        Metadata=checkov_skips(
+            ("CKV_AWS_86", "Access logging needs a second, ACL-enabled bucket; the endpoint "
+             "only ever answers 503 with one page. Enable standard logging if you need it."),
+            ("CKV_AWS_174", "TLSv1.2_2021 is set whenever a custom certificate is used; the "
+             "default *.cloudfront.net certificate does not take a minimum version."),
+        ),
+        DistributionConfig=cf.DistributionConfig(
+            Enabled=True,
+            Comment="Maintenance endpoint: every request gets 503 and the maintenance page",
+            Aliases=If("HasDomainNames", Ref("DomainNames"), Ref(AWS_NO_VALUE)),
+            ViewerCertificate=If("HasCertificate", custom_certificate, default_certificate),
+            WebACLId=If("HasWebAcl", Ref("WebAclArn"), Ref(AWS_NO_VALUE)),
+            PriceClass=Ref("PriceClass"),
+            HttpVersion="http2and3",
+            IPV6Enabled=True,
+            Origins=[cf.Origin(
+                Id=origin_id,
+                DomainName=GetAtt(bucket, "RegionalDomainName"),
+                OriginAccessControlId=GetAtt(oac, "Id"),
+                # OAC wants an S3OriginConfig with an empty OAI.
+                S3OriginConfig=cf.S3OriginConfig(OriginAccessIdentity=""),
+            )],
+            DefaultCacheBehavior=cf.DefaultCacheBehavior(
+                TargetOriginId=origin_id,
+                ViewerProtocolPolicy="redirect-to-https",
+                AllowedMethods=ALL_METHODS,
+                CachedMethods=["GET", "HEAD"],
+                CachePolicyId=CACHING_OPTIMIZED_POLICY_ID,
+                ResponseHeadersPolicyId=Ref(headers_policy),
+                Compress=True,
+                FunctionAssociations=[
+                    cf.FunctionAssociation(EventType="viewer-request",
+                                           FunctionARN=GetAtt(request_fn, "FunctionARN")),
+                    cf.FunctionAssociation(EventType="viewer-response",
+                                           FunctionARN=GetAtt(response_fn, "FunctionARN")),
+                ],
+            ),
+            # The page path needs its leading slash; cfn-lint does not check it.
+            CustomErrorResponses=[
+                cf.CustomErrorResponse(
+                    ErrorCode=code,
+                    ResponseCode=503,
+                    ResponsePagePath=Sub("/${MaintenanceObjectKey}"),
+                    ErrorCachingMinTTL=Ref("ErrorCachingMinTTL"),
+                )
+                for code in REMAPPED_ERROR_CODES
+            ],
+        ),
+    ))
+
+
+def add_outputs(t, bucket, distribution):
+    t.add_output(Output("BucketName", Value=Ref(bucket),
+                        Description="Bucket that holds the maintenance object"))
+    t.add_output(Output("DistributionId", Value=Ref(distribution),
+                        Description="CloudFront distribution to invalidate after a change"))
+    t.add_output(Output("DistributionDomainName", Value=GetAtt(distribution, "DomainName"),
+                        Description="Host header and SNI name your reverse proxy must send"))
+    t.add_output(Output("EndpointUrl", Value=Sub(f"https://${{{distribution.title}.DomainName}}/"),
+                        Description="URL to verify the endpoint with"))
+    t.add_output(Output("MaintenanceObjectKey", Value=Ref("MaintenanceObjectKey"),
+                        Description="Key to upload the maintenance page to"))
+
+
+def build_template():
+    """The whole endpoint; reads like a table of contents."""
+    t = Template(Description="Maintenance endpoint: every path and method answers 503 with "
+                 "Retry-After and one maintenance page (S3 + CloudFront)")
+    t.set_version("2010-09-09")
+    add_parameters(t)
+    add_conditions_and_rules(t)
+    bucket = add_bucket(t)
+    oac = add_origin_access_control(t)
+    headers_policy = add_response_headers_policy(t)
+    request_fn = add_function(t, "ViewerRequestFunction", "request", VIEWER_REQUEST_CODE)
+    response_fn = add_function(t, "ViewerResponseFunction", "response",
+                               Sub(VIEWER_RESPONSE_CODE))
+    distribution = add_distribution(t, bucket, oac, headers_policy, request_fn, response_fn)
+    add_bucket_policy(t, bucket, distribution)
+    add_outputs(t, bucket, distribution)
+    return t
+
+
+def parameters_help():
+    """The deploy-time parameters, one line each, for --help."""
+    params = build_template().to_dict()["Parameters"]
+    return "Deploy-time parameters (set with --parameter-overrides):\n" + "\n".join(
+        f"  {name} (default {p.get('Default', '')!r}): {p['Description']}"
+        for name, p in params.items()
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Print the maintenance endpoint's CloudFormation template as JSON. "
+        "It takes no synthesis-time options: everything a deployment changes is a "
+        "CloudFormation parameter.",
+        epilog=parameters_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.parse_args(argv)
+    sys.stdout.write(build_template().to_json() + "\n")
