@@ -3,7 +3,7 @@ clients / environment pointed at it.
 
 moto plays S3 and CloudFront well enough for uploads, versions and invalidations;
 CloudFormation flows it cannot play are stubbed with botocore's Stubber in the tests.
-See /work/shared/notes/local-testing.md.
+What each local server can play: tests/README.md.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ Readiness is ``GET /_localstack/health`` polled with a deadline; shutdown is
 SIGTERM to the process group we started (supervisor and LocalStack), then
 SIGKILL after a deadline.
 
-What LocalStack can and cannot play: see ``/work/shared/notes/local-testing.md``.
+What LocalStack can and cannot play: see tests/README.md.
 It has no CloudFront (the CloudFront resources are accepted and their attributes
 read "unknown") and it does not enforce bucket policies.
 """

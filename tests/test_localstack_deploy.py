@@ -437,8 +437,9 @@ def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
                     stack, content=page, yes=True, poll_interval=0.2, timeout=60)
     deploy_cf_calls = list(cf_calls)
     assert writes(ls.calls_since(mark)) == [] and result["invalidation"] is None
-    # It checks (one read) that the upload less than a day old was invalidated.
-    assert deploy_cf_calls == ["ListInvalidations"], deploy_cf_calls
+    # It checks that the upload less than a day old was invalidated, by an invalidation
+    # whose paths cover the page (two reads: the list, then that invalidation's paths).
+    assert deploy_cf_calls == ["ListInvalidations", "GetInvalidation"], deploy_cf_calls
     assert len(cloudfront.list_invalidations(DistributionId=moto_id)["InvalidationList"]
                .get("Items", [])) == 1
 

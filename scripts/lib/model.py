@@ -13,7 +13,7 @@ that the local preview serves and that verify checks a live endpoint against.
 
 What it assumes about the parts nothing local can run (S3 behind OAC, CloudFront's
 error handling) is written down in ``_s3_status`` and ``EndpointModel.answer``; the
-facts behind them are in docs/cloudfront-facts.md.
+AWS pages behind them are cited there.
 """
 
 from __future__ import annotations
@@ -270,7 +270,7 @@ class EndpointModel:
     def _s3_status(self, method: str, path: str) -> int:
         """What S3 answers CloudFront (signed with OAC) for this request.
 
-        Assumptions, from /work/shared/notes/cloudfront-facts.md:
+        Assumptions (AWS pages cited where each is used):
         GET/HEAD of the page object -> 200; of any other key -> 403 AccessDenied
         (404 only if the bucket policy grants s3:ListBucket); POST -> 405
         MethodNotAllowed; PUT/DELETE -> 403 (policy allows only s3:GetObject);
@@ -482,7 +482,7 @@ def endpoint_model(
     from ``to_dict()``, or a path to a template JSON file. ``parameters``: values
     overriding parameter defaults. ``retry_after``: shorthand for the
     RetryAfterSeconds parameter. ``content``: the page file (default:
-    ``content/<MaintenanceObjectKey>``), judged by ``scripts.deploy.read_content`` like
+    ``content/<MaintenanceObjectKey>``), judged by ``page.read_content`` like
     a deploy judges it. ``require_content=False``: a default content file that is
     missing or unusable gives an empty page body (for checks that only need the
     Content-Type); a ``content`` given explicitly must always be usable.
@@ -543,7 +543,7 @@ def endpoint_model(
     if "MaintenanceObjectKey" in res.values:
         page_key = str(res.values["MaintenanceObjectKey"]).lstrip("/")
         if content and "MaintenanceObjectKey" not in params and Path(content).suffix.lower() in CONTENT_TYPES:
-            # The key scripts.deploy would give this content (its rule, not a copy of it).
+            # The key deploy would give this content (its rule, not a copy of it).
 
             page_key = default_object_key(Path(content), page_key)
     else:

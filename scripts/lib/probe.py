@@ -429,7 +429,7 @@ def _validate(args: argparse.Namespace) -> None:
     if args.ca_bundle and not Path(args.ca_bundle).is_file():
         raise UserError(f"--ca-bundle {args.ca_bundle} is not a file.", ExitCode.USAGE)
     if args.content:
-        read_content(args.content)  # the same judgement as scripts.deploy: UserError (ExitCode.USAGE)
+        read_content(args.content)  # the same judgement as deploy: UserError (ExitCode.USAGE)
 
 
 def check_url(url: str, source: str = "") -> str:
