@@ -107,16 +107,12 @@ def require_or_skip() -> None:
 
     CI must never silently lose this tier.
     """
-    import pytest
-
     reason = unavailable_reason()
     if reason is None:
         return
-    from scripts.lib.console import in_ci
+    from support import skip_or_fail
 
-    if in_ci():
-        pytest.fail(f"CI=true and the LocalStack tier cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    skip_or_fail(f"the LocalStack tier cannot run: {reason}")
 
 
 class LocalStackError(RuntimeError):

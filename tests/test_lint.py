@@ -17,7 +17,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 
 from scripts.lib import template as stack
-from scripts.lib.console import in_ci
+from support import skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -53,9 +53,8 @@ def test_checkov_skips_carry_a_justification():
 
 def test_checkov_passes_offline(tmp_path, template_text):
     if not CHECKOV.exists():
-        if in_ci():
-            pytest.fail(f"checkov is missing at {CHECKOV}: tests/run.sh should have installed it")
-        pytest.skip("checkov is not installed (bash tests/run.sh installs it into .venv-checkov)")
+        skip_or_fail(f"checkov is not installed at {CHECKOV} (bash tests/run.sh installs it "
+                     "into .venv-checkov)")
     (tmp_path / "template.json").write_text(template_text)
     command = [str(CHECKOV), "-f", "template.json", "--framework", "cloudformation",
                "--skip-download", "--compact", "--output", "json"]
