@@ -6,13 +6,18 @@ A private S3 bucket holds one maintenance file; a CloudFront distribution in fro
 of it (Origin Access Control) answers every path and every method with HTTP 503,
 a Retry-After header and that file as the body:
 
-- Any path but the page's own makes S3 answer an error (403 for a missing key,
-  since the bucket policy grants no s3:ListBucket; 405 for POST; 5xx when S3 is
-  unwell), and the distribution's custom error responses turn every error code
-  CloudFront accepts into a 503 whose body is the page.
-- A direct request for the page's own path is an ordinary 200 from S3: the
-  viewer-response function turns it into the same 503. Viewer-response functions
-  do not run for error responses, so it never touches the path above.
+- GET and HEAD, whatever the path and query: the viewer-request function rewrites
+  the request to the page's key, so every one of them is a cache hit on one object
+  per edge (S3 is asked about once per edge and day), and the viewer-response
+  function turns that 200 into the 503 with Retry-After and Cache-Control: no-store.
+  The page object's own Cache-Control (set by scripts/deploy.py) carries
+  stale-if-error, so an edge keeps serving it while S3 is down.
+- Every other method goes to S3 as before and S3 answers an error (403 for a
+  missing key, since the bucket policy grants no s3:ListBucket; 405 for POST; 5xx
+  when S3 is unwell); the distribution's custom error responses turn every error
+  code CloudFront accepts into a 503 whose body is the page. Viewer-response
+  functions do not run for error responses, so the response headers policy adds
+  Retry-After and Cache-Control there.
 
 Per-deployment options are CloudFormation Parameters, so the printed template is
 deployed unchanged with `aws cloudformation deploy --parameter-overrides ...`.
@@ -82,24 +87,53 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
-# Viewer request: drop the headers that would make CloudFront answer the page's own
-# path with 304 Not Modified or 206 Partial Content instead of the whole page.
+# Viewer request. Every GET and HEAD, whatever its path and query string, is rewritten
+# to the one page key, so they all share one cache entry per edge: CloudFront runs a
+# viewer-request function "before checking to see whether the requested object is in
+# the CloudFront cache" and then "continues processing the returned request by
+# checking the CloudFront cache for a cache hit, and sending the request to the origin
+# if necessary" (function-code-choose-purpose.html). Changing the URI changes neither
+# the cache behavior nor the origin (edge-function-restrictions-all.html, "URI").
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/function-code-choose-purpose.html
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-function-restrictions-all.html
+# The query string is dropped too: CachingOptimized leaves it out of the cache key
+# already, and S3 has no use for it.
+# OPTIONS is NOT rewritten: CachedMethods is GET,HEAD, so CloudFront would still send it
+# to S3, which answers an OPTIONS (a CORS preflight) with 403 without a CORS
+# configuration; rewriting would gain no cache hit. It stays, with PUT, PATCH, POST and
+# DELETE (never cached: RequestAndResponseBehaviorS3Origin.html), on the S3-error ->
+# custom-error-response path.
+# Conditional and Range headers are dropped for every method, so the page is never a
+# 304 Not Modified or a 206 Partial Content.
+# ${MaintenanceObjectKey} is filled in by Fn::Sub; its AllowedPattern (letters, digits,
+# '.', '_', '-') keeps it a plain JavaScript string.
 VIEWER_REQUEST_CODE = """\
+var PAGE = '/${MaintenanceObjectKey}';
+
 function handler(event) {
-  var headers = event.request.headers;
+  var request = event.request;
+  var headers = request.headers;
+  if (request.method === 'GET' || request.method === 'HEAD') {
+    request.uri = PAGE;
+    request.querystring = {};
+  }
   delete headers['if-none-match'];
   delete headers['if-modified-since'];
   delete headers['if-match'];
   delete headers['if-unmodified-since'];
   delete headers['if-range'];
   delete headers['range'];
-  return event.request;
+  return request;
 }
 """
 
-# Viewer response: runs only for responses below 400, i.e. a direct request for the
-# page's own path (errors and custom error pages never reach it); make it the same 503.
-# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-restrictions.html
+# Viewer response: CloudFront "doesn't invoke edge functions for viewer response events
+# when the origin returns HTTP status code 400 or higher" (edge-function-restrictions-all.html),
+# and custom error responses never reach it either; it runs on cache hits and misses of
+# the page, i.e. every GET and HEAD. It makes them the 503 and sets Retry-After and
+# Cache-Control: no-store itself, so the main path does not depend on whether the
+# response headers policy applies (the policy stays for the error path). no-store also
+# hides the page object's Cache-Control, which is meant for the edge only.
 # The ${RetryAfterSeconds} placeholder is filled in by Fn::Sub.
 VIEWER_RESPONSE_CODE = """\
 function handler(event) {
@@ -113,6 +147,10 @@ function handler(event) {
   return response;
 }
 """
+
+# A CloudFront function's code may be at most 10 KB ("Quotas on CloudFront Functions").
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html#limits-functions
+FUNCTION_CODE_LIMIT_BYTES = 10 * 1024
 
 
 def checkov_skips(*skips):
@@ -437,7 +475,7 @@ def build_template():
     bucket = add_bucket(t)
     oac = add_origin_access_control(t)
     headers_policy = add_response_headers_policy(t)
-    request_fn = add_function(t, "ViewerRequestFunction", "request", VIEWER_REQUEST_CODE)
+    request_fn = add_function(t, "ViewerRequestFunction", "request", Sub(VIEWER_REQUEST_CODE))
     response_fn = add_function(t, "ViewerResponseFunction", "response",
                                Sub(VIEWER_RESPONSE_CODE))
     distribution = add_distribution(t, bucket, oac, headers_policy, request_fn, response_fn)

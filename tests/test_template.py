@@ -254,8 +254,14 @@ def test_functions_are_associated_on_viewer_request_and_response(template):
     for fn in resources_of_type(template, "AWS::CloudFront::Function").values():
         assert fn["Properties"]["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
         assert fn["Properties"]["AutoPublish"] is True
-    code = template["Resources"]["ViewerResponseFunction"]["Properties"]["FunctionCode"]
-    assert "${RetryAfterSeconds}" in code["Fn::Sub"]
+    code = template["Resources"]["ViewerResponseFunction"]["Properties"]["FunctionCode"]["Fn::Sub"]
+    assert "${RetryAfterSeconds}" in code
+    code = template["Resources"]["ViewerRequestFunction"]["Properties"]["FunctionCode"]["Fn::Sub"]
+    assert "${MaintenanceObjectKey}" in code
+    # Fn::Sub placeholders in the JavaScript are template parameters, nothing else.
+    for fn in resources_of_type(template, "AWS::CloudFront::Function").values():
+        for name in re.findall(r"\$\{([^}]*)\}", fn["Properties"]["FunctionCode"]["Fn::Sub"]):
+            assert name in template["Parameters"]
 
 
 def test_global_names_are_unique_per_stack(template):
