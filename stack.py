@@ -87,6 +87,13 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
+# MaintenanceEndsAt: empty, or a UTC time YYYY-MM-DDTHH:MM:SSZ in 2000-2099 whose month
+# has that day (see add_parameters for why only this form).
+_MONTH_DAY = r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9]))"
+MAINTENANCE_ENDS_AT_PATTERN = (
+    rf"^$|^20[0-9]{{2}}-{_MONTH_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
+)
+
 # Viewer request. Every GET and HEAD, whatever its path and query string, is rewritten
 # to the one page key, so they all share one cache entry per edge: CloudFront runs a
 # viewer-request function "before checking to see whether the requested object is in
@@ -134,14 +141,45 @@ function handler(event) {
 # Cache-Control: no-store itself, so the main path does not depend on whether the
 # response headers policy applies (the policy stays for the error path). no-store also
 # hides the page object's Cache-Control, which is meant for the edge only.
-# The ${RetryAfterSeconds} placeholder is filled in by Fn::Sub.
+#
+# Retry-After counts down to MaintenanceEndsAt while that lies in the future: the whole
+# seconds left, but never fewer than FLOOR (60 s, or RetryAfterSeconds if smaller), so
+# clients are not invited to hammer the endpoint in the last seconds of an estimate.
+# At and after the end time, or with the parameter empty, it is RetryAfterSeconds.
+# Date.parse('') is NaN, and NaN > 0 is false: empty means no countdown. The end time is
+# in the ES 5.1 Date Time String Format (its AllowedPattern guarantees that), which
+# Date.parse must accept (ECMA-262 5.1, 15.9.1.15); cloudfront-js-2.0 is "compliant
+# with ECMAScript (ES) version 5.1" (functions-javascript-runtime-20.html).
+# https://262.ecma-international.org/5.1/#sec-15.9.1.15
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-javascript-runtime-20.html
+# Date.now() is read per response, so a test can replace it; the code has no test hooks.
+#
+# No Refresh header: a timed reload is a documented accessibility failure (WCAG F41,
+# "Failure of Success Criterion 2.2.1, 2.2.4, and 3.2.5 due to using meta refresh to
+# reload the page"; the Refresh header does the same as that meta element), the
+# function cannot tell whether someone is reading the page, and API clients ignore it.
+# A reader reloads by hand (the reverse proxy serves the app again on the same URL); a
+# page author who wants a timed reload anyway can put <meta http-equiv="refresh"> in it.
+# https://www.w3.org/WAI/WCAG22/Techniques/failures/F41
+#
+# ${RetryAfterSeconds} and ${MaintenanceEndsAt} are filled in by Fn::Sub; their
+# AllowedPatterns keep them a plain number and a plain string.
 VIEWER_RESPONSE_CODE = """\
+var RETRY_AFTER = ${RetryAfterSeconds};
+var ENDS_AT = Date.parse('${MaintenanceEndsAt}');
+var FLOOR = Math.min(60, RETRY_AFTER);
+
+function retryAfter(now) {
+  var left = Math.ceil((ENDS_AT - now) / 1000);
+  return left > 0 ? Math.max(left, FLOOR) : RETRY_AFTER;
+}
+
 function handler(event) {
   var response = event.response;
   if (response.statusCode < 400) {
     response.statusCode = 503;
     response.statusDescription = 'Service Unavailable';
-    response.headers['retry-after'] = { value: '${RetryAfterSeconds}' };
+    response.headers['retry-after'] = { value: String(retryAfter(Date.now())) };
     response.headers['cache-control'] = { value: 'no-store' };
   }
   return response;
@@ -195,6 +233,22 @@ def add_parameters(t):
         AllowedPattern=r"^[1-9][0-9]{0,4}$",
         ConstraintDescription="must be a whole number of seconds from 1 to 99999",
         Description="Value of the Retry-After header, in whole seconds (1-99999).",
+    ))
+    # One exact form, so there is nothing to misread: YYYY-MM-DDTHH:MM:SSZ in UTC. No
+    # other offsets (a local time is an outage-night mistake waiting to happen), no
+    # fractional seconds (Retry-After is whole seconds), upper-case T and Z, a real month
+    # and day (31 April is refused; 29 February is taken in any year, and in a common year
+    # node reads it as 1 March). It is also the ES 5.1 Date Time String Format the
+    # viewer-response function parses.
+    t.add_parameter(Parameter(
+        "MaintenanceEndsAt",
+        Type="String",
+        Default="",
+        AllowedPattern=MAINTENANCE_ENDS_AT_PATTERN,
+        ConstraintDescription="must be empty or a UTC time such as 2026-12-01T22:00:00Z",
+        Description="When the maintenance is expected to end, in UTC, e.g. "
+        "2026-12-01T22:00:00Z. Until then Retry-After counts down to it (never below 60 s, "
+        "or RetryAfterSeconds if smaller); after it, RetryAfterSeconds. Empty: no countdown.",
     ))
     t.add_parameter(Parameter(
         "ErrorCachingMinTTL",

@@ -1,14 +1,19 @@
 """Execute the CloudFront Functions' JavaScript, as the template carries it, with node.
 
 node is not the cloudfront-js-2.0 runtime, but the code uses only ES 5.1 (plain
-objects, `delete`, comparisons), which both have, so the handler's behaviour carries
-over. Event shapes follow functions-event-structure.html of the CloudFront Developer Guide.
+objects, `delete`, comparisons, Math, Date.parse of the ES 5.1 date format, Date.now),
+which both have, so the handler's behaviour carries over. Event shapes follow
+functions-event-structure.html of the CloudFront Developer Guide.
+
+"Now" is controlled the way a user of node would: the harness replaces Date.now before
+calling the handler; the function code has no test hooks.
 """
 
 import json
 import re
 import shutil
 import subprocess
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -27,6 +32,8 @@ CONDITIONAL_AND_RANGE = {
     "if-range": {"value": '"abc"'},
     "range": {"value": "bytes=0-10"},
 }
+ENDS_AT = "2026-12-01T22:00:00Z"
+END = datetime(2026, 12, 1, 22, 0, 0, tzinfo=timezone.utc)
 
 
 def function_code(logical_id, **parameters):
@@ -41,19 +48,23 @@ def function_code(logical_id, **parameters):
     return code
 
 
-def run_handlers(code, events):
-    """[handler(event) for event in events], in one node process."""
+def run_handlers(code, events, now=None):
+    """[handler(event) for event in events], in one node process; `now` (a datetime)
+    replaces Date.now first."""
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is needed to execute the CloudFront Function code")
-    script = (f"{code}\n"
+    clock = ""
+    if now is not None:
+        clock = f"Date.now = function () {{ return {int(now.timestamp() * 1000)}; }};\n"
+    script = (f"{code}\n{clock}"
               f"process.stdout.write(JSON.stringify({json.dumps(events)}.map(handler)));\n")
     out = subprocess.run([node, "-e", script], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
-def run_handler(code, event):
-    return run_handlers(code, [event])[0]
+def run_handler(code, event, now=None):
+    return run_handlers(code, [event], now)[0]
 
 
 # --- viewer request ------------------------------------------------------------------------
@@ -168,6 +179,7 @@ def test_the_page_becomes_503_with_retry_after_and_no_store(status, method):
     assert out["headers"]["cache-control"] == {"value": "no-store"}
     assert out["headers"]["content-type"] == {"value": "text/html; charset=utf-8"}
     assert out["headers"]["etag"] == {"value": '"abc"'}
+    assert "refresh" not in out["headers"]  # decided against; see stack.py
 
 
 def test_retry_after_follows_the_parameter():
@@ -181,7 +193,77 @@ def test_error_responses_pass_through_unchanged(status):
     # CloudFront does not even call viewer-response functions for these; if it did,
     # the function would leave them alone.
     event = response_event(status)
-    assert run_handler(function_code("ViewerResponseFunction"), event) == event["response"]
+    assert run_handler(function_code("ViewerResponseFunction", MaintenanceEndsAt=ENDS_AT),
+                       event, now=END - timedelta(hours=1)) == event["response"]
+
+
+def retry_after_at(now, ends_at=ENDS_AT, retry_after=RETRY_AFTER):
+    code = function_code("ViewerResponseFunction", MaintenanceEndsAt=ends_at,
+                         RetryAfterSeconds=retry_after)
+    out = run_handler(code, response_event(200), now=now)
+    value = out["headers"]["retry-after"]["value"]
+    assert isinstance(value, str) and re.fullmatch(r"[1-9][0-9]*", value)  # delta-seconds
+    return int(value)
+
+
+@pytest.mark.parametrize("before, expected", [
+    (timedelta(days=3), 3 * 86400),
+    (timedelta(hours=2), 7200),
+    (timedelta(seconds=600), 600),
+    (timedelta(seconds=599, milliseconds=500), 600),  # whole seconds, rounded up
+    (timedelta(seconds=61), 61),
+    (timedelta(seconds=60), 60),
+    (timedelta(seconds=59), 60),  # the floor
+    (timedelta(seconds=1), 60),
+    (timedelta(milliseconds=1), 60),
+])
+def test_before_the_end_retry_after_counts_down_with_a_floor(before, expected):
+    assert retry_after_at(END - before) == expected
+
+
+@pytest.mark.parametrize("after", [timedelta(0), timedelta(milliseconds=1), timedelta(seconds=1),
+                                   timedelta(days=400)])
+def test_at_and_after_the_end_retry_after_is_the_parameter(after):
+    assert retry_after_at(END + after) == int(RETRY_AFTER)
+
+
+def test_the_floor_is_never_above_retry_after_seconds():
+    # With RetryAfterSeconds=30 the last seconds say 30, as the time after the end does.
+    assert retry_after_at(END - timedelta(seconds=10), retry_after="30") == 30
+    assert retry_after_at(END - timedelta(seconds=45), retry_after="30") == 45
+    assert retry_after_at(END + timedelta(seconds=10), retry_after="30") == 30
+
+
+def test_without_an_end_time_retry_after_is_the_parameter_whatever_the_time():
+    for now in (datetime(2000, 1, 1, tzinfo=timezone.utc), END - timedelta(seconds=5), END,
+                datetime(2099, 12, 31, tzinfo=timezone.utc)):
+        assert retry_after_at(now, ends_at="") == int(RETRY_AFTER)
+        assert retry_after_at(now, ends_at="", retry_after="7") == 7
+
+
+def test_the_countdown_reads_the_clock_on_every_response():
+    # One loaded copy of the code, two responses a minute apart: two different answers.
+    code = function_code("ViewerResponseFunction", MaintenanceEndsAt=ENDS_AT)
+    node = shutil.which("node")
+    t1 = int((END - timedelta(seconds=600)).timestamp() * 1000)
+    script = (f"{code}\nvar t = {t1}; Date.now = function () {{ return t; }};\n"
+              f"var a = handler({json.dumps(response_event(200))}).headers['retry-after'].value;\n"
+              f"t += 60000;\n"
+              f"var b = handler({json.dumps(response_event(200))}).headers['retry-after'].value;\n"
+              "process.stdout.write(JSON.stringify([a, b]));\n")
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == ["600", "540"]
+
+
+def test_every_end_time_the_parameter_accepts_is_one_the_function_understands():
+    # The pattern admits exactly the ES 5.1 date form: Date.parse must give that instant.
+    pattern = PARAMETERS["MaintenanceEndsAt"]["AllowedPattern"]
+    for ends_at in ("2026-12-01T22:00:00Z", "2030-01-01T00:00:00Z", "2099-12-31T23:59:59Z",
+                    "2028-02-29T12:30:45Z"):
+        assert re.fullmatch(pattern, ends_at)
+        end = datetime.strptime(ends_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        assert retry_after_at(end - timedelta(seconds=3600), ends_at=ends_at) == 3600
+        assert retry_after_at(end, ends_at=ends_at) == int(RETRY_AFTER)
 
 
 # --- size ----------------------------------------------------------------------------------
@@ -189,7 +271,8 @@ def test_error_responses_pass_through_unchanged(status):
 
 def longest_value(name):
     """The longest value the parameter's AllowedPattern accepts, for the functions' inputs."""
-    return {"RetryAfterSeconds": "99999", "MaintenanceObjectKey": "m" * 255}[name]
+    return {"RetryAfterSeconds": "99999", "MaintenanceEndsAt": "2099-12-31T23:59:59Z",
+            "MaintenanceObjectKey": "m" * 255}[name]
 
 
 @pytest.mark.parametrize("logical_id", ["ViewerRequestFunction", "ViewerResponseFunction"])
