@@ -450,10 +450,11 @@ def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
                                ROOT / "content" / "maintenance.json", "--yes", "--no-invalidate")
     assert result["action"] == "updated" and result["invalidation"] is None
     assert "--no-invalidate" in proc.stderr
-    # CloudFormation's verdict: the policy's one key and the error page path follow the
-    # parameter, in place.
+    # CloudFormation's verdict: the policy's one key, the error page path and the key the
+    # viewer-request function rewrites GET/HEAD to follow the parameter, in place.
     assert {(c["logical_id"], c["action"], c["replacement"]) for c in result["changes"]} == {
-        ("MaintenanceBucketPolicy", "Modify", "False"), ("Distribution", "Modify", "False")}
+        ("MaintenanceBucketPolicy", "Modify", "False"), ("Distribution", "Modify", "False"),
+        ("ViewerRequestFunction", "Modify", "False")}
     # LocalStack 2026.3.0 does not apply it: its AWS::S3::BucketPolicy provider has no
     # update (it logs "the update operation is not implemented") and still reports
     # UPDATE_COMPLETE, so the stored policy keeps naming maintenance.html. On AWS the
