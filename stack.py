@@ -8,8 +8,9 @@ a Retry-After header and that file as the body:
 
 - GET and HEAD, whatever the path and query: the viewer-request function rewrites
   the request to the page's key, so every one of them is a cache hit on one object
-  per edge (S3 is asked about once per edge and day), and the viewer-response
-  function turns that 200 into the 503 with Retry-After and Cache-Control: no-store.
+  per edge (S3 is asked only when an edge's copy expires, at most twice a day), and
+  the viewer-response function turns that 200 into the 503 with Retry-After and
+  Cache-Control: no-store.
   The page object's own Cache-Control (set by scripts/deploy.py) carries
   stale-if-error, so an edge keeps serving it while S3 is down.
 - Every other method goes to S3 as before and S3 answers an error (403 for a
