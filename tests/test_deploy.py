@@ -84,6 +84,8 @@ def run(cfn, s3, cloudfront, page, clock=None, **kwargs):
 
 
 def put_page(s3, bucket, data=HTML, invalidation="not-required", **extra):
+    """A page object as a deploy leaves it (override CacheControl etc. with `extra`)."""
+    extra.setdefault("CacheControl", page_lib.CACHE_CONTROL)
     s3.put_object(Bucket=bucket, Key="maintenance.html", Body=data,
                   ContentType="text/html; charset=utf-8",
                   Metadata={"sha256": hashlib.sha256(data).hexdigest(),
@@ -98,7 +100,7 @@ def versions(s3, bucket):
 # Upload (moto)
 
 
-def test_upload_sets_content_type_checksum_metadata_and_no_cache_control(s3, bucket, page):
+def test_upload_sets_content_type_checksum_metadata_and_the_edge_cache_control(s3, bucket, page):
     data, ctype, sha = page_lib.read_content(page)
     result = page_lib.upload_content(s3, bucket, "maintenance.html", data, ctype, sha,
                               out=io.StringIO())
@@ -107,7 +109,13 @@ def test_upload_sets_content_type_checksum_metadata_and_no_cache_control(s3, buc
     assert obj["Body"].read() == HTML
     assert obj["ContentType"] == "text/html; charset=utf-8"
     assert obj["Metadata"]["sha256"] == hashlib.sha256(HTML).hexdigest()
-    assert "CacheControl" not in obj  # no max-age travelling with the 503
+    # Meant for the edge: fresh for no longer than the cache policy allows, then served
+    # stale through S3 errors. (Viewers get no-store; tests/test_function.py.)
+    assert obj["CacheControl"] == page_lib.CACHE_CONTROL
+    directives = dict(x.strip().split("=") for x in obj["CacheControl"].split(","))
+    assert set(directives) == {"max-age", "stale-while-revalidate", "stale-if-error"}
+    assert 1 <= int(directives["max-age"]) <= 31536000  # CachingOptimized MinTTL..MaxTTL
+    assert int(directives["stale-if-error"]) >= 86400
 
 
 def test_upload_of_json_problem_document(s3, bucket, tmp_path):
@@ -145,7 +153,7 @@ def test_same_bytes_with_wrong_content_type_or_cache_control_are_reuploaded(s3, 
     result = page_lib.upload_content(s3, bucket, "maintenance.html", data, ctype, sha,
                               out=io.StringIO())
     assert result["uploaded"] is True
-    assert "CacheControl" not in s3.head_object(Bucket=bucket, Key="maintenance.html")
+    assert s3.head_object(Bucket=bucket, Key="maintenance.html")["CacheControl"] == page_lib.CACHE_CONTROL
 
 
 # ---------------------------------------------------------------------------------------

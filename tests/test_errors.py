@@ -133,6 +133,9 @@ def deploy_main(capsys, *args):
      "range: ErrorCachingMinTTL must be between 0 and 31536000."),
     (["--parameter", "PriceClass=PriceClass_42"], "is not allowed: PriceClass must be one of "
      "PriceClass_100, PriceClass_200, PriceClass_All."),
+    (["--parameter", "MaintenanceEndsAt=2026-12-01T23:00:00+01:00"], "--parameter "
+     "MaintenanceEndsAt=2026-12-01T23:00:00+01:00 is invalid: MaintenanceEndsAt must be empty "
+     "or a UTC time such as 2026-12-01T22:00:00Z."),
     (["--parameter", "Nope=1"], "The template has no parameter 'Nope'"),
     (["--parameter", "novalue"], "--parameter 'novalue' is not NAME=VALUE."),
 ])

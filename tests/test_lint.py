@@ -34,7 +34,8 @@ def template_text():
 @pytest.mark.parametrize("parameters", [
     None,  # defaults: no alias, the *.cloudfront.net certificate, no WAF
     {"DomainNames": "maintenance.example.com,down.example.com", "CertificateArn": CERT,
-     "WebAclArn": WEB_ACL, "PriceClass": "PriceClass_All", "MaintenanceObjectKey": "maintenance.json"},
+     "WebAclArn": WEB_ACL, "PriceClass": "PriceClass_All", "MaintenanceObjectKey": "maintenance.json",
+     "MaintenanceEndsAt": "2026-12-01T22:00:00Z"},
 ], ids=["conditions-false", "conditions-true"])
 def test_cfn_lint_finds_nothing(template_text, parameters):
     config = ManualArgs(regions=["us-east-1", "eu-west-1"], include_checks=["I"])

@@ -50,6 +50,7 @@ from pathlib import Path
 import pytest
 
 import localstack as ls_harness
+from scripts.lib.page import CACHE_CONTROL
 from scripts.lib.template import build_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -364,8 +365,10 @@ def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
     body = ls.client("s3").get_object(Bucket=bucket, Key=key)
     assert body["Body"].read() == CONTENT_HTML.read_bytes()
     assert body["ContentType"] == CONTENT_TYPES[".html"] == "text/html; charset=utf-8"
-    # No long max-age on the page object (a 503 carrying it could be cached downstream).
-    assert "max-age" not in body.get("CacheControl", "")
+    # The page object carries the Cache-Control meant for the edge (max-age within the
+    # cache policy, stale-if-error); viewers never get it with the 503: the viewer-response
+    # function sends no-store instead (tests/test_function.py).
+    assert body["CacheControl"] == CACHE_CONTROL
     first_version = body["VersionId"]
 
     # --- no-op redeploy: no change set, no writes, at most 3 reads (issue 3's goal) -----
@@ -449,10 +452,11 @@ def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
                                ROOT / "content" / "maintenance.json", "--yes", "--no-invalidate")
     assert result["action"] == "updated" and result["invalidation"] is None
     assert "--no-invalidate" in proc.stderr
-    # CloudFormation's verdict: the policy's one key and the error page path follow the
-    # parameter, in place.
+    # CloudFormation's verdict: the policy's one key, the error page path and the key the
+    # viewer-request function rewrites GET/HEAD to follow the parameter, in place.
     assert {(c["logical_id"], c["action"], c["replacement"]) for c in result["changes"]} == {
-        ("MaintenanceBucketPolicy", "Modify", "False"), ("Distribution", "Modify", "False")}
+        ("MaintenanceBucketPolicy", "Modify", "False"), ("Distribution", "Modify", "False"),
+        ("ViewerRequestFunction", "Modify", "False")}
     # LocalStack 2026.3.0 does not apply it: its AWS::S3::BucketPolicy provider has no
     # update (it logs "the update operation is not implemented") and still reports
     # UPDATE_COMPLETE, so the stored policy keeps naming maintenance.html. On AWS the

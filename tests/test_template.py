@@ -63,7 +63,7 @@ def test_help_documents_that_options_are_parameters():
     out = subprocess.run([sys.executable, str(ROOT / "stack.py"), "--help"],
                          capture_output=True, text=True, check=True).stdout
     for name in ("DomainNames", "CertificateArn", "RetryAfterSeconds", "ErrorCachingMinTTL",
-                 "PriceClass", "MaintenanceObjectKey", "WebAclArn"):
+                 "PriceClass", "MaintenanceObjectKey", "WebAclArn", "MaintenanceEndsAt"):
         assert name in out
 
 
@@ -88,6 +88,7 @@ def test_parameter_defaults(template):
     assert p["ErrorCachingMinTTL"]["Default"] == 10
     assert p["PriceClass"]["Default"] == "PriceClass_100"
     assert p["WebAclArn"]["Default"] == ""
+    assert p["MaintenanceEndsAt"]["Default"] == ""  # no countdown unless asked for
     # The default key is the shipped HTML page.
     assert (ROOT / "content" / p["MaintenanceObjectKey"]["Default"]).is_file()
 
@@ -114,6 +115,34 @@ def test_certificate_parameter_pattern(template, arn, accepted):
 ])
 def test_retry_after_parameter_pattern(template, value, accepted):
     pattern = template["Parameters"]["RetryAfterSeconds"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is accepted
+
+
+@pytest.mark.parametrize("value, accepted", [
+    ("", True),  # off
+    ("2026-12-01T22:00:00Z", True), ("2030-01-01T00:00:00Z", True), ("2099-12-31T23:59:59Z", True),
+    ("2026-04-30T08:15:00Z", True), ("2028-02-29T00:00:00Z", True), ("2027-02-28T23:59:59Z", True),
+    # UTC with 'Z' only: no offsets, not even +00:00; no lower-case z or t; no space.
+    ("2026-12-01T22:00:00+00:00", False), ("2026-12-01T23:00:00+01:00", False),
+    ("2026-12-01T22:00:00", False), ("2026-12-01T22:00:00z", False), ("2026-12-01t22:00:00Z", False),
+    ("2026-12-01 22:00:00Z", False), ("2026-12-01T22:00:00 Z", False),
+    # Whole seconds, written out: no fractions, no missing seconds or minutes, no date alone.
+    ("2026-12-01T22:00:00.000Z", False), ("2026-12-01T22:00:00.5Z", False),
+    ("2026-12-01T22:00Z", False), ("2026-12-01T22Z", False), ("2026-12-01", False),
+    # A real time of day and a real calendar day.
+    ("2026-12-01T24:00:00Z", False), ("2026-12-01T22:60:00Z", False), ("2026-12-01T22:00:60Z", False),
+    ("2026-13-01T22:00:00Z", False), ("2026-00-01T22:00:00Z", False), ("2026-12-00T22:00:00Z", False),
+    ("2026-12-32T22:00:00Z", False), ("2026-04-31T22:00:00Z", False), ("2026-02-30T22:00:00Z", False),
+    # Other spellings of a time: basic format, week dates, ordinal dates, epoch seconds, words.
+    ("20261201T220000Z", False), ("2026-W48-2T22:00:00Z", False), ("2026-335T22:00:00Z", False),
+    ("1796162400", False), ("tomorrow", False), ("Tue, 01 Dec 2026 22:00:00 GMT", False),
+    # Years 2000-2099, four digits, no sign; no surrounding spaces or line breaks.
+    ("1999-12-31T23:59:59Z", False), ("2100-01-01T00:00:00Z", False), ("+2026-12-01T22:00:00Z", False),
+    ("02026-12-01T22:00:00Z", False), (" 2026-12-01T22:00:00Z", False),
+    ("2026-12-01T22:00:00Z ", False), ("2026-12-01T22:00:00Z\n", False),
+])
+def test_maintenance_ends_at_parameter_pattern(template, value, accepted):
+    pattern = template["Parameters"]["MaintenanceEndsAt"]["AllowedPattern"]
     assert bool(re.fullmatch(pattern, value)) is accepted
 
 
@@ -254,8 +283,14 @@ def test_functions_are_associated_on_viewer_request_and_response(template):
     for fn in resources_of_type(template, "AWS::CloudFront::Function").values():
         assert fn["Properties"]["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
         assert fn["Properties"]["AutoPublish"] is True
-    code = template["Resources"]["ViewerResponseFunction"]["Properties"]["FunctionCode"]
-    assert "${RetryAfterSeconds}" in code["Fn::Sub"]
+    code = template["Resources"]["ViewerResponseFunction"]["Properties"]["FunctionCode"]["Fn::Sub"]
+    assert "${RetryAfterSeconds}" in code and "${MaintenanceEndsAt}" in code
+    code = template["Resources"]["ViewerRequestFunction"]["Properties"]["FunctionCode"]["Fn::Sub"]
+    assert "${MaintenanceObjectKey}" in code
+    # Fn::Sub placeholders in the JavaScript are template parameters, nothing else.
+    for fn in resources_of_type(template, "AWS::CloudFront::Function").values():
+        for name in re.findall(r"\$\{([^}]*)\}", fn["Properties"]["FunctionCode"]["Fn::Sub"]):
+            assert name in template["Parameters"]
 
 
 def test_global_names_are_unique_per_stack(template):

@@ -21,13 +21,10 @@ from botocore.exceptions import ClientError
 from .aws import require_outputs, stack_outputs
 from .console import format_elapsed, info
 from .errors import ExitCode, UserError, error_code, error_message
+from .page import EDGE_COPY_LIFETIME
 
 DEFAULT_PATHS = ("/*",)
 DEFAULT_TIMEOUT_MINUTES = 15.0
-# How long the edge may keep a page without Cache-Control (CachingOptimized DefaultTTL):
-# an upload older than this cannot be stale at the edge any more.
-# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html
-EDGE_DEFAULT_TTL = dt.timedelta(seconds=86400)
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Invalidation.html
 # "*" only as the last character; paths start with "/"; at most 3,000 paths per request
 # (15 wildcard paths in flight).
@@ -154,7 +151,7 @@ def invalidation_missed(cloudfront, distribution_id: str, page_path: str,
     created after it covers ``page_path`` (the uploading run stopped early): one
     ListInvalidations, plus one GetInvalidation per invalidation created since."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    if last_modified is None or now - last_modified > EDGE_DEFAULT_TTL:
+    if last_modified is None or now - last_modified > EDGE_COPY_LIFETIME:
         return False
     listing = cloudfront.list_invalidations(DistributionId=distribution_id, MaxItems="10")
     for item in listing.get("InvalidationList", {}).get("Items", []) or []:

@@ -4,6 +4,7 @@ is published to the bucket (skipped when S3 already has the same bytes)."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import stat
@@ -40,14 +41,44 @@ MAX_CONTENT_BYTES = 1024 * 1024
 META_SHA256 = "sha256"
 META_INVALIDATION = "invalidation"
 
-# No Cache-Control on the object: the edge keeps the page for the cache policy's
-# DefaultTTL (CachingOptimized: 24 h) and every change is invalidated; the 503 sent to
-# viewers carries "Cache-Control: no-store" from the response headers policy, and a 503
-# without explicit freshness is not heuristically cacheable anyway (RFC 9111 4.2.2).
-# An explicit max-age would travel with the 503 (facts note, "Caching and invalidation");
-# "no-cache" would make the edge go back to S3 after the policy's 1 s MinTTL.
+# The page object's Cache-Control is written for the edge, which now serves every GET
+# and HEAD from its copy of this one object (template.py, viewer-request function):
+# - max-age=43200: the edge keeps its copy fresh for 12 h. That is inside the cache
+#   policy's bounds (CachingOptimized: MinTTL 1 s, MaxTTL 31536000 s), so it is the TTL
+#   the edge uses (Expiration.html, how the TTLs interact with max-age). Every page
+#   change is invalidated anyway.
+# - stale-while-revalidate=43200: for the next 12 h an expired copy is served at once
+#   while the edge asks S3 in the background, so no viewer waits on S3 (or on its
+#   timeouts when it is slow). max-age + stale-while-revalidate = 24 h, the bound
+#   EDGE_COPY_LIFETIME below relies on.
+# - stale-if-error=604800: after that, while S3 answers 5xx or cannot be reached, the
+#   edge keeps serving its copy for up to 7 days. S3 outages last hours; a week covers a
+#   long weekend with margin, and an object nobody asks for may be evicted earlier
+#   anyway ("CloudFront might evict the file", Expiration.html), so longer promises
+#   nothing more. (An S3 403 is not an error stale-if-error covers.)
+# CloudFront honours both stale directives from the origin: "The stale-while-revalidate
+# directive instructs CloudFront to immediately deliver stale responses to users while
+# it revalidates caches in the background. The stale-if-error directive defines how
+# long CloudFront should reuse stale responses if there's an error" (What's New,
+# 2023-05-17).
+# https://aws.amazon.com/about-aws/whats-new/2023/05/amazon-cloudfront-stale-while-revalidate-stale-if-error-cache-control-directives/
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Expiration.html
-CACHE_CONTROL = None
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html
+# Viewers never get this value on the main path: the viewer-response function sets
+# "Cache-Control: no-store" on every GET/HEAD. Other methods get the page through a
+# custom error response, where the response headers policy overrides Cache-Control with
+# no-store (AWS does not document whether policies apply there; verify checks it). Even
+# where it did not, a response to POST/PUT/PATCH/DELETE/OPTIONS is never reused for a
+# later request (RFC 9111, section 4), so no cache downstream can keep the 503.
+EDGE_MAX_AGE = 43200
+STALE_WHILE_REVALIDATE = 43200
+STALE_IF_ERROR = 604800
+CACHE_CONTROL = (f"max-age={EDGE_MAX_AGE}, stale-while-revalidate={STALE_WHILE_REVALIDATE}, "
+                 f"stale-if-error={STALE_IF_ERROR}")
+
+# How long an edge may serve a copy it fetched while S3 is healthy (max-age +
+# stale-while-revalidate): an upload older than this cannot be stale at the edge any more.
+EDGE_COPY_LIFETIME = dt.timedelta(seconds=EDGE_MAX_AGE + STALE_WHILE_REVALIDATE)
 
 
 def read_content(path: str | Path) -> tuple[bytes, str, str]:
@@ -115,14 +146,13 @@ def upload_content(s3, bucket: str, key: str, data: bytes, content_type: str,
             return {**result, "uploaded": False, "version_id": head.get("VersionId"),
                     "last_modified": head.get("LastModified"),
                     "invalidation": meta.get(META_INVALIDATION, "required")}
-    extra = {"CacheControl": CACHE_CONTROL} if CACHE_CONTROL else {}
     response = s3.put_object(
         Bucket=bucket, Key=key, Body=data, ContentType=content_type,
+        CacheControl=CACHE_CONTROL,
         # S3 verifies the bytes against this checksum on arrival.
         ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256_hex)).decode(),
         Metadata={META_SHA256: sha256_hex,
                   META_INVALIDATION: "required" if needs_invalidation else "not-required"},
-        **extra,
     )
     info(f"Uploaded the page to s3://{bucket}/{key} ({len(data)} bytes, {content_type}).",
          file=out)

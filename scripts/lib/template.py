@@ -7,13 +7,19 @@ A private S3 bucket holds one maintenance file; a CloudFront distribution in fro
 of it (Origin Access Control) answers every path and every method with HTTP 503,
 a Retry-After header and that file as the body:
 
-- Any path but the page's own makes S3 answer an error (403 for a missing key,
-  since the bucket policy grants no s3:ListBucket; 405 for POST; 5xx when S3 is
-  unwell), and the distribution's custom error responses turn every error code
-  CloudFront accepts into a 503 whose body is the page.
-- A direct request for the page's own path is an ordinary 200 from S3: the
-  viewer-response function turns it into the same 503. Viewer-response functions
-  do not run for error responses, so it never touches the path above.
+- GET and HEAD, whatever the path and query: the viewer-request function rewrites
+  the request to the page's key, so every one of them is a cache hit on one object
+  per edge (S3 is asked only when an edge's copy expires, at most twice a day), and
+  the viewer-response function turns that 200 into the 503 with Retry-After and
+  Cache-Control: no-store.
+  The page object's own Cache-Control (set by deploy: lib/page.py) carries
+  stale-if-error, so an edge keeps serving it while S3 is down.
+- Every other method goes to S3 as before and S3 answers an error (403 for a
+  missing key, since the bucket policy grants no s3:ListBucket; 405 for POST; 5xx
+  when S3 is unwell); the distribution's custom error responses turn every error
+  code CloudFront accepts into a 503 whose body is the page. Viewer-response
+  functions do not run for error responses, so the response headers policy adds
+  Retry-After and Cache-Control there.
 
 Per-deployment options are CloudFormation Parameters, so the printed template is
 deployed unchanged with `aws cloudformation deploy --parameter-overrides ...`.
@@ -83,37 +89,108 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
-# Viewer request: drop the headers that would make CloudFront answer the page's own
-# path with 304 Not Modified or 206 Partial Content instead of the whole page.
+# MaintenanceEndsAt: empty, or a UTC time YYYY-MM-DDTHH:MM:SSZ in 2000-2099 whose month
+# has that day (see add_parameters for why only this form).
+_MONTH_DAY = r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9]))"
+MAINTENANCE_ENDS_AT_PATTERN = (
+    rf"^$|^20[0-9]{{2}}-{_MONTH_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
+)
+
+# Viewer request. Every GET and HEAD, whatever its path and query string, is rewritten
+# to the one page key, so they all share one cache entry per edge: CloudFront runs a
+# viewer-request function "before checking to see whether the requested object is in
+# the CloudFront cache" and then "continues processing the returned request by
+# checking the CloudFront cache for a cache hit, and sending the request to the origin
+# if necessary" (function-code-choose-purpose.html). Changing the URI changes neither
+# the cache behavior nor the origin (edge-function-restrictions-all.html, "URI").
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/function-code-choose-purpose.html
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-function-restrictions-all.html
+# The query string is dropped too: CachingOptimized leaves it out of the cache key
+# already, and S3 has no use for it.
+# OPTIONS is NOT rewritten: CachedMethods is GET,HEAD, so CloudFront would still send it
+# to S3, which answers an OPTIONS (a CORS preflight) with 403 without a CORS
+# configuration; rewriting would gain no cache hit. It stays, with PUT, PATCH, POST and
+# DELETE (never cached: RequestAndResponseBehaviorS3Origin.html), on the S3-error ->
+# custom-error-response path.
+# Conditional and Range headers are dropped for every method, so the page is never a
+# 304 Not Modified or a 206 Partial Content.
+# ${MaintenanceObjectKey} is filled in by Fn::Sub; its AllowedPattern (letters, digits,
+# '.', '_', '-') keeps it a plain JavaScript string.
 VIEWER_REQUEST_CODE = """\
+var PAGE = '/${MaintenanceObjectKey}';
+
 function handler(event) {
-  var headers = event.request.headers;
+  var request = event.request;
+  var headers = request.headers;
+  if (request.method === 'GET' || request.method === 'HEAD') {
+    request.uri = PAGE;
+    request.querystring = {};
+  }
   delete headers['if-none-match'];
   delete headers['if-modified-since'];
   delete headers['if-match'];
   delete headers['if-unmodified-since'];
   delete headers['if-range'];
   delete headers['range'];
-  return event.request;
+  return request;
 }
 """
 
-# Viewer response: runs only for responses below 400, i.e. a direct request for the
-# page's own path (errors and custom error pages never reach it); make it the same 503.
-# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-restrictions.html
-# The ${RetryAfterSeconds} placeholder is filled in by Fn::Sub.
+# Viewer response: CloudFront "doesn't invoke edge functions for viewer response events
+# when the origin returns HTTP status code 400 or higher" (edge-function-restrictions-all.html),
+# and custom error responses never reach it either; it runs on cache hits and misses of
+# the page, i.e. every GET and HEAD. It makes them the 503 and sets Retry-After and
+# Cache-Control: no-store itself, so the main path does not depend on whether the
+# response headers policy applies (the policy stays for the error path). no-store also
+# hides the page object's Cache-Control, which is meant for the edge only.
+#
+# Retry-After counts down to MaintenanceEndsAt while that lies in the future: the whole
+# seconds left, but never fewer than FLOOR (60 s, or RetryAfterSeconds if smaller), so
+# clients are not invited to hammer the endpoint in the last seconds of an estimate.
+# At and after the end time, or with the parameter empty, it is RetryAfterSeconds.
+# Date.parse('') is NaN, and NaN > 0 is false: empty means no countdown. The end time is
+# in the ES 5.1 Date Time String Format (its AllowedPattern guarantees that), which
+# Date.parse must accept (ECMA-262 5.1, 15.9.1.15); cloudfront-js-2.0 is "compliant
+# with ECMAScript (ES) version 5.1" (functions-javascript-runtime-20.html).
+# https://262.ecma-international.org/5.1/#sec-15.9.1.15
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-javascript-runtime-20.html
+# Date.now() is read per response, so a test can replace it; the code has no test hooks.
+#
+# No Refresh header: a timed reload is a documented accessibility failure (WCAG F41,
+# "Failure of Success Criterion 2.2.1, 2.2.4, and 3.2.5 due to using meta refresh to
+# reload the page"; the Refresh header does the same as that meta element), the
+# function cannot tell whether someone is reading the page, and API clients ignore it.
+# A reader reloads by hand (the reverse proxy serves the app again on the same URL); a
+# page author who wants a timed reload anyway can put <meta http-equiv="refresh"> in it.
+# https://www.w3.org/WAI/WCAG22/Techniques/failures/F41
+#
+# ${RetryAfterSeconds} and ${MaintenanceEndsAt} are filled in by Fn::Sub; their
+# AllowedPatterns keep them a plain number and a plain string.
 VIEWER_RESPONSE_CODE = """\
+var RETRY_AFTER = ${RetryAfterSeconds};
+var ENDS_AT = Date.parse('${MaintenanceEndsAt}');
+var FLOOR = Math.min(60, RETRY_AFTER);
+
+function retryAfter(now) {
+  var left = Math.ceil((ENDS_AT - now) / 1000);
+  return left > 0 ? Math.max(left, FLOOR) : RETRY_AFTER;
+}
+
 function handler(event) {
   var response = event.response;
   if (response.statusCode < 400) {
     response.statusCode = 503;
     response.statusDescription = 'Service Unavailable';
-    response.headers['retry-after'] = { value: '${RetryAfterSeconds}' };
+    response.headers['retry-after'] = { value: String(retryAfter(Date.now())) };
     response.headers['cache-control'] = { value: 'no-store' };
   }
   return response;
 }
 """
+
+# A CloudFront function's code may be at most 10 KB ("Quotas on CloudFront Functions").
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html#limits-functions
+FUNCTION_CODE_LIMIT_BYTES = 10 * 1024
 
 
 def checkov_skips(*skips):
@@ -158,6 +235,22 @@ def add_parameters(t):
         AllowedPattern=r"^[1-9][0-9]{0,4}$",
         ConstraintDescription="must be a whole number of seconds from 1 to 99999",
         Description="Value of the Retry-After header, in whole seconds (1-99999).",
+    ))
+    # One exact form, so there is nothing to misread: YYYY-MM-DDTHH:MM:SSZ in UTC. No
+    # other offsets (a local time is an outage-night mistake waiting to happen), no
+    # fractional seconds (Retry-After is whole seconds), upper-case T and Z, a real month
+    # and day (31 April is refused; 29 February is taken in any year, and in a common year
+    # node reads it as 1 March). It is also the ES 5.1 Date Time String Format the
+    # viewer-response function parses.
+    t.add_parameter(Parameter(
+        "MaintenanceEndsAt",
+        Type="String",
+        Default="",
+        AllowedPattern=MAINTENANCE_ENDS_AT_PATTERN,
+        ConstraintDescription="must be empty or a UTC time such as 2026-12-01T22:00:00Z",
+        Description="When the maintenance is expected to end, in UTC, e.g. "
+        "2026-12-01T22:00:00Z. Until then Retry-After counts down to it (never below 60 s, "
+        "or RetryAfterSeconds if smaller); after it, RetryAfterSeconds. Empty: no countdown.",
     ))
     t.add_parameter(Parameter(
         "ErrorCachingMinTTL",
@@ -438,7 +531,7 @@ def build_template():
     bucket = add_bucket(t)
     oac = add_origin_access_control(t)
     headers_policy = add_response_headers_policy(t)
-    request_fn = add_function(t, "ViewerRequestFunction", "request", VIEWER_REQUEST_CODE)
+    request_fn = add_function(t, "ViewerRequestFunction", "request", Sub(VIEWER_REQUEST_CODE))
     response_fn = add_function(t, "ViewerResponseFunction", "response",
                                Sub(VIEWER_RESPONSE_CODE))
     distribution = add_distribution(t, bucket, oac, headers_policy, request_fn, response_fn)
