@@ -44,9 +44,7 @@ META_INVALIDATION = "invalidation"
 # DefaultTTL (CachingOptimized: 24 h) and every change is invalidated; the 503 sent to
 # viewers carries "Cache-Control: no-store" from the response headers policy, and a 503
 # without explicit freshness is not heuristically cacheable anyway (RFC 9111 4.2.2).
-# An explicit max-age would travel with the 503 wherever the headers policy does not
-# override it (AWS documents the policy for responses "served from the cache and
-# forwarded from the origin", not for custom error responses: modifying-response-headers.html);
+# An explicit max-age would travel with the 503 (facts note, "Caching and invalidation");
 # "no-cache" would make the edge go back to S3 after the policy's 1 s MinTTL.
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Expiration.html
 CACHE_CONTROL = None
