@@ -10,8 +10,9 @@ What it measures, several repetitions each, medians:
 
 1. No-op redeploy of one stack (same template, same parameters), three ways, in
    turn within each repetition so they see the same machine load:
-   - ``scripts.deploy.deploy()`` in-process (the Python API);
-   - ``python -m scripts.deploy --stack-name S`` (what a user runs);
+   - ``scripts.lib.deployer.deploy()`` in-process (the Python API);
+   - ``python -m scripts deploy --stack-name S`` (what a user runs as
+     ``maintenance-endpoint deploy``);
    - ``aws cloudformation deploy --template-file template.json --stack-name S
      --no-fail-on-empty-changeset`` (AWS CLI v1, the same template).
    Wall time of each; API calls and write calls of each, counted on the server side
@@ -26,16 +27,17 @@ What it measures, several repetitions each, medians:
    ``before-parameter-build`` hook on that client maps the id "unknown" to it; the
    CloudFront calls are counted with hooks on that client. moto completes an
    invalidation at once, so no GetInvalidation poll appears here; on AWS
-   ``scripts.deploy`` polls GetInvalidation until Completed (``--no-wait`` skips it).
-3. The no-op right after a page change (scripts.deploy then checks, with one
-   ListInvalidations, that the recent upload was invalidated).
+   deploy polls GetInvalidation until Completed (``--no-wait`` skips it).
+3. The no-op right after a page change (deploy then checks, with one
+   ListInvalidations and one GetInvalidation, that an invalidation covering the page
+   path was made after the recent upload).
 
 What carries over to AWS: the call counts. Wall times here exclude CloudFormation's
 real latency: LocalStack computes a change set before answering CreateChangeSet, so
 the CLI's first DescribeChangeSet already sees FAILED "no changes"; on AWS a change
 set takes seconds to compute and the CLI's change-set waiter polls every 5 s
 (awscli/customizations/cloudformation/deployer.py), so its no-op is slower there than
-shown, while scripts.deploy's three reads cost the same. On LocalStack both commands'
+shown, while deploy's three reads cost the same. On LocalStack both commands'
 wall times are mostly process start-up (printed for context).
 """
 

@@ -30,7 +30,7 @@ namespace a listening socket that was created *outside* it:
    it was created in, so the bridge accepts connections from the host's loopback,
    while every connection it *opens* (to LocalStack) is inside the namespace.
 
-So boto3 in-process, the AWS CLI as a subprocess and ``scripts.deploy`` all use a
+So boto3 in-process, the AWS CLI as a subprocess and ``python -m scripts`` all use a
 plain ``http://127.0.0.1:PORT`` endpoint, and LocalStack itself still has no route
 anywhere. (Alternatives considered: running the clients through ``nsenter
 --net=/proc/PID/ns/net`` covers subprocesses but not in-process boto3, which the
@@ -241,7 +241,7 @@ class LocalStack:
 
         LocalStack logs one line per AWS request (``localstack.request.aws: AWS
         s3.PutObject => 200``), so this counts what arrived over the wire from any
-        client: boto3 in-process, ``python -m scripts.*``, the AWS CLI. To know that
+        client: boto3 in-process, ``python -m scripts ...``, the AWS CLI. To know that
         every line is written, it ends with a fence call (sts.GetCallerIdentity) and
         reads up to the fence's own line, polling with a deadline.
         """
@@ -268,7 +268,7 @@ class LocalStack:
             return "(no log)"
 
     def client_env(self, base: dict | None = None) -> dict:
-        """Environment for AWS clients (AWS CLI, boto3, ``python -m scripts.*``).
+        """Environment for AWS clients (AWS CLI, boto3, ``python -m scripts ...``).
 
         Dummy credentials, us-east-1, ``AWS_ENDPOINT_URL`` (honoured by boto3 and the
         AWS CLI alike), and no user config/credential files or profile leaking in.
@@ -328,7 +328,7 @@ NO_CLOUDFRONT = "unknown"  # what LocalStack returns for CloudFront attributes
 
 
 def cloudfront_stand_in(endpoint_url: str):
-    """A cloudfront client on a moto server, for scripts.deploy against LocalStack.
+    """A cloudfront client on a moto server, for the deployer against LocalStack.
 
     LocalStack has no CloudFront: its DistributionId output reads "unknown". This makes
     one moto distribution (moto needs one to accept an invalidation) and a botocore hook

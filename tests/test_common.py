@@ -1,4 +1,5 @@
-"""scripts.common pieces not covered through the commands."""
+"""Library pieces (scripts.lib: exit codes, stack outputs, confirmation, content types) not
+covered through the commands."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""scripts.deploy: S3 and CloudFront against the moto server (real HTTP on 127.0.0.1),
+"""`maintenance-endpoint deploy`: S3 and CloudFront against the moto server (real HTTP on 127.0.0.1),
 CloudFormation through botocore's Stubber (moto cannot play change sets, events,
 rollbacks; see tests/cfn_stubs.py)."""
 

@@ -1,4 +1,4 @@
-"""scripts.destroy: emptying a versioned bucket on the moto server (every version and
+"""`maintenance-endpoint destroy`: emptying a versioned bucket on the moto server (every version and
 delete marker, paginated, in batches), stack deletion with a stubbed CloudFormation."""
 
 from __future__ import annotations

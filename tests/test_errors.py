@@ -1,5 +1,5 @@
 """Every expected failure: one sentence on stderr ("error: ..."), its documented exit code,
-no traceback unless --debug. Some run the real `python -m scripts.X` in a subprocess
+no traceback unless --debug. Some run the real `python -m scripts COMMAND` in a subprocess
 (empty environment, moto on 127.0.0.1), the rest the real `main()` / `run_main()`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""scripts.invalidate: invalidations created on the moto server (real HTTP), polling
+"""`maintenance-endpoint invalidate`: invalidations created on the moto server (real HTTP), polling
 and deadlines with a stubbed CloudFront client (moto creates them already COMPLETED)."""
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Two deployers against the same engine:
 - the AWS CLI: ``aws cloudformation deploy --template-file template.json`` (create,
   no-op with and without --no-fail-on-empty-changeset, parameter change), then
-  ``python -m scripts.destroy`` on that stack with a versioned, non-empty bucket;
-- ours: ``python -m scripts.deploy`` (create, no-op, parameter change, switch to the
-  JSON page), its Python API for the page change, and ``python -m scripts.destroy``.
+  ``python -m scripts destroy`` on that stack with a versioned, non-empty bucket;
+- ours: ``python -m scripts deploy`` (create, no-op, parameter change, switch to the
+  JSON page), its Python API for the page change, and ``python -m scripts destroy``.
 Subprocesses reach LocalStack through ``AWS_ENDPOINT_URL`` with dummy credentials.
 Call counts ("no change set", "no writes", "one put") are read from LocalStack's own
 request log, so they count what arrived over the wire.
@@ -20,9 +20,9 @@ What LocalStack (2026.3.0) cannot play, and how each test deals with it:
   quietly testing less. CloudFront's behaviour (error responses, OAC, headers policy,
   functions) is pinned by tests/test_template.py and proved only by the live test.
 - So the invalidation after a page change cannot go to LocalStack. The page change
-  runs through ``scripts.deploy.deploy()`` with its cloudfront client pointed at a
+  runs through ``scripts.lib.deployer.deploy()`` with its cloudfront client pointed at a
   moto server holding one distribution; a botocore hook on that (test-side) client
-  maps the id "unknown" to it. Everything else is scripts.deploy unchanged, over
+  maps the id "unknown" to it. Everything else is the deployer unchanged, over
   HTTP. The switch to the JSON page uses ``--no-invalidate``.
 - Its AWS::S3::Bucket provider applies VersioningConfiguration but not
   PublicAccessBlockConfiguration, BucketEncryption, OwnershipControls or
@@ -113,7 +113,7 @@ def aws_deploy(ls, template_file, stack, *overrides, extra=()):
 
 
 def scripts_cmd(ls, name, *args):
-    """``python -m scripts.NAME`` against LocalStack (AWS_ENDPOINT_URL, dummy credentials)."""
+    """``python -m scripts NAME`` against LocalStack (AWS_ENDPOINT_URL, dummy credentials)."""
     env = ls.client_env()
     env["PYTHONPATH"] = str(ROOT)
     return run([sys.executable, "-m", "scripts", name, *args], env)
@@ -305,7 +305,7 @@ def test_aws_cli_deploy_create_noop_parameter_change_then_scripts_destroy(
     assert desc["StackStatus"] == "UPDATE_COMPLETE"
     assert outputs(desc)["BucketName"] == bucket
 
-    # --- scripts.destroy on the CLI's stack ---------------------------------------------
+    # --- destroy on the CLI's stack ----------------------------------------------------
     # destroy must empty every version and delete marker first, or CloudFormation cannot
     # delete the bucket (and the stack stays in DELETE_FAILED).
     bucket, key = outputs(desc)["BucketName"], outputs(desc)["MaintenanceObjectKey"]
@@ -327,7 +327,7 @@ def test_aws_cli_deploy_create_noop_parameter_change_then_scripts_destroy(
 
 
 # -------------------------------------------------------------------------------------
-# scripts.deploy: create, no-op, parameter change, content change, destroy
+# maintenance-endpoint deploy: create, no-op, parameter change, content change, destroy
 
 WRITE_PREFIXES = ("Create", "Delete", "Execute", "Put", "Update", "Set", "Tag", "Untag")
 
@@ -400,7 +400,7 @@ def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
     # Run through the Python API so the cloudfront client can go to a moto server:
     # LocalStack has no CloudFront and its DistributionId output reads "unknown", so a
     # botocore hook on the (test-side) cloudfront client maps that id to a moto
-    # distribution. Everything else is scripts.deploy unchanged, over HTTP.
+    # distribution. Everything else is the deployer unchanged, over HTTP.
     cloudfront, moto_id = ls_harness.cloudfront_stand_in(moto_url)
     cf_calls = []
     cloudfront.meta.events.register("before-call.cloudfront",
@@ -427,7 +427,7 @@ def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
     invalidations = cloudfront.list_invalidations(DistributionId=moto_id)
     items = invalidations["InvalidationList"].get("Items", [])
     assert len(items) == 1 and result["invalidation"]["id"] == items[0]["Id"]
-    # moto completes invalidations at once, so scripts.deploy has nothing to poll here.
+    # moto completes invalidations at once, so deploy has nothing to poll here.
     assert deploy_cf_calls == ["CreateInvalidation"], deploy_cf_calls
     batch = cloudfront.get_invalidation(DistributionId=moto_id, Id=items[0]["Id"])
     assert batch["Invalidation"]["InvalidationBatch"]["Paths"]["Items"] == ["/*"]

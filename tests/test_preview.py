@@ -1,4 +1,4 @@
-"""scripts.preview: the local stand-in serves what the template says, over real sockets.
+"""`maintenance-endpoint preview`: the local stand-in serves what the template says, over real sockets.
 
 Expectations here are read from the synthesized template (``build_template().to_dict()``)
 with plain lookups, independently of the preview's own template reader, so a bug in

@@ -1,4 +1,4 @@
-"""scripts.verify against real local servers: the preview (plain and TLS) passes; broken
+"""`maintenance-endpoint verify` against real local servers: the preview (plain and TLS) passes; broken
 stand-ins (200, missing Retry-After, wrong body, wrong HEAD Content-Length, intermittent
 500 under load, silent, down) are each caught with exit ExitCode.CHECKS_FAILED and the
 failure named in the verdict; bad input is one sentence and ExitCode.USAGE."""
