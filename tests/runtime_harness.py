@@ -1,0 +1,229 @@
+"""Real runtimes for the Caddy and Cloudflare Worker recipes: the preview endpoint in a
+subprocess, Caddy (Debian package) and workerd (npm package, in tests/node_modules) in the
+foreground, an app that hangs, and a bounded load that sends every method (with bodies).
+
+Builds on proxy_harness (the killable app, ports, polling, the GET load).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from proxy_harness import LOOPBACK, Load, classify, find_program, free_port, port_open, wait_until
+
+from scripts.lib.console import in_ci
+
+ROOT = Path(__file__).resolve().parent.parent
+ENDPOINT = "d111111abcdef8.cloudfront.net"
+PAGE = (ROOT / "content" / "maintenance.html").read_bytes()
+WORKERD = ROOT / "tests" / "node_modules" / ".bin" / "workerd"
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+BODY = b"field=value&other=" + b"x" * 2000
+
+
+def require(path: str | Path | None, reason: str) -> str:
+    """`path` if it exists; else skip with `reason` (fail under CI=true)."""
+    if path and Path(path).exists():
+        return str(path)
+    if in_ci():
+        pytest.fail(f"CI=true: {reason}; CI must run these tests, not skip them")
+    pytest.skip(reason)
+
+
+def require_caddy() -> str:
+    return require(find_program("caddy"), "caddy is not installed (apt-get install -y caddy)")
+
+
+def require_workerd() -> str:
+    return require(WORKERD if WORKERD.exists() else None,
+                   "workerd is not installed (npm install --prefix tests --no-save)")
+
+
+def proxy_config(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scripts", "proxy-config", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+
+class Process:
+    """A program in the foreground with its output in a log file; ready once `port` accepts."""
+
+    def __init__(self, name: str, command: list[str], workdir: Path, port: int, env: dict | None = None,
+                 cwd: Path | None = None, host: str = LOOPBACK):
+        self.name, self.command, self.port, self.env, self.host = name, command, port, env, host
+        self.cwd = cwd or workdir
+        self.log_path = workdir / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def is_ready(self) -> bool:
+        return port_open(self.port, self.host)
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env, cwd=self.cwd)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited ({self.proc.returncode}):\n{self.output()}")
+            return self.is_ready()
+
+        wait_until(ready, timeout, f"{self.name} on port {self.port}")
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+        self.log.close()
+
+
+class Preview(Process):
+    """`python -m scripts preview --tls` for ENDPOINT on a free loopback port, logging each request
+    (method, Host, SNI, status) as a JSON line."""
+
+    def __init__(self, workdir: Path):
+        self.ca = workdir / "preview-ca.pem"
+        self.requests_log = workdir / "preview-requests.jsonl"
+        port = free_port()
+        super().__init__("preview", [
+            sys.executable, "-m", "scripts", "preview", "--tls", "--host", LOOPBACK, "--port", str(port),
+            "--domain", ENDPOINT, "--ca-out", str(self.ca), "--log", str(self.requests_log)],
+            workdir, port, cwd=ROOT)
+
+    def is_ready(self) -> bool:
+        # Its "listening on" line, not a probe: a probe would be logged as a failed handshake.
+        return "listening on" in self.output() and self.ca.exists()
+
+    def entries(self) -> list[dict]:
+        if not self.requests_log.exists():
+            return []
+        return [json.loads(line) for line in self.requests_log.read_text().splitlines() if line.strip()]
+
+
+def endpoint_problems(entries: list[dict], method: str = "GET") -> list[dict]:
+    """Preview log entries that show a fault: a request with another method, Host, SNI or status
+    than ``method`` / ENDPOINT / ENDPOINT / 503, or a refused handshake (no SNI, certificate
+    rejected). A handshake the client itself dropped is none: under a burst of failovers, Go's
+    HTTP transport (Caddy's) abandons a dial when its request was served by another connection."""
+    def dropped_by_client(e):
+        return e["method"] is None and any(
+            text in (e.get("error") or "") for text in ("UNEXPECTED_EOF", "Connection reset by peer"))
+
+    return [e for e in entries if not dropped_by_client(e)
+            and (e["method"], e["host"], e["sni"], e["status"]) != (method, ENDPOINT, ENDPOINT, 503)]
+
+
+@contextlib.contextmanager
+def hanging_app():
+    """An app that accepts connections (the kernel completes the handshake and takes the request)
+    and never answers: a listening socket nobody accepts on. Yields its HOST:PORT."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        s.listen(64)
+        yield f"{LOOPBACK}:{s.getsockname()[1]}"
+
+
+# ------------------------------------------------------------------------------------------
+# Answers and load
+
+
+def classify_answer(method: str, resp: requests.Response | None, exc: BaseException | None) -> str:
+    """'app-200', 'maintenance-503' or what went wrong; a HEAD answer has no body to compare."""
+    if method != "HEAD" or exc is not None:
+        return classify(resp, exc, PAGE)
+    content_type = resp.headers.get("Content-Type", "")
+    if resp.status_code == 200 and content_type.startswith("application/json") and not resp.content:
+        return "app-200"
+    if resp.status_code == 503 and resp.headers.get("Retry-After") and content_type.startswith("text/html") \
+            and not resp.content:
+        return "maintenance-503"
+    return f"other:{resp.status_code}"
+
+
+def assert_maintenance(resp: requests.Response, method: str = "GET") -> None:
+    assert classify_answer(method, resp, None) == "maintenance-503", \
+        (resp.status_code, dict(resp.headers), resp.content[:300])
+
+
+def assert_app(resp: requests.Response, method: str = "GET") -> None:
+    assert classify_answer(method, resp, None) == "app-200", \
+        (resp.status_code, dict(resp.headers), resp.content[:300])
+
+
+class MethodLoad(Load):
+    """Like proxy_harness.Load, but each worker cycles through every method (bodies on POST, PUT
+    and PATCH), and answers are also counted per method."""
+
+    def __init__(self, url: str, workers: int = 8, max_seconds: float = 30.0, headers: dict | None = None):
+        super().__init__(url, PAGE, workers=workers, max_seconds=max_seconds)
+        self.headers = headers or {}
+        self.by_method: collections.Counter = collections.Counter()
+
+    def _worker(self, n: int) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        with requests.Session() as s:
+            i = 0
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                i += 1
+                method = METHODS[(n + i) % len(METHODS)]
+                t0 = time.monotonic()
+                resp = exc = None
+                try:
+                    resp = s.request(method, f"{self.url}/load/{n}/{i}", headers=self.headers, timeout=10,
+                                     data=BODY if method in ("POST", "PUT", "PATCH") else None)
+                except requests.RequestException as e:
+                    exc = e
+                label = classify_answer(method, resp, exc)
+                with self._lock:
+                    self.result.samples.append((t0, time.monotonic(), label))
+                    self.by_method[(method, label)] += 1
+
+    def table(self) -> dict[str, dict[str, int]]:
+        """{method: {label: count}}"""
+        table: dict[str, dict[str, int]] = {}
+        for (method, label), count in sorted(self.by_method.items()):
+            table.setdefault(method, {})[label] = count
+        return table
+
+
+def report_load(name: str, load: MethodLoad, killed: float, restarted: float) -> str:
+    """One line of figures: histogram by method, switch-over and recovery times, latency."""
+    samples = load.result.samples
+    first_503 = min(end for start, end, label in samples if label == "maintenance-503" and end >= killed)
+    first_200 = min(end for start, end, label in samples if label == "app-200" and start >= restarted)
+    ms = sorted(1000 * (end - start) for start, end, _ in samples)
+    return (f"[{name}] {len(samples)} requests, by method {load.table()}; switch-over (kill -> first "
+            f"maintenance 503) {1000 * (first_503 - killed):.0f} ms; recovery (app listening -> first app "
+            f"200) {1000 * (first_200 - restarted):.0f} ms; latency p50 {ms[len(ms) // 2]:.1f} ms, "
+            f"p99 {ms[min(len(ms) - 1, len(ms) * 99 // 100)]:.1f} ms, max {ms[-1]:.1f} ms")
+
+
+def isolated_home(workdir: Path) -> dict:
+    """An environment whose HOME and XDG directories are under `workdir` (Caddy writes its
+    autosave and storage there)."""
+    env = dict(os.environ)
+    for var, sub in (("HOME", "home"), ("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config")):
+        env[var] = str(workdir / sub)
+        (workdir / sub).mkdir(exist_ok=True)
+    return env
