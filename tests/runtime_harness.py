@@ -13,9 +13,12 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,7 @@ import requests
 from proxy_harness import LOOPBACK, Load, classify, find_program, free_port, port_open, wait_until
 
 from scripts.lib.console import in_ci
+from scripts.lib.preview_server import make_tls_material
 
 ROOT = Path(__file__).resolve().parent.parent
 ENDPOINT = "d111111abcdef8.cloudfront.net"
@@ -132,6 +136,56 @@ def endpoint_problems(entries: list[dict], method: str = "GET") -> list[dict]:
 
     return [e for e in entries if not dropped_by_client(e)
             and (e["method"], e["host"], e["sni"], e["status"]) != (method, ENDPOINT, ENDPOINT, 503)]
+
+
+class BodyCheckingEndpoint:
+    """An HTTPS stand-in for ENDPOINT (in a thread) that records each request's method and body
+    framing, and answers like CloudFront: 403 to a GET that carries a body, else 503 with
+    Retry-After and the page. (The preview does not look at bodies.)
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorS3Origin.html#RequestS3-get-body
+    """
+
+    def __init__(self, workdir: Path):
+        material = make_tls_material(ENDPOINT)
+        self.ca = workdir / "body-checking-ca.pem"
+        self.ca.write_bytes(material.ca_pem)
+        (workdir / "body-checking-server.pem").write_bytes(material.cert_pem + material.key_pem)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(workdir / "body-checking-server.pem")
+        self.seen: list[tuple[str, str | None, str | None]] = []  # (method, Content-Length, Transfer-Encoding)
+        seen = self.seen
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                framing = (self.command, self.headers.get("Content-Length"), self.headers.get("Transfer-Encoding"))
+                seen.append(framing)
+                has_body = framing[1] not in (None, "0") or framing[2] is not None
+                body = b"GET with a body" if has_body else PAGE
+                self.send_response(403 if has_body else 503)
+                self.send_header("Retry-After", "300")
+                self.send_header("Content-Type", "text/plain" if has_body else "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(b"" if self.command == "HEAD" else body)
+                self.close_connection = True
+
+            do_HEAD = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @contextlib.contextmanager

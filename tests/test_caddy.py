@@ -25,6 +25,7 @@ from runtime_harness import (
     ENDPOINT,
     METHODS,
     PAGE,
+    BodyCheckingEndpoint,
     MethodLoad,
     Preview,
     Process,
@@ -211,6 +212,22 @@ def test_fails_over_and_recovers(rig):
     assert rig.request(path="/again").json()["app"] == APP_MARKER
     log = rig.caddy.output().lower()
     assert "acme" not in log and "auto_https" not in log, "Caddy tried automatic HTTPS"
+
+
+def test_request_bodies_are_never_sent_to_the_endpoint(preview, tmp_path):
+    """The endpoint gets a GET without a body for every method, also for a GET that carried one
+    (CloudFront would answer that 403). Checked by an endpoint that records the body framing."""
+    endpoint = BodyCheckingEndpoint(tmp_path)
+    r = CaddyRig(preview, tmp_path, "--endpoint-address", f"{LOOPBACK}:{endpoint.port}", "--ca-file", str(endpoint.ca))
+    try:
+        r.caddy.start()
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"):
+            assert_maintenance(r.request(method, "/form", data=b"field=value" * 100), method)
+        assert_maintenance(r.request("POST", "/chunked", data=iter([b"field=", b"value"])), "POST")
+        assert endpoint.seen == [("GET", None, None)] * 7
+    finally:
+        r.close()
+        endpoint.close()
 
 
 def test_app_errors_502_503_504_fail_over_and_others_pass(rig):

@@ -10,7 +10,9 @@ What Caddy 2.6.2 offers, read in its source (tag v2.6.2) and tried with Debian's
   recipe matches it only on connections from a --trusted-proxy, after reducing the header to
   its last address (the one the trusted proxy saw);
 - `reverse_proxy { method GET }` drops the request body only when it changes the method, so
-  the failover first renames the method (see FAILOVER below);
+  the failover first renames the method (see handle_errors below); CloudFront answers a GET
+  that carries a body 403:
+  https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorS3Origin.html#RequestS3-get-body
 - an error inside `handle_errors` is not handled again: if the endpoint fails too, the client
   gets Caddy's empty 502/503/504 (the status of the first error), never a 500.
 
@@ -60,8 +62,8 @@ http://:{{port}} {
 	# the endpoint: its 503, Retry-After, Cache-Control: no-store and page reach the client.
 	handle_errors {
 		# A bodiless GET: `method GET` below drops the request body only when it changes the
-		# method (Caddy 2.6), so first rename the method; CloudFront answers a GET with a body
-		# 403. Caddy still answers a HEAD without a body.
+		# method (Caddy 2.6), so first rename the method. (CloudFront answers a GET with a body
+		# 403.) Caddy still answers a HEAD without a body.
 		method MAINTENANCE
 		reverse_proxy https://{{endpoint_address}} {
 			method GET

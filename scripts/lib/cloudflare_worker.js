@@ -66,9 +66,11 @@ async function fromApp(request) {
 }
 
 // The endpoint's answer. A bodiless GET (HEAD for HEAD) for the same path: the request body is
-// never sent on (CloudFront answers a GET with a body 403), nor are the visitor's headers
-// (cookies, authorization). fetch() to the endpoint's own name sends Host and SNI = that name
-// and verifies its certificate for it, as CloudFront requires.
+// never sent on, nor are the visitor's headers (cookies, authorization). CloudFront answers a
+// GET that carries a body 403:
+// https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorS3Origin.html#RequestS3-get-body
+// fetch() to the endpoint's own name sends Host and SNI = that name and verifies its certificate
+// for it, as CloudFront requires.
 async function fromEndpoint(request) {
   const url = new URL(request.url);
   const method = request.method === "HEAD" ? "HEAD" : "GET";
