@@ -11,7 +11,6 @@ import collections
 import contextlib
 import json
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -23,7 +22,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from proxy_harness import LOOPBACK, Load, classify, find_program, free_port, port_open, wait_until
+from proxy_harness import (
+    LOOPBACK,
+    AppServer,
+    Load,
+    ProxyProcess,
+    classify,
+    find_program,
+    free_port,
+    port_open,
+    wait_until,
+)
 
 from scripts.lib.console import in_ci
 from scripts.lib.preview_server import make_tls_material
@@ -59,22 +68,24 @@ def proxy_config(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
-class Process:
-    """A program in the foreground with its output in a log file; ready once `port` accepts."""
+class Process(ProxyProcess):
+    """proxy_harness.ProxyProcess for any program: its own command, environment, working
+    directory, and readiness check (`is_ready`, by default: `host`:`port` accepts)."""
 
     def __init__(self, name: str, command: list[str], workdir: Path, port: int, env: dict | None = None,
                  cwd: Path | None = None, host: str = LOOPBACK):
-        self.name, self.command, self.port, self.env, self.host = name, command, port, env, host
-        self.cwd = cwd or workdir
-        self.log_path = workdir / f"{name}.log"
-        self.proc: subprocess.Popen | None = None
+        super().__init__(name, "", workdir, port)
+        self.name, self._command, self.env, self.cwd, self.host = name, command, env, cwd or workdir, host
+
+    def command(self) -> list[str]:
+        return self._command
 
     def is_ready(self) -> bool:
         return port_open(self.port, self.host)
 
     def start(self, timeout: float = 30.0) -> None:
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
                                      env=self.env, cwd=self.cwd)
 
         def ready():
@@ -83,23 +94,6 @@ class Process:
             return self.is_ready()
 
         wait_until(ready, timeout, f"{self.name} on port {self.port}")
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc = None
-        self.log.close()
 
 
 class Preview(Process):
@@ -125,17 +119,57 @@ class Preview(Process):
         return [json.loads(line) for line in self.requests_log.read_text().splitlines() if line.strip()]
 
 
-def endpoint_problems(entries: list[dict], method: str = "GET") -> list[dict]:
-    """Preview log entries that show a fault: a request with another method, Host, SNI or status
-    than ``method`` / ENDPOINT / ENDPOINT / 503, or a refused handshake (no SNI, certificate
-    rejected). A handshake the client itself dropped is none: under a burst of failovers, Go's
-    HTTP transport (Caddy's) abandons a dial when its request was served by another connection."""
+@contextlib.contextmanager
+def running_preview(workdir: Path):
+    preview = Preview(workdir)
+    preview.start()
+    try:
+        yield preview
+    finally:
+        preview.stop()
+
+
+def assert_refused(out: subprocess.CompletedProcess, message: str) -> None:
+    """A refused command line: exit 2, nothing on stdout, one `error: ` line naming `message`."""
+    assert out.returncode == 2, out
+    assert out.stdout == ""
+    assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1, out.stderr
+    assert message in out.stderr
+
+
+def endpoint_problems(entries: list[dict], methods: tuple[str, ...] = ("GET",)) -> list[dict]:
+    """Preview log entries that show a fault: a request with another method than `methods`, or
+    another Host, SNI or status than ENDPOINT / ENDPOINT / 503, or a refused handshake (no SNI,
+    certificate rejected). A handshake the client itself dropped is none: under a burst of
+    failovers, Go's HTTP transport (Caddy's) abandons a dial when its request was served by
+    another connection."""
     def dropped_by_client(e):
         return e["method"] is None and any(
             text in (e.get("error") or "") for text in ("UNEXPECTED_EOF", "Connection reset by peer"))
 
-    return [e for e in entries if not dropped_by_client(e)
-            and (e["method"], e["host"], e["sni"], e["status"]) != (method, ENDPOINT, ENDPOINT, 503)]
+    return [e for e in entries if not dropped_by_client(e) and not (
+        e["method"] in methods and (e["host"], e["sni"], e["status"]) == (ENDPOINT, ENDPOINT, 503))]
+
+
+def assert_no_bad_answers(load: MethodLoad, endpoint_entries: list[dict], methods: tuple[str, ...] = ("GET",)):
+    """Every answer under `load` was the app's or the endpoint's, and the endpoint saw only
+    proper requests (see endpoint_problems)."""
+    bad = load.result.bad()
+    assert not bad, f"{len(bad)} bad answers, first: {bad[:5]}; {load.table()}"
+    wrong = endpoint_problems(endpoint_entries, methods)
+    assert not wrong, json.dumps(wrong[:5])
+
+
+def assert_hang_fails_over(name: str, send, timeout: float = 1.0) -> None:
+    """GET and POST to an app that never answers get the maintenance page, not before
+    `timeout` seconds (the recipe's timeout); the wait is printed."""
+    for method in ("GET", "POST"):
+        t0 = time.monotonic()
+        resp = send(method, "/slow", data=b"field=value" if method == "POST" else None)
+        waited = time.monotonic() - t0
+        assert_maintenance(resp, method)
+        assert waited >= timeout, waited
+        print(f"\n[{name}] hanging app, {method}: maintenance page after {waited:.2f} s (timeout {timeout:g} s)")
 
 
 class BodyCheckingEndpoint:
@@ -259,6 +293,20 @@ class MethodLoad(Load):
         for (method, label), count in sorted(self.by_method.items()):
             table.setdefault(method, {})[label] = count
         return table
+
+
+def app_dies_and_returns(load: MethodLoad, app: AppServer) -> tuple[float, float]:
+    """Under `load`: 100 app answers, kill the app, 200 maintenance answers, restart it, 200 app
+    answers; then stop the load. Returns the times the app was killed and listened again."""
+    try:
+        wait_until(lambda: load.count("app-200") >= 100, 20, "app answers under load")
+        killed = app.kill()
+        wait_until(lambda: load.count("maintenance-503", since=killed) >= 200, 20, "maintenance answers under load")
+        restarted = app.start()
+        wait_until(lambda: load.count("app-200", since=restarted) >= 200, 20, "app answers again under load")
+    finally:
+        load.stop()
+    return killed, restarted
 
 
 def report_load(name: str, load: MethodLoad, killed: float, restarted: float) -> str:

@@ -13,7 +13,6 @@ Install: apt-get install -y caddy
 from __future__ import annotations
 
 import http.client
-import json
 import subprocess
 import time
 
@@ -29,14 +28,19 @@ from runtime_harness import (
     MethodLoad,
     Preview,
     Process,
+    app_dies_and_returns,
     assert_app,
+    assert_hang_fails_over,
     assert_maintenance,
+    assert_no_bad_answers,
+    assert_refused,
     endpoint_problems,
     hanging_app,
     isolated_home,
     proxy_config,
     report_load,
     require_caddy,
+    running_preview,
 )
 
 from scripts.lib.preview_server import make_tls_material
@@ -95,10 +99,8 @@ class CaddyRig:
 @pytest.fixture(scope="module")
 def preview(tmp_path_factory):
     require_caddy()
-    p = Preview(tmp_path_factory.mktemp("preview"))
-    p.start()
-    yield p
-    p.stop()
+    with running_preview(tmp_path_factory.mktemp("preview")) as p:
+        yield p
 
 
 @pytest.fixture
@@ -155,10 +157,7 @@ def test_production_caddyfile_has_the_failover_lines():
 def test_bad_values_are_refused_with_one_sentence(bad, message):
     args = ["--endpoint", ENDPOINT] if bad[0] != "--endpoint" else []
     out = proxy_config("--kind", "caddy", *args, *bad)
-    assert out.returncode == 2, out
-    assert out.stdout == ""
-    assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1, out.stderr
-    assert message in out.stderr
+    assert_refused(out, message)
 
 
 @pytest.mark.parametrize("extra", [
@@ -245,13 +244,7 @@ def test_hanging_app_fails_over_after_the_read_timeout(preview, tmp_path):
         r = CaddyRig(preview, tmp_path, "--read-timeout", "1s", app=address)
         try:
             r.caddy.start()
-            for method in ("GET", "POST"):
-                t0 = time.monotonic()
-                resp = r.request(method, "/slow", data=b"field=value" if method == "POST" else None)
-                waited = time.monotonic() - t0
-                assert_maintenance(resp, method)
-                assert waited >= 1.0, waited
-                print(f"\n[caddy] hanging app, {method}: maintenance page after {waited:.2f} s (--read-timeout 1s)")
+            assert_hang_fails_over("caddy", r.request)
         finally:
             r.close()
 
@@ -358,10 +351,7 @@ def test_switch_flips_under_load_with_every_method(rig):
         load.stop()
     print(f"\n[caddy] switch flips under load: by method {load.table()}; switch on -> first 503: "
           + ", ".join(f"{1000 * d:.0f} ms" for d in delays))
-    bad = load.result.bad()
-    assert not bad, f"{len(bad)} bad answers, first: {bad[:5]}; {load.table()}"
-    wrong = endpoint_problems(rig.preview.entries()[seen:])
-    assert not wrong, json.dumps(wrong[:5])
+    assert_no_bad_answers(load, rig.preview.entries()[seen:])
 
 
 def test_no_bad_answers_under_load_while_app_dies_and_returns(rig):
@@ -369,16 +359,6 @@ def test_no_bad_answers_under_load_while_app_dies_and_returns(rig):
     restarted: every answer is the app's 200 or the endpoint's 503. Figures are printed."""
     seen = len(rig.preview.entries())
     load = MethodLoad(rig.url, workers=8, max_seconds=40).start()
-    try:
-        wait_until(lambda: load.count("app-200") >= 100, 15, "app answers under load")
-        killed = rig.app.kill()
-        wait_until(lambda: load.count("maintenance-503", since=killed) >= 200, 15, "maintenance answers under load")
-        restarted = rig.app.start()
-        wait_until(lambda: load.count("app-200", since=restarted) >= 200, 20, "app answers again under load")
-    finally:
-        load.stop()
+    killed, restarted = app_dies_and_returns(load, rig.app)
     print("\n" + report_load("caddy", load, killed, restarted))
-    bad = load.result.bad()
-    assert not bad, f"{len(bad)} bad answers, first: {bad[:5]}; {load.table()}"
-    wrong = endpoint_problems(rig.preview.entries()[seen:])
-    assert not wrong, json.dumps(wrong[:5])
+    assert_no_bad_answers(load, rig.preview.entries()[seen:])

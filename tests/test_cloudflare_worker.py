@@ -31,13 +31,18 @@ from runtime_harness import (
     MethodLoad,
     Preview,
     Process,
+    app_dies_and_returns,
     assert_app,
+    assert_hang_fails_over,
     assert_maintenance,
+    assert_no_bad_answers,
+    assert_refused,
     endpoint_problems,
     hanging_app,
     proxy_config,
     report_load,
     require_workerd,
+    running_preview,
 )
 
 from scripts.lib.cloudflare import wrangler_toml
@@ -143,10 +148,8 @@ class WorkerRig:
 @pytest.fixture(scope="module")
 def preview(tmp_path_factory):
     require_workerd()
-    p = Preview(tmp_path_factory.mktemp("preview"))
-    p.start()
-    yield p
-    p.stop()
+    with running_preview(tmp_path_factory.mktemp("preview")) as p:
+        yield p
 
 
 @pytest.fixture
@@ -203,10 +206,7 @@ def test_worker_and_wrangler_lines():
 ])
 def test_bad_values_are_refused_with_one_sentence(bad, message):
     out = proxy_config("--kind", "cloudflare", "--endpoint", ENDPOINT, *bad)
-    assert out.returncode == 2, out
-    assert out.stdout == ""
-    assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1, out.stderr
-    assert message in out.stderr
+    assert_refused(out, message)
 
 
 # ------------------------------------------------------------------------------------------
@@ -229,7 +229,7 @@ def test_fails_over_and_recovers(make_rig):
     new = rig.preview.entries()[seen:]
     assert [(e["method"], e["path"]) for e in new] == \
         [("HEAD" if m == "HEAD" else "GET", "/some/page?q=1") for m in METHODS] + [("GET", "/get-with-body")]
-    assert endpoint_problems([e for e in new if e["method"] == "GET"]) == []
+    assert endpoint_problems(new, methods=("GET", "HEAD")) == [], new
 
     rig.app.start()
     wait_until(lambda: rig.request(path="/again").status_code == 200, 15, "the Worker to reach the app again")
@@ -250,13 +250,7 @@ def test_app_and_cloudflare_errors_fail_over_and_others_pass(make_rig):
 def test_hanging_app_fails_over_after_the_timeout(make_rig):
     with hanging_app() as address:
         rig = make_rig("--read-timeout", "1s", app=address, start_app=False)
-        for method in ("GET", "POST"):
-            t0 = time.monotonic()
-            resp = rig.request(method, "/slow", data=b"field=value" if method == "POST" else None)
-            waited = time.monotonic() - t0
-            assert_maintenance(resp, method)
-            assert waited >= 1.0, waited
-            print(f"\n[workerd] hanging app, {method}: maintenance page after {waited:.2f} s (--read-timeout 1s)")
+        assert_hang_fails_over("workerd", rig.request)
 
 
 @pytest.mark.parametrize("problem", ["unreachable", "untrusted certificate", "wrong name (SNI)"])
@@ -311,16 +305,6 @@ def test_no_bad_answers_under_load_while_app_dies_and_returns(make_rig):
     rig = make_rig()
     seen = len(rig.preview.entries())
     load = MethodLoad(rig.url, workers=8, max_seconds=60, headers={"Host": SITE}).start()
-    try:
-        wait_until(lambda: load.count("app-200") >= 100, 20, "app answers under load")
-        killed = rig.app.kill()
-        wait_until(lambda: load.count("maintenance-503", since=killed) >= 200, 20, "maintenance answers under load")
-        restarted = rig.app.start()
-        wait_until(lambda: load.count("app-200", since=restarted) >= 200, 20, "app answers again under load")
-    finally:
-        load.stop()
+    killed, restarted = app_dies_and_returns(load, rig.app)
     print("\n" + report_load("workerd", load, killed, restarted))
-    bad = load.result.bad()
-    assert not bad, f"{len(bad)} bad answers, first: {bad[:5]}; {load.table()}"
-    wrong = [e for e in endpoint_problems(rig.preview.entries()[seen:]) if e["method"] != "HEAD"]
-    assert not wrong, json.dumps(wrong[:5])
+    assert_no_bad_answers(load, rig.preview.entries()[seen:], methods=("GET", "HEAD"))
