@@ -19,6 +19,10 @@ Install: npm install --prefix tests --no-save
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 import tomllib
 
@@ -28,6 +32,7 @@ from proxy_harness import APP_MARKER, LOOPBACK, AppServer, free_port, wait_until
 from runtime_harness import (
     ENDPOINT,
     METHODS,
+    ROOT,
     MethodLoad,
     Preview,
     Process,
@@ -190,6 +195,28 @@ def test_worker_and_wrangler_lines():
     assert toml["main"] == "worker.js" and toml["workers_dev"] is False
     assert toml["vars"] == {"MAINTENANCE": "off"}
     assert toml["compatibility_date"] <= time.strftime("%Y-%m-%d")
+
+
+def test_installed_package_ships_the_worker_code(tmp_path):
+    """What a wheel (`pip install .`) holds: setuptools' build_py, run on a clean copy of the
+    sources with this pyproject, copies lib/cloudflare_worker.js, and the copy generates the
+    Worker without the checkout."""
+    source, lib = tmp_path / "source", tmp_path / "lib"
+    for name in ("scripts", "content"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    build = subprocess.run([sys.executable, "-c", "import sys; from setuptools import setup; sys.argv = "
+                            f"['setup.py', '-q', 'build_py', '--build-lib', {str(lib)!r}]; setup()"],
+                           cwd=source, capture_output=True, text=True, timeout=120)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([sys.executable, "-c", "from maintenance_endpoint.lib import cloudflare; "
+                          f"print(cloudflare.__file__); print(cloudflare.generate({ENDPOINT!r}))"],
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(lib)},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(str(lib / "maintenance_endpoint" / "lib" / "cloudflare.py"))
+    assert "export default {" in run.stdout
 
 
 @pytest.mark.parametrize("bad, message", [
