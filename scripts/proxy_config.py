@@ -6,20 +6,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .lib import inputs
+from .lib import caddy, cloudflare, inputs
 from .lib.aws import require_outputs, session, stack_outputs
 from .lib.console import add_debug_argument
 from .lib.errors import UserError
 from .lib.proxies import SYSTEM_CA_BUNDLES, generate
 
-HELP = "print an nginx or HAProxy configuration that fails over to the endpoint"
-DESCRIPTION = ("Print an nginx or HAProxy configuration that serves the app and fails over to "
-               "the maintenance endpoint when the app is down or answers 502/503/504.")
+HELP = "print an nginx, HAProxy or Caddy configuration, or a Cloudflare Worker, that fails over to the endpoint"
+DESCRIPTION = ("Print an nginx, HAProxy or Caddy configuration, or a Cloudflare Worker, that serves the app "
+               "and fails over to the maintenance endpoint when the app is down or answers 502/503/504.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = DESCRIPTION
-    p.add_argument("--kind", required=True, choices=("nginx", "haproxy"))
+    p.add_argument("--kind", required=True, choices=("nginx", "haproxy", "caddy", "cloudflare"))
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--stack-name", type=inputs.stack_name, help="read the endpoint's domain (output DistributionDomainName) from this stack")
     src.add_argument("--endpoint", help="the endpoint's domain, e.g. d111111abcdef8.cloudfront.net (sent as Host and SNI, "
@@ -45,6 +45,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--standalone", action="store_true",
                    help="nginx: print a complete nginx.conf (events, http, pid, temp paths) instead of a "
                         "snippet for the http{} context; used for rehearsals (`nginx -p DIR -c FILE`)")
+    # Caddy and Cloudflare (recipes in lib/caddy.py and lib/cloudflare.py).
+    p.add_argument("--state-dir", metavar="DIR", help="Caddy: the maintenance switch is on while DIR/"
+                                                      + caddy.SWITCH_FILE + " exists (default: no switch)")
+    p.add_argument("--allow", action="append", metavar="CIDR",
+                   help="Caddy, Cloudflare: a client network that still reaches the app while the switch "
+                        "is on (repeatable; IPv4 or IPv6)")
+    p.add_argument("--trusted-proxy", action="append", metavar="CIDR",
+                   help="Caddy: a proxy in front whose X-Forwarded-For is believed (repeatable)")
+    p.add_argument("--admin", default=caddy.DEFAULT_ADMIN, metavar="HOST:PORT|off",
+                   help="Caddy: where its admin API listens, on loopback only (default: %(default)s)")
+    p.add_argument("--retry-after", metavar="SECONDS",
+                   help="Cloudflare: Retry-After of the Worker's own minimal 503, sent when the endpoint "
+                        "cannot be reached either (default: the template's RetryAfterSeconds default)")
     p.add_argument("--region", type=inputs.region_name, help="AWS region of the stack (with --stack-name)")
     p.add_argument("--profile", help="AWS profile (with --stack-name)")
     add_debug_argument(p)
@@ -59,6 +72,9 @@ def endpoint_from_stack(stack_name: str, profile: str | None, region: str | None
 
 def run(args: argparse.Namespace) -> int:
     endpoint = args.endpoint or endpoint_from_stack(args.stack_name, args.profile, args.region)
+    if args.kind in ("caddy", "cloudflare"):
+        sys.stdout.write(generate_recipe(args, endpoint))
+        return 0
     if args.standalone and args.kind != "nginx":
         raise UserError("--standalone applies to nginx only (the HAProxy output is always a complete file)")
     text = generate(
@@ -68,3 +84,25 @@ def run(args: argparse.Namespace) -> int:
     )
     sys.stdout.write(text)
     return 0
+
+
+# Options that mean nothing to a kind (those without a default, so a given one is detectable).
+NOT_FOR_KIND = {
+    "caddy": ("resolver", "app_host", "standalone", "retry_after"),
+    "cloudflare": ("endpoint_address", "ca_file", "resolver", "app_host", "standalone", "state_dir",
+                   "trusted_proxy"),
+}
+
+
+def generate_recipe(args: argparse.Namespace, endpoint: str) -> str:
+    """The Caddyfile or the Cloudflare Worker."""
+    for name in NOT_FOR_KIND[args.kind]:
+        if getattr(args, name):
+            raise UserError(f"--{name.replace('_', '-')} does not apply to --kind {args.kind}.")
+    if args.kind == "caddy":
+        return caddy.generate(
+            endpoint, app=args.app, listen=args.listen, endpoint_address=args.endpoint_address,
+            ca_file=args.ca_file, connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
+            state_dir=args.state_dir, allow=args.allow, trusted_proxies=args.trusted_proxy, admin=args.admin)
+    return cloudflare.generate(endpoint, app_timeout=args.read_timeout, allow=args.allow,
+                               retry_after=args.retry_after)

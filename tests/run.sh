@@ -3,6 +3,7 @@
 #   .venv             Python >= 3.11 with the project and its test extras
 #   .venv-checkov     checkov in its own virtualenv (it pins an old boto3)
 #   .venv-localstack  LocalStack's CloudFormation engine (needs Python 3.13)
+#   tests/node_modules  workerd, Cloudflare's Workers runtime (npm; pinned in tests/package.json)
 # Extra arguments go to pytest, e.g. `bash tests/run.sh -k template`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,15 @@ if [ ! -f .venv-localstack/.installed ] && [ -n "$PY313" ]; then
     "$PY313" -m venv .venv-localstack
     .venv-localstack/bin/pip install "${PIP_FLAGS[@]}" 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl<25'
     touch .venv-localstack/.installed
+fi
+
+# workerd runs the Cloudflare Worker recipe; the npm package ships the runtime binary.
+# (--no-save: the lock file, made against a registry without the macOS/Windows builds, stays as is.)
+if command -v npm >/dev/null && { [ ! -f tests/node_modules/.installed ] \
+        || [ tests/package.json -nt tests/node_modules/.installed ]; }; then
+    echo "== installing workerd into tests/node_modules" >&2
+    npm install --prefix tests --no-save --no-audit --no-fund --loglevel=error
+    touch tests/node_modules/.installed
 fi
 
 # The tests talk to loopback only. Where we can, make that a guarantee: run them in a

@@ -167,3 +167,25 @@ def url_path(value: str, what: str | None = None) -> str:
             and re.fullmatch(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*", value):
         return value
     raise _fail(f"{value!r} is not an absolute path such as /maintenance.html", what)
+
+
+def duration_ms(value: str, what: str | None = None, *, high_ms: int = 86_400_000) -> int:
+    """A timeout such as 500ms, 3s or 2m (whole numbers, one unit), above zero and at most a
+    day by default; returns milliseconds. Zero is refused: to Caddy it means "no timeout"."""
+    m = re.fullmatch(r"([0-9]{1,8})(ms|s|m)", value or "")
+    if m:
+        ms = int(m.group(1)) * {"ms": 1, "s": 1000, "m": 60_000}[m.group(2)]
+        if 0 < ms <= high_ms:
+            return ms
+    raise _fail(f"{value!r} is not a timeout such as 500ms, 3s or 2m (above zero, at most "
+                f"{high_ms // 1000} s)", what)
+
+
+def loopback_host_port(value: str, what: str | None = None) -> str:
+    """HOST:PORT on loopback only (127.0.0.0/8, ::1 or localhost), joined back; for listeners
+    that must never face the network, such as an admin API."""
+    name, number = host_port(value, what)
+    address = ip_address(name)
+    if name != "localhost" and not (address and ipaddress.ip_address(address).is_loopback):
+        raise _fail(f"{value!r} is not on loopback (127.0.0.1, ::1 or localhost)", what)
+    return join_host_port(name, number)

@@ -1,0 +1,337 @@
+"""The Cloudflare Worker recipe (proxy-config --kind cloudflare), run in Cloudflare's open-source
+Workers runtime, `workerd serve` (npm package workerd, pinned in tests/package.json).
+
+workerd runs the generated Worker on a free loopback port. A small router Worker, set as its
+globalOutbound, stands in for Cloudflare's network: the Worker's fetch of https://ENDPOINT/...
+goes to `scripts.preview --tls` (an external service with certificateHost = ENDPOINT, so SNI is
+sent and the certificate verified for it, and the preview's CA as the only trusted one); every
+other fetch (fetch(request), which on Cloudflare reaches the origin) goes to the app. Like
+CloudFront, the router refuses an endpoint request that carries a body (403).
+Miniflare (and `wrangler dev`) drop an external service's TLS options, hence workerd itself.
+
+The Worker variable MAINTENANCE comes from the wrangler.toml lines the command prints, unless a
+test sets it; CF-Connecting-IP, set by Cloudflare's edge in production, is set by the tests.
+
+Locally a missing workerd skips with the reason; with CI=true it fails.
+Install: npm install --prefix tests --no-save
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+
+import pytest
+import requests
+from proxy_harness import APP_MARKER, LOOPBACK, AppServer, free_port, wait_until
+from runtime_harness import (
+    ENDPOINT,
+    METHODS,
+    ROOT,
+    MethodLoad,
+    Preview,
+    Process,
+    app_dies_and_returns,
+    assert_app,
+    assert_hang_fails_over,
+    assert_maintenance,
+    assert_no_bad_answers,
+    assert_refused,
+    endpoint_problems,
+    hanging_app,
+    proxy_config,
+    report_load,
+    require_workerd,
+    running_preview,
+)
+
+from scripts.lib.cloudflare import wrangler_toml
+from scripts.lib.preview_server import make_tls_material
+
+SITE = "www.example.com"
+ALLOW = ("203.0.113.0/24", "198.51.100.7/32", "2001:db8:abcd::/48", "::1/128")
+MINIMAL_BODY = b"Service temporarily unavailable. Please try again later.\n"
+
+ROUTER_JS = """\
+export default {
+  async fetch(request, env) {
+    if (new URL(request.url).hostname === env.ENDPOINT_NAME) {
+      if (request.body !== null) return new Response("request to the endpoint with a body", { status: 403 });
+      return env.ENDPOINT.fetch(request);
+    }
+    return env.APP.fetch(request);
+  },
+};
+"""
+
+CONFIG_CAPNP = """\
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .mainWorker),
+    (name = "network", worker = .networkWorker),
+    (name = "app", external = (address = {app}, http = ())),
+    (name = "endpoint", external = (address = {endpoint_address},
+        https = (certificateHost = {certificate_host},
+                 tlsOptions = (trustedCertificates = [embed "endpoint-ca.pem"])))),
+  ],
+  sockets = [ (name = "http", address = {listen}, http = (), service = "main") ],
+);
+
+const mainWorker :Workerd.Worker = (
+  modules = [ (name = "worker.js", esModule = embed "worker.js") ],
+  compatibilityDate = {compatibility_date},
+  bindings = [ {bindings} ],
+  globalOutbound = "network",
+);
+
+const networkWorker :Workerd.Worker = (
+  modules = [ (name = "router.js", esModule = embed "router.js") ],
+  compatibilityDate = {compatibility_date},
+  bindings = [ (name = "APP", service = "app"), (name = "ENDPOINT", service = "endpoint"),
+               (name = "ENDPOINT_NAME", text = {endpoint}) ],
+);
+"""
+
+
+class WorkerRig:
+    """The app, workerd running the generated Worker, the shared preview as the endpoint."""
+
+    UNSET = object()
+
+    def __init__(self, preview: Preview, workdir, *extra: str, maintenance=None, app: str | None = None,
+                 endpoint_address: str | None = None, certificate_host: str = ENDPOINT, ca_pem: bytes | None = None):
+        self.preview = preview
+        self.app = AppServer()
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        out = proxy_config("--kind", "cloudflare", "--endpoint", ENDPOINT,
+                           *[a for cidr in ALLOW for a in ("--allow", cidr)], *extra)
+        assert out.returncode == 0, out.stderr
+        self.worker = out.stdout
+        self.wrangler = tomllib.loads(wrangler_toml(self.worker))
+        variables = dict(self.wrangler["vars"])
+        if maintenance is self.UNSET:
+            del variables["MAINTENANCE"]
+        elif maintenance is not None:
+            variables["MAINTENANCE"] = maintenance
+        (workdir / "worker.js").write_text(self.worker)
+        (workdir / "router.js").write_text(ROUTER_JS)
+        (workdir / "endpoint-ca.pem").write_bytes(ca_pem or preview.ca.read_bytes())
+        (workdir / "config.capnp").write_text(CONFIG_CAPNP.format(
+            app=json.dumps(app or self.app.address), listen=json.dumps(f"{LOOPBACK}:{self.port}"),
+            endpoint_address=json.dumps(endpoint_address or f"{LOOPBACK}:{preview.port}"),
+            certificate_host=json.dumps(certificate_host), endpoint=json.dumps(ENDPOINT),
+            compatibility_date=json.dumps(self.wrangler["compatibility_date"]),
+            bindings=", ".join(f"(name = {json.dumps(k)}, text = {json.dumps(v)})" for k, v in variables.items())))
+        self.workerd = Process("workerd", [require_workerd(), "serve", str(workdir / "config.capnp"), "--verbose"],
+                               workdir, self.port)
+
+    def request(self, method: str = "GET", path: str = "/", client_ip: str | None = None, **kw) -> requests.Response:
+        headers = {"Host": SITE, **kw.pop("headers", {})}
+        if client_ip is not None:
+            headers["CF-Connecting-IP"] = client_ip
+        return requests.request(method, self.url + path, headers=headers, timeout=15, **kw)
+
+    def start(self, app: bool = True) -> WorkerRig:
+        if app:
+            self.app.start()
+        self.workerd.start()
+        return self
+
+    def close(self) -> None:
+        self.workerd.stop()
+        self.app.stop()
+
+
+@pytest.fixture(scope="module")
+def preview(tmp_path_factory):
+    require_workerd()
+    with running_preview(tmp_path_factory.mktemp("preview")) as p:
+        yield p
+
+
+@pytest.fixture
+def make_rig(preview, tmp_path):
+    rigs = []
+
+    def make(*extra, start_app=True, **kw):
+        workdir = tmp_path / f"rig{len(rigs)}"
+        workdir.mkdir()
+        rigs.append(WorkerRig(preview, workdir, *extra, **kw))
+        return rigs[-1].start(app=start_app)
+
+    yield make
+    for r in rigs:
+        r.close()
+
+
+def assert_minimal_503(resp: requests.Response, method: str = "GET", retry_after: str = "300") -> None:
+    assert resp.status_code == 503, (resp.status_code, resp.content[:300])
+    assert resp.headers["Retry-After"] == retry_after and resp.headers["Cache-Control"] == "no-store"
+    assert resp.content == (b"" if method == "HEAD" else MINIMAL_BODY)
+
+
+# ------------------------------------------------------------------------------------------
+# The generated Worker and wrangler.toml lines
+
+
+def test_worker_and_wrangler_lines():
+    out = proxy_config("--kind", "cloudflare", "--endpoint", ENDPOINT, "--allow", "203.0.113.0/24",
+                       "--allow", "2001:DB8::/32", "--read-timeout", "20s")
+    assert out.returncode == 0, out.stderr
+    config = out.stdout[out.stdout.index("const CONFIG = ") + 15:]
+    config = json.loads(config[:config.index("};") + 1])
+    assert config == {"endpoint": ENDPOINT, "appTimeoutMs": 20000, "endpointTimeoutMs": 10000, "retryAfter": 300,
+                      "allow": ["203.0.113.0/24", "2001:db8::/32"]}
+    assert "export default {" in out.stdout and "{{" not in out.stdout
+    toml = tomllib.loads(wrangler_toml(out.stdout))
+    assert toml["main"] == "worker.js" and toml["workers_dev"] is False
+    assert toml["vars"] == {"MAINTENANCE": "off"}
+    assert toml["compatibility_date"] <= time.strftime("%Y-%m-%d")
+
+
+def test_installed_package_ships_the_worker_code(tmp_path):
+    """What a wheel (`pip install .`) holds: setuptools' build_py, run on a clean copy of the
+    sources with this pyproject, copies lib/cloudflare_worker.js, and the copy generates the
+    Worker without the checkout."""
+    source, lib = tmp_path / "source", tmp_path / "lib"
+    for name in ("scripts", "content"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    build = subprocess.run([sys.executable, "-c", "import sys; from setuptools import setup; sys.argv = "
+                            f"['setup.py', '-q', 'build_py', '--build-lib', {str(lib)!r}]; setup()"],
+                           cwd=source, capture_output=True, text=True, timeout=120)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([sys.executable, "-c", "from maintenance_endpoint.lib import cloudflare; "
+                          f"print(cloudflare.__file__); print(cloudflare.generate({ENDPOINT!r}))"],
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(lib)},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(str(lib / "maintenance_endpoint" / "lib" / "cloudflare.py"))
+    assert "export default {" in run.stdout
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--allow", "203.0.113.1/24"], "host bits"),
+    (["--allow", "203.0.113.0/24\"}"], "--allow"),
+    (["--read-timeout", "0ms"], "--read-timeout"),
+    (["--read-timeout", "1e3s"], "--read-timeout"),
+    (["--retry-after", "0"], "--retry-after"),
+    (["--retry-after", "100000"], "--retry-after"),
+    (["--ca-file", "/etc/ssl/certs/ca-certificates.crt"], "does not apply"),
+    (["--state-dir", "/srv/state"], "does not apply"),
+    (["--trusted-proxy", "10.0.0.0/8"], "does not apply"),
+    (["--endpoint-address", "127.0.0.1:8443"], "does not apply"),
+])
+def test_bad_values_are_refused_with_one_sentence(bad, message):
+    out = proxy_config("--kind", "cloudflare", "--endpoint", ENDPOINT, *bad)
+    assert_refused(out, message)
+
+
+# ------------------------------------------------------------------------------------------
+# Failover and recovery in workerd
+
+
+def test_fails_over_and_recovers(make_rig):
+    rig = make_rig()
+    r = rig.request(path="/hello?x=1")
+    assert_app(r)
+    assert r.json()["host"] == SITE and r.json()["path"] == "/hello?x=1"
+
+    seen = len(rig.preview.entries())
+    rig.app.kill()
+    for method in METHODS:
+        # POST, PUT and PATCH carry a body: the router answers 403 if it reached the endpoint.
+        body = b"field=value" if method in ("POST", "PUT", "PATCH") else None
+        assert_maintenance(rig.request(method, "/some/page?q=1", data=body), method)
+    assert_maintenance(rig.request("GET", "/get-with-body", data=b"field=value"))
+    new = rig.preview.entries()[seen:]
+    assert [(e["method"], e["path"]) for e in new] == \
+        [("HEAD" if m == "HEAD" else "GET", "/some/page?q=1") for m in METHODS] + [("GET", "/get-with-body")]
+    assert endpoint_problems(new, methods=("GET", "HEAD")) == [], new
+
+    rig.app.start()
+    wait_until(lambda: rig.request(path="/again").status_code == 200, 15, "the Worker to reach the app again")
+    assert rig.request(path="/again").json()["app"] == APP_MARKER
+
+
+def test_app_and_cloudflare_errors_fail_over_and_others_pass(make_rig):
+    """The app's 502/503/504 and Cloudflare's 52x and 530 (played by the app) fail over."""
+    rig = make_rig()
+    for status in (502, 503, 504, 520, 521, 522, 523, 524, 525, 526, 530):
+        assert_maintenance(rig.request(path=f"/status/{status}"))
+        assert_maintenance(rig.request("POST", f"/status/{status}", data=b"x" * 5000), "POST")
+    for status in (500, 404, 429, 201):
+        r = rig.request(path=f"/status/{status}")
+        assert r.status_code == status and r.json()["app"] == APP_MARKER
+
+
+def test_hanging_app_fails_over_after_the_timeout(make_rig):
+    with hanging_app() as address:
+        rig = make_rig("--read-timeout", "1s", app=address, start_app=False)
+        assert_hang_fails_over("workerd", rig.request)
+
+
+@pytest.mark.parametrize("problem", ["unreachable", "untrusted certificate", "wrong name (SNI)"])
+def test_endpoint_failing_too_gives_a_minimal_503_never_500(make_rig, problem):
+    kw = {"unreachable": {"endpoint_address": f"{LOOPBACK}:{free_port()}"},
+          "untrusted certificate": {"ca_pem": make_tls_material(ENDPOINT).ca_pem},
+          "wrong name (SNI)": {"certificate_host": "d222222abcdef8.cloudfront.net"}}[problem]
+    rig = make_rig("--retry-after", "120", **kw)
+    rig.app.kill()
+    for method in ("GET", "HEAD", "POST"):
+        assert_minimal_503(rig.request(method, "/x", data=b"a=b" if method == "POST" else None), method, "120")
+    rig.app.start()
+    assert_minimal_503(rig.request(path="/status/503"), retry_after="120")
+    assert_app(rig.request(path="/fine"))
+
+
+# ------------------------------------------------------------------------------------------
+# The switch and the allowlist
+
+
+@pytest.mark.parametrize("maintenance, on", [
+    ("off", False), (WorkerRig.UNSET, False), ("on", True), ("On", True), ("yes", True), ("", True),
+])
+def test_switch(make_rig, maintenance, on):
+    """MAINTENANCE "on" sends everyone outside the allowlist to the endpoint; "off" or unset does
+    not; any other value counts as on (a typo never lets visitors into an app under work)."""
+    rig = make_rig(maintenance=maintenance)
+    for method in ("GET", "HEAD", "POST", "DELETE"):
+        resp = rig.request(method, "/x", client_ip="192.0.2.1", data=b"a=b" if method == "POST" else None)
+        (assert_maintenance if on else assert_app)(resp, method)
+
+
+@pytest.mark.parametrize("client_ip, allowed", [
+    ("203.0.113.5", True), ("203.0.113.255", True), ("203.0.114.1", False), ("198.51.100.7", True),
+    ("198.51.100.8", False), ("2001:db8:abcd::1", True), ("2001:DB8:ABCD:ffff::9", True),
+    ("2001:db8:abce::1", False), ("::1", True), ("::2", False), ("::ffff:203.0.113.5", False),
+    ("203.0.113.05", False), ("203.0.113.5, 192.0.2.1", False), ("", False), (None, False),
+])
+def test_allowlist_by_cf_connecting_ip(make_rig, client_ip, allowed, request):
+    rig = make_rig(maintenance="on")
+    for method in ("GET", "POST"):
+        resp = rig.request(method, "/x", client_ip=client_ip, data=b"a=b" if method == "POST" else None)
+        (assert_app if allowed else assert_maintenance)(resp, method)
+    if allowed:  # an allowlisted visitor whose app is down gets the page too
+        rig.app.kill()
+        assert_maintenance(rig.request(client_ip=client_ip))
+
+
+def test_no_bad_answers_under_load_while_app_dies_and_returns(make_rig):
+    """8 clients send every method (bodies on POST/PUT/PATCH) through workerd while the app is
+    killed and restarted: every answer is the app's 200 or the endpoint's 503."""
+    rig = make_rig()
+    seen = len(rig.preview.entries())
+    load = MethodLoad(rig.url, workers=8, max_seconds=60, headers={"Host": SITE}).start()
+    killed, restarted = app_dies_and_returns(load, rig.app)
+    print("\n" + report_load("workerd", load, killed, restarted))
+    assert_no_bad_answers(load, rig.preview.entries()[seen:], methods=("GET", "HEAD"))
