@@ -480,6 +480,21 @@ def test_the_rewrite_is_the_functions_not_a_copy_of_it():
         assert a.header("Content-Type") == CONTENT_TYPES[".json"] and a.body == content.read_bytes()
 
 
+def test_the_viewer_response_function_runs_only_for_origin_answers_below_400():
+    # A function that marks every response it sees: CloudFront does not invoke it when the
+    # origin answers 400 or more (edge-function-restrictions-all.html), so error answers
+    # never carry the mark, whatever the function would do with them.
+    t = _with_code(template(), "ViewerResponseFunction", "return response;",
+                   "response.headers['x-viewer-response'] = {value: String(response.statusCode)};\n  return response;")
+    t = _with_code(t, "ViewerRequestFunction", "request.uri = PAGE;",
+                   "request.uri = request.uri === '/away' ? '/no-such-key' : PAGE;")
+    with endpoint_model(t) as model:
+        assert model.answer("GET", "/x").header("X-Viewer-Response") == "503"  # 200 from S3, made the 503
+        for method, path in (("GET", "/away"), ("POST", "/x"), ("OPTIONS", "/x"), ("DELETE", "/away")):
+            a = model.answer(method, path)
+            assert (a.status, a.kind, a.header("X-Viewer-Response")) == (503, "error-page", None), (method, path)
+
+
 def test_request_headers_and_query_reach_the_viewer_request_function():
     t = _with_code(template(), "ViewerRequestFunction", "request.uri = PAGE;",
                    "request.uri = headers['x-page'] ? headers['x-page'].value : "

@@ -37,7 +37,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from .errors import ExitCode, UserError
 from .functions import FunctionHost
 from .page import CACHE_CONTROL, CONTENT_DIR, CONTENT_TYPES, default_object_key, read_content
 from .parameters import load_template, validate_parameter
@@ -254,25 +254,30 @@ class EndpointModel:
     clock: Callable[[], float] = time.time
     _host: FunctionHost | None = field(default=None, init=False, repr=False)
     _host_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
 
     # -- the functions' node child -------------------------------------------
     def start_functions(self) -> None:
         """Start the node child that runs the functions (``answer`` does on first use);
         UserError (ExitCode.CONFIG) in one sentence when node is not installed."""
         with self._host_lock:
+            if self._closed:
+                raise UserError("the model is closed: its functions no longer run", ExitCode.ERROR)
             if self._host is None and self.function_codes:
                 self._host = FunctionHost(self.function_codes)
 
     def _run_functions(self, steps: list[tuple[str, dict[str, Any]]], now: float) -> list[dict[str, Any]]:
-        if self._host is None:
+        host = self._host
+        if host is None:
             self.start_functions()
-        assert self._host is not None
-        return self._host.run(steps, now)
+            host = self._host
+        assert host is not None
+        return host.run(steps, now)
 
     def close(self) -> None:
         """Stop the node child, if one was started."""
         with self._host_lock:
-            host, self._host = self._host, None
+            host, self._host, self._closed = self._host, None, True
         if host is not None:
             host.close()
 

@@ -431,6 +431,9 @@ def start_preview(**kwargs: Any) -> Preview:
     Returns once the socket listens. Attributes: ``url`` (http(s)://HOST:PORT/),
     ``domain_url`` (https://DOMAIN:PORT/), ``port``, ``host``, ``domain``,
     ``ca_path``/``ca_pem`` (with tls), ``model`` (the EndpointModel),
-    ``records()``; ``close()`` or use it as a context manager.
+    ``records()``; ``close()`` or use it as a context manager. ``clock``: "now"
+    for the template's functions (seconds since the epoch; default ``time.time``).
+    The functions' node child starts before the socket listens (UserError, exit 3,
+    without node) and stops with ``close()``.
     """
     return Preview(**kwargs)
