@@ -7,6 +7,7 @@ that reader shows up as a mismatch. Every server is a real one on 127.0.0.1.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import http.client
 import json
 import os
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +31,7 @@ from proxy_harness import wait_until
 
 from scripts.cli import main as cli_main
 from scripts.lib.errors import ExitCode, UserError
+from scripts.lib.functions import HOST_SCRIPT
 from scripts.lib.model import DEFAULT_DOMAIN, endpoint_model
 from scripts.lib.page import CONTENT_TYPES, read_content
 from scripts.lib.preview_server import start_preview
@@ -608,3 +611,11 @@ def test_without_node_the_cli_exits_3_with_one_line_and_never_listens(tmp_path):
     assert r.stdout == ""
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: The preview runs the template's CloudFront "
                                                              "Functions with node, and node is not installed")
+
+
+def test_the_node_harness_is_package_data_so_a_non_editable_install_ships_it():
+    setuptools_cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools_cfg["package-dir"]["maintenance_endpoint"] == "scripts"
+    assert HOST_SCRIPT.parent == ROOT / "scripts" / "lib" and HOST_SCRIPT.is_file()
+    patterns = setuptools_cfg["package-data"]["maintenance_endpoint.lib"]
+    assert any(fnmatch.fnmatch(HOST_SCRIPT.name, pattern) for pattern in patterns)
