@@ -18,11 +18,14 @@ HELP = "serve locally what the endpoint serves (a stand-in, not CloudFront)"
 DESCRIPTION = (
     "Serve locally what the maintenance endpoint serves. THIS IS A LOCAL STAND-IN, NOT "
     "CLOUDFRONT: status, headers and body are derived from the template and the content "
-    "file, to rehearse proxy failover before an outage. It does not prove the live endpoint "
-    "works; run `maintenance-endpoint verify --stack-name NAME` for that.")
+    "file, to rehearse proxy failover before an outage; the template's CloudFront Functions "
+    "(the rewrite to the page, the 503 and the Retry-After countdown) run in node, which "
+    "must be installed. It is no cache and sends no X-Cache. It does not prove the live "
+    "endpoint works; run `maintenance-endpoint verify --stack-name NAME` for that.")
 EPILOG = ("With --tls a handshake whose SNI is absent or not --domain is refused "
           "(handshake_failure), and a request whose Host is not --domain gets 403, as "
-          "CloudFront does. Stop with Ctrl-C or SIGTERM.")
+          "CloudFront does. Stop with Ctrl-C or SIGTERM. Exit codes: 0 stopped; 2 bad arguments "
+          "or input; 3 node is not installed; 1 unexpected error.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from .lib.console import add_debug_argument
 from .lib.errors import ExitCode
 from .lib.probe import Check, render_probe, render_table, verify
 
-HELP = "check a live endpoint (or the preview): every method and path, then a load probe"
+HELP = "check a live endpoint (or the preview): every method and path, then a load probe with the hit ratio"
 DESCRIPTION = ("Check that a maintenance endpoint answers every method and path with 503, the "
                "page, Retry-After and Cache-Control: no-store; then load-probe it. Exit 0 only "
                "when all holds.")
@@ -30,8 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
     p.add_argument("--content", metavar="FILE", help="the page file: bodies must be byte-equal to it")
     p.add_argument("--retry-after", type=int, metavar="SECONDS",
-                   help="the Retry-After value expected (default: the stack's parameter with --stack-name, "
-                   "else any valid value)")
+                   help="the RetryAfterSeconds expected (default: the stack's parameter with --stack-name, "
+                   "else any valid value); with --stack-name and a MaintenanceEndsAt ahead, GET/HEAD may "
+                   "count down to it instead")
     p.add_argument("--page-path", help="the page's own path (default: from the stack, or /<key> for --content)")
     p.add_argument("--template", metavar="FILE", help="a template JSON file instead of the built-in template")
     p.add_argument("--strict", action="store_true", help="fail when a security header is missing or different")
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         checks = [Check(**{k: v for k, v in c.items() if k in Check.__dataclass_fields__}) for c in result["checks"]]
         print(f"verify {result['url']} (page {result['page_path']})")
+        print(f"Retry-After expected: {result['expected']['retry_after_rule']}")
         for line in render_table(checks):
             print(line)
         n = len(checks)

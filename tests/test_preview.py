@@ -7,8 +7,10 @@ that reader shows up as a mismatch. Every server is a real one on 127.0.0.1.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import http.client
 import json
+import os
 import re
 import selectors
 import signal
@@ -18,17 +20,20 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
+import urllib.parse
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
-
 from proxy_harness import wait_until
+
 from scripts.cli import main as cli_main
 from scripts.lib.errors import ExitCode, UserError
-from scripts.lib.page import CONTENT_TYPES
-from scripts.lib.page import read_content
+from scripts.lib.functions import HOST_SCRIPT
 from scripts.lib.model import DEFAULT_DOMAIN, endpoint_model
+from scripts.lib.page import CONTENT_TYPES, read_content
 from scripts.lib.preview_server import start_preview
 from scripts.lib.probe import ConnectToAdapter
 from scripts.lib.template import ALL_METHODS, build_template
@@ -203,31 +208,48 @@ def test_modified_template_changes_what_is_served():
     _policy(t)["SecurityHeadersConfig"]["FrameOptions"]["FrameOption"] = "SAMEORIGIN"
     _policy(t)["CustomHeadersConfig"]["Items"].append({"Header": "X-Extra", "Value": "yes", "Override": True})
     with start_preview(template=t) as p:
-        r = requests.get(p.url + "missing")
-        assert r.status_code == 500
-        assert r.headers["X-Frame-Options"] == "SAMEORIGIN"
-        assert r.headers["X-Extra"] == "yes"
+        error_path = requests.options(p.url + "missing")  # S3 error -> custom error response
+        assert error_path.status_code == 500
+        assert error_path.headers["X-Frame-Options"] == "SAMEORIGIN" and error_path.headers["X-Extra"] == "yes"
         assert requests.put(p.url + "missing").status_code == 403  # outside AllowedMethods now
-        # the page path still goes through the viewer-response function (its own 503)
-        assert requests.get(p.url + "maintenance.html").status_code == 503
+        # GET is the page object through the functions: the viewer-response function's 503,
+        # with the policy's headers under it
+        page = requests.get(p.url + "missing")
+        assert page.status_code == 503
+        assert page.headers["X-Frame-Options"] == "SAMEORIGIN" and page.headers["X-Extra"] == "yes"
 
 
-def test_without_the_viewer_response_function_the_page_path_is_a_200():
+def _without_association(event_type: str) -> dict:
     t = template()
     behavior = _distribution(t)["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
-    behavior["FunctionAssociations"] = [a for a in behavior["FunctionAssociations"]
-                                        if a["EventType"] != "viewer-response"]
-    model = endpoint_model(t)
-    assert model.answer("GET", "/maintenance.html").status == 200
-    assert model.answer("GET", "/other").status == 503
+    behavior["FunctionAssociations"] = [a for a in behavior["FunctionAssociations"] if a["EventType"] != event_type]
+    return t
+
+
+def test_without_the_viewer_response_function_get_is_the_page_objects_200():
+    with endpoint_model(_without_association("viewer-response")) as model:
+        for path in ("/maintenance.html", "/other?x=1"):
+            a = model.answer("GET", path)
+            assert (a.status, a.kind, a.origin_key) == (200, "origin", "maintenance.html"), path
+        assert model.answer("POST", "/other").status == 503
+
+
+def test_without_the_viewer_request_function_get_of_another_path_goes_the_error_path():
+    with endpoint_model(_without_association("viewer-request")) as model:
+        other = model.answer("GET", "/other")
+        assert (other.status, other.kind, other.origin_key) == (503, "error-page", "other")
+        page = model.answer("GET", "/maintenance.html")
+        assert (page.status, page.kind) == (503, "function")
 
 
 def test_error_page_path_that_does_not_match_the_key_leaks_the_s3_error():
     t = copy.deepcopy(template())
     for er in _distribution(t)["Properties"]["DistributionConfig"]["CustomErrorResponses"]:
         er["ResponsePagePath"] = "/wrong.html"
-    a = endpoint_model(t).answer("GET", "/anything")
-    assert a.status == 403 and b"AccessDenied" in a.body
+    with endpoint_model(t) as model:
+        a = model.answer("POST", "/anything")
+        assert a.status == 403 and b"AccessDenied" in a.body
+        assert model.answer("GET", "/anything").status == 503  # the rewrite does not need the error page
 
 
 def test_unknown_content_type_is_refused(tmp_path):
@@ -398,10 +420,202 @@ def test_cli_usage_errors_are_one_line(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "RetryAfterSeconds" in r.stderr
 
 
-def test_the_status_the_viewer_response_function_sets_is_read_from_its_code():
+def test_the_status_the_viewer_response_function_sets_comes_from_running_its_code():
     t = template()
     fn = t["Resources"]["ViewerResponseFunction"]["Properties"]
     fn["FunctionCode"] = {"Fn::Sub": fn["FunctionCode"]["Fn::Sub"].replace("statusCode = 503", "statusCode = 500")}
-    model = endpoint_model(t)
-    assert model.answer("GET", "/maintenance.html").status == 500
-    assert model.answer("GET", "/elsewhere").status == 503  # error responses are not the function's
+    with endpoint_model(t) as model:
+        assert model.answer("GET", "/maintenance.html").status == 500
+        assert model.answer("HEAD", "/elsewhere").status == 500  # rewritten to the page, then the function
+        assert model.answer("POST", "/elsewhere").status == 503  # error responses are not the function's
+
+
+# --- the template's CloudFront Functions, executed in node ------------------------------------
+
+ENDS_AT = "2026-12-01T22:00:00Z"
+END = datetime(2026, 12, 1, 22, 0, 0, tzinfo=UTC).timestamp()
+CONDITIONAL_AND_RANGE = [("If-None-Match", '"abc"'), ("If-Modified-Since", "Sat, 21 Nov 2026 00:00:00 GMT"),
+                         ("Range", "bytes=0-10")]
+
+
+def _page_key(t: dict) -> str:
+    return t["Parameters"]["MaintenanceObjectKey"]["Default"]
+
+
+def _with_code(t: dict, logical_id: str, old: str, new: str) -> dict:
+    props = t["Resources"][logical_id]["Properties"]
+    code = props["FunctionCode"]["Fn::Sub"]
+    assert old in code, f"{logical_id} no longer contains {old!r}"
+    props["FunctionCode"] = {"Fn::Sub": code.replace(old, new)}
+    return t
+
+
+def test_get_and_head_of_any_path_are_the_page_object_through_the_functions_other_methods_the_error_page():
+    t = template()
+    page = PAGE.read_bytes()
+    with endpoint_model(t) as model:
+        for path in PATHS + ["/maintenance.html?x=1", "//a//b", "/%2e%2e/%2fetc"]:
+            for method in ALL_METHODS:
+                a = model.answer(method, path, CONDITIONAL_AND_RANGE)
+                where = f"{method} {path}"
+                assert a.status == 503 and a.length == len(page), where
+                assert a.body == (b"" if method == "HEAD" else page), where
+                assert a.header("Cache-Control") == "no-store", where
+                if method in ("GET", "HEAD"):
+                    # one object for every GET/HEAD: the page's key, whatever the path and query
+                    assert (a.kind, a.origin_key) == ("function", _page_key(t)), where
+                else:
+                    # S3 is asked for the path's own key and answers an error: the custom error response
+                    key = urllib.parse.unquote(path.split("?")[0].lstrip("/"))
+                    assert (a.kind, a.origin_key) == ("error-page", key), where
+
+
+def test_the_rewrite_is_the_functions_not_a_copy_of_it():
+    t = _with_code(template(), "ViewerRequestFunction", "request.uri = PAGE;", "request.uri = '/elsewhere.html';")
+    with endpoint_model(t) as model:
+        a = model.answer("GET", "/x")
+        assert (a.status, a.kind, a.origin_key) == (503, "error-page", "elsewhere.html")
+    # and it follows MaintenanceObjectKey, through Fn::Sub like CloudFormation fills it in
+    content = ROOT / "content" / "maintenance.json"
+    with endpoint_model(content=content) as model:
+        a = model.answer("GET", "/api/v1/orders?page=2")
+        assert (a.kind, a.origin_key) == ("function", "maintenance.json")
+        assert a.header("Content-Type") == CONTENT_TYPES[".json"] and a.body == content.read_bytes()
+
+
+def test_the_viewer_response_function_runs_only_for_origin_answers_below_400():
+    # A function that marks every response it sees: CloudFront does not invoke it when the
+    # origin answers 400 or more (edge-function-restrictions-all.html), so error answers
+    # never carry the mark, whatever the function would do with them.
+    t = _with_code(template(), "ViewerResponseFunction", "return response;",
+                   "response.headers['x-viewer-response'] = {value: String(response.statusCode)};\n  return response;")
+    t = _with_code(t, "ViewerRequestFunction", "request.uri = PAGE;",
+                   "request.uri = request.uri === '/away' ? '/no-such-key' : PAGE;")
+    with endpoint_model(t) as model:
+        assert model.answer("GET", "/x").header("X-Viewer-Response") == "503"  # 200 from S3, made the 503
+        for method, path in (("GET", "/away"), ("POST", "/x"), ("OPTIONS", "/x"), ("DELETE", "/away")):
+            a = model.answer(method, path)
+            assert (a.status, a.kind, a.header("X-Viewer-Response")) == (503, "error-page", None), (method, path)
+
+
+def test_request_headers_and_query_reach_the_viewer_request_function():
+    t = _with_code(template(), "ViewerRequestFunction", "request.uri = PAGE;",
+                   "request.uri = headers['x-page'] ? headers['x-page'].value : "
+                   "(request.querystring.page ? '/' + request.querystring.page.value : PAGE);")
+    with endpoint_model(t) as model:
+        assert model.answer("GET", "/a", [("X-Page", "/from-header")]).origin_key == "from-header"
+        assert model.answer("GET", "/a?x=1&page=from-query").origin_key == "from-query"
+        assert model.answer("GET", "/a").origin_key == _page_key(t)
+
+
+@pytest.mark.parametrize("before, expected", [
+    (7200, 7200), (599.5, 600), (61, 61), (30, 60), (0.001, 60),  # counting down, floor 60
+    (0, 300), (-1, 300), (-86400, 300),  # at and after the end: RetryAfterSeconds
+])
+def test_the_countdown_in_the_preview_follows_the_models_clock(before, expected):
+    clock = [END - before]
+    with start_preview(parameters={"MaintenanceEndsAt": ENDS_AT}, clock=lambda: clock[0]) as p:
+        for method in ("GET", "HEAD"):
+            r = requests.request(method, p.url + "some/path?q=1")
+            assert (r.status_code, r.headers["Retry-After"]) == (503, str(expected)), method
+        # other methods never see the function: the policy's RetryAfterSeconds
+        assert requests.post(p.url + "some/path", data=b"x=1").headers["Retry-After"] == "300"
+        clock[0] += 3600  # the same preview, an hour later: read per request
+        assert requests.get(p.url).headers["Retry-After"] == str(max(7200 - 3600, 60) if before == 7200 else 300)
+
+
+def test_without_an_end_time_retry_after_is_the_parameter_whatever_the_clock():
+    for now in (END - 600, END, END + 600):
+        with endpoint_model(retry_after=42, clock=lambda n=now: n) as model:
+            assert model.answer("GET", "/x").header("Retry-After") == "42"
+    with endpoint_model(parameters={"MaintenanceEndsAt": ENDS_AT}) as model:  # `now` of answer() wins
+        assert model.answer("GET", "/x", now=END - 100).header("Retry-After") == "100"
+
+
+def test_concurrent_requests_each_get_their_own_functions_answer():
+    # The viewer-response function echoes a request header: answers swapped between
+    # concurrent requests (node's replies handed to the wrong caller) would show.
+    t = _with_code(template(), "ViewerResponseFunction", "return response;",
+                   "response.headers['x-echo'] = {value: event.request.headers['x-id'].value};\n  return response;")
+    with start_preview(template=t) as p:
+        def client(n: int) -> list[tuple[str, str]]:
+            with requests.Session() as s:
+                s.trust_env = False
+                return [(f"{n}-{i}", s.get(f"{p.url}c/{n}/{i}", headers={"X-Id": f"{n}-{i}"}).headers.get("X-Echo"))
+                        for i in range(40)]
+        results: list[list[tuple[str, str]]] = [[] for _ in range(8)]
+        threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, client(n))) for n in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+    pairs = [pair for r in results for pair in r]
+    assert len(pairs) == 320 and all(sent == echoed for sent, echoed in pairs)
+
+
+def test_a_function_that_fails_is_a_500_that_names_it_never_a_503():
+    t = _with_code(template(), "ViewerResponseFunction", "return response;", "throw new TypeError('boom');")
+    with start_preview(template=t) as p:
+        r = requests.get(p.url + "x")
+        assert r.status_code == 500 and b"ViewerResponseFunction threw TypeError: boom" in r.content
+        assert requests.post(p.url + "x").status_code == 503  # the error path never runs it
+        assert any("boom" in (e.get("error") or "") for e in p.records())
+
+
+def test_a_function_that_does_not_compile_stops_the_preview_before_it_listens():
+    t = _with_code(template(), "ViewerRequestFunction", "return request;", "return request;;; }")
+    with pytest.raises(UserError, match=r"cannot load ViewerRequestFunction: SyntaxError") as err:
+        start_preview(template=t)
+    assert err.value.exit_code == ExitCode.ERROR
+
+
+def _node_children() -> list[int]:
+    """Processes whose parent is this one and that run functions_host.js."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"functions_host.js" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_one_node_child_per_preview_and_none_after_close():
+    before = set(_node_children())
+    p = start_preview()
+    try:
+        requests.get(p.url)
+        mine = set(_node_children()) - before
+        assert len(mine) == 1
+    finally:
+        p.close()
+    wait_until(lambda: not (set(_node_children()) & mine), 10, "the node child to exit after close()")
+
+
+def test_without_node_the_preview_says_so_in_one_sentence(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no node on it
+    with pytest.raises(UserError) as err:
+        start_preview()
+    assert err.value.exit_code == ExitCode.CONFIG
+    assert "node is not installed" in str(err.value) and str(err.value).count(". ") == 0
+
+
+def test_without_node_the_cli_exits_3_with_one_line_and_never_listens(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PATH"} | {"PATH": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "scripts", "preview", "--port", "0"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == ExitCode.CONFIG == 3
+    assert r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: The preview runs the template's CloudFront "
+                                                             "Functions with node, and node is not installed")
+
+
+def test_the_node_harness_is_package_data_so_a_non_editable_install_ships_it():
+    setuptools_cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools_cfg["package-dir"]["maintenance_endpoint"] == "scripts"
+    assert HOST_SCRIPT.parent == ROOT / "scripts" / "lib" and HOST_SCRIPT.is_file()
+    patterns = setuptools_cfg["package-data"]["maintenance_endpoint.lib"]
+    assert any(fnmatch.fnmatch(HOST_SCRIPT.name, pattern) for pattern in patterns)

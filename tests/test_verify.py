@@ -5,20 +5,25 @@ failure named in the verdict; bad input is one sentence and ExitCode.USAGE."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
 
 import boto3
 import pytest
 
-from scripts.cli import build_parser, main as cli_main
+from scripts.cli import build_parser
+from scripts.cli import main as cli_main
 from scripts.lib import probe
 from scripts.lib.errors import MEANING, ExitCode, UserError
-from scripts.lib.page import read_content
-from scripts.lib.model import Answer, DEFAULT_DOMAIN, endpoint_model
+from scripts.lib.model import DEFAULT_DOMAIN, Answer, endpoint_model
+from scripts.lib.page import CACHE_CONTROL, read_content
 from scripts.lib.preview_server import start_preview
 from scripts.lib.template import ALL_METHODS
 
@@ -47,7 +52,7 @@ class StandIn:
     requests from 1."""
 
     def __init__(self, breakage: Callable[[int, str, Answer], Answer], head_length: bool = True):
-        model = endpoint_model()
+        model = self.model = endpoint_model()
         lock = threading.Lock()
         count = [0]
 
@@ -91,6 +96,7 @@ class StandIn:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
+        self.model.close()
 
 
 @pytest.fixture
@@ -286,6 +292,7 @@ def test_an_endpoint_that_is_down_is_a_named_connection_error(capsys):
 STACK_TEMPLATE = """{
   "Parameters": {
     "RetryAfterSeconds": {"Type": "Number", "Default": 300},
+    "MaintenanceEndsAt": {"Type": "String", "Default": ""},
     "MaintenanceObjectKey": {"Type": "String", "Default": "maintenance.html"},
     "EndpointUrl": {"Type": "String"}
   },
@@ -402,3 +409,159 @@ def test_help_lists_the_exit_codes():
 def test_connect_to_port_out_of_range_is_a_usage_error(capsys):
     code, out = run_verify(capsys, f"https://{DEFAULT_DOMAIN}/", "--connect-to", "127.0.0.1:99999")
     assert code == 2 and "port number from 1 to 65535" in out and out.count("\n") == 1
+
+
+# --- Retry-After that counts down (MaintenanceEndsAt) --------------------------------------
+
+
+def _ends_in(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
+
+
+def _stack(name: str, url: str, ends_at: str = "", retry_after: str = "300") -> None:
+    boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=STACK_TEMPLATE, Parameters=[
+        {"ParameterKey": "RetryAfterSeconds", "ParameterValue": retry_after},
+        {"ParameterKey": "MaintenanceEndsAt", "ParameterValue": ends_at},
+        {"ParameterKey": "EndpointUrl", "ParameterValue": url}])
+
+
+def test_verify_passes_against_the_preview_with_a_countdown_running(capsys, aws_env):
+    ends_at = _ends_in(3600)
+    with start_preview(parameters={"MaintenanceEndsAt": ends_at}) as p:
+        _stack("verify-countdown", p.url, ends_at)
+        code, result = run_json(capsys, "--stack-name", "verify-countdown", "--requests", "20")
+        human_code, out = run_verify(capsys, "--stack-name", "verify-countdown", "--requests", "0")
+        # without --stack-name nothing is known about the end: any valid value passes
+        url_code, _ = run_verify(capsys, p.url, "--requests", "0")
+    assert code == 0, result["verdict"]
+    assert result["expected"]["maintenance_ends_at"] == ends_at
+    counting = {c["retry_after"] for c in result["checks"] if c["method"] in ("GET", "HEAD")}
+    assert all(3500 <= int(v) <= 3600 for v in counting), counting  # the seconds left
+    assert {c["retry_after"] for c in result["checks"] if c["method"] not in ("GET", "HEAD")} == {"300"}
+    assert human_code == 0 and f"Retry-After expected: GET/HEAD: the seconds left until {ends_at}" in out
+    assert url_code == 0
+
+
+@pytest.mark.parametrize("preview_ends, stack_ends", [("", 3600), (3600, ""), (3600, 7200)],
+                         ids=["stack-says-countdown", "stack-says-none", "different-end"])
+def test_a_countdown_that_is_not_the_deployed_one_fails_on_get_and_head(capsys, aws_env, preview_ends, stack_ends):
+    preview_end = _ends_in(preview_ends) if preview_ends else ""
+    stack_end = _ends_in(stack_ends) if stack_ends else ""
+    with start_preview(parameters={"MaintenanceEndsAt": preview_end}) as p:
+        _stack(f"verify-stale-{preview_ends}-{stack_ends}", p.url, stack_end)
+        code, result = run_json(capsys, "--stack-name", f"verify-stale-{preview_ends}-{stack_ends}", "--requests", "0")
+    assert code == ExitCode.CHECKS_FAILED
+    assert result["failures"] == ["Retry-After ... is not ... on 10/35"]  # 2 methods x 5 paths
+    assert {c["method"] for c in result["checks"] if not c["ok"]} == {"GET", "HEAD"}
+
+
+def test_verifys_range_holds_what_the_function_answers_and_no_more():
+    # The function, executed in node through the model, against verify's arithmetic: every
+    # value it gives lies in verify's range, and the range is narrow (the floor exact).
+    end = time.time() + 86400
+    for retry_after in (300, 30):
+        with endpoint_model(parameters={"MaintenanceEndsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                            time.gmtime(end)),
+                                        "RetryAfterSeconds": str(retry_after)}) as model:
+            exp = probe.Expectation(model=model, body=None, content_type=model.content_type,
+                                    retry_after=retry_after, strict=False,
+                                    ends_at=probe.parse_ends_at(model.parameters["MaintenanceEndsAt"]))
+            for before in (86400, 3600, 600, 61, 60, 59, 30, 1, 0.001, 0, -1, -3600):
+                now = exp.ends_at - before
+                value = int(model.answer("GET", "/x", now=now).header("Retry-After"))
+                ranges = probe.retry_after_expected(exp, "GET", now, now)
+                assert any(lo <= value <= hi for lo, hi in ranges), (retry_after, before, value, ranges)
+                assert all(hi - lo <= 2 * probe.CLOCK_SKEW_S + 1 for lo, hi in ranges)
+                assert min(lo for lo, _ in ranges) >= min(probe.COUNTDOWN_FLOOR_S, retry_after)
+            # the last second before the end: exactly the floor, on both sides
+            last = model.answer("GET", "/x", now=exp.ends_at - 1).header("Retry-After")
+            assert int(last) == min(probe.COUNTDOWN_FLOOR_S, retry_after)
+            assert probe.retry_after_expected(exp, "POST", exp.ends_at - 600, exp.ends_at - 600) == [
+                (retry_after, retry_after)]
+
+
+def test_an_end_on_29_february_of_a_common_year_is_1_march_like_the_function_reads_it():
+    assert probe.parse_ends_at("2027-02-29T12:00:00Z") == probe.parse_ends_at("2027-03-01T12:00:00Z")
+    assert probe.parse_ends_at("2028-02-29T12:00:00Z") + 86400 == probe.parse_ends_at("2028-03-01T12:00:00Z")
+
+
+# --- the edge cache: X-Cache and Age from the load probe -----------------------------------
+
+
+def test_the_preview_sends_no_x_cache_and_verify_says_so(capsys):
+    with start_preview() as p:
+        code, out = run_verify(capsys, p.url, "--requests", "30")
+        json_code, result = run_json(capsys, p.url, "--requests", "30")
+    assert code == 0 and json_code == 0
+    assert "edge cache: no X-Cache header (not CloudFront?); hit ratio unknown" in out
+    probe_result = result["load_probe"]
+    assert probe_result["x_cache"] == {"none": 30} and probe_result["hit_ratio"] is None
+    assert probe_result["age"] == {"none": 30} and probe_result["age_max_s"] is None
+
+
+def _cloudfront_like(n: int, method: str, a: Answer) -> Answer:
+    """Every 10th request a Miss (no Age), every 10th + 5 a RefreshHit, the rest Hits whose
+    Age grows with n."""
+    if n % 10 == 0:
+        extra = [("X-Cache", "Miss from cloudfront")]
+    elif n % 10 == 5:
+        extra = [("X-Cache", "RefreshHit from cloudfront"), ("Age", "0")]
+    else:
+        extra = [("X-Cache", "Hit from cloudfront"), ("Age", str(n * 400))]
+    return replace(a, headers=a.headers + tuple(extra))
+
+
+def test_x_cache_and_age_histograms_and_the_hit_ratio(capsys, stand_in):
+    s = stand_in(_cloudfront_like)
+    code, result = run_json(capsys, s.url, "--requests", "100", "--concurrency", "4")
+    human_code, out = run_verify(capsys, s.url, "--requests", "100", "--concurrency", "4")
+    assert code == 0 and human_code == 0, result["verdict"]
+    # the matrix takes requests 1..35, the probe 36..135
+    ns = range(36, 136)
+    hits = [n for n in ns if n % 10 not in (0, 5)]
+    assert result["load_probe"]["x_cache"] == {"Hit": 80, "Miss": 10, "RefreshHit": 10}
+    assert result["load_probe"]["hit_ratio"] == 0.8
+    ages = [n * 400 for n in hits]
+    expected_age = {"none": 10, "0": 10,
+                    "3600-43199": sum(1 for a in ages if 3600 <= a <= 43199),
+                    "43200+ (stale)": sum(1 for a in ages if a >= 43200)}
+    assert result["load_probe"]["age"] == {k: v for k, v in expected_age.items() if v}
+    assert result["load_probe"]["age_max_s"] == max(ages)
+    assert result["verdict"].endswith("load probe 100/100 all 503, hit ratio 80.0%")
+    # the second run's requests are 136..270 (matrix 136..170, probe 171..270)
+    assert "edge cache: X-Cache {Hit: 80, Miss: 10, RefreshHit: 10}; hit ratio 80.0%" in out
+    assert "Age (s) {none: 10, 0: 10, 43200+ (stale): 80}, max 107600" in out
+
+
+def test_an_x_cache_that_is_not_cloudfronts_is_shown_and_not_counted(capsys, stand_in):
+    s = stand_in(lambda n, m, a: replace(a, headers=a.headers + (("X-Cache", "HIT"),)))
+    code, result = run_json(capsys, s.url, "--requests", "10")
+    assert code == 0
+    assert result["load_probe"]["x_cache"] == {"other: HIT": 10} and result["load_probe"]["hit_ratio"] is None
+
+
+# --- viewers never see the edge's Cache-Control --------------------------------------------
+
+
+def test_the_pages_edge_cache_control_instead_of_no_store_fails(capsys, stand_in):
+    # As if the viewer-response function's no-store were gone on GET/HEAD: the object's own
+    # Cache-Control (what deploy uploads it with) would reach viewers.
+    s = stand_in(lambda n, m, a: replace(a, headers=tuple(
+        ("Cache-Control", CACHE_CONTROL) if k == "Cache-Control" else (k, v) for k, v in a.headers))
+        if m in ("GET", "HEAD") else a)
+    code, result = run_json(capsys, s.url, "--requests", "0")
+    assert code == ExitCode.CHECKS_FAILED
+    assert result["failures"] == ["Cache-Control ... lacks no-store on 10/35"]
+    assert "stale-if-error" in CACHE_CONTROL and "no-store" not in CACHE_CONTROL
+
+
+# --- verify needs no node -------------------------------------------------------------------
+
+
+def test_verify_runs_without_node(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PATH"} | {"PATH": str(tmp_path)}
+    with start_preview() as p:
+        r = subprocess.run([sys.executable, "-m", "scripts", "verify", p.url, "--requests", "20"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[-1].startswith("PASS: 35/35 requests")

@@ -7,28 +7,39 @@ that the local preview serves and that verify checks a live endpoint against.
   ``Retry-After``, the security headers, the ``Cache-Control`` override, removed
   headers), with ``Ref``/``Fn::Sub`` of parameters resolved to their defaults or to
   the values given;
-* the viewer-response CloudFront Function's effect on a direct hit of the page path;
+* the cache behavior's CloudFront Functions, EXECUTED: their code as CloudFormation
+  fills in its ``Fn::Sub`` runs in node (``functions.FunctionHost``, one child per
+  model, started on first use). The viewer-request function's URI decides which S3 key
+  is looked up; the viewer-response function sets the status and headers (the
+  ``Retry-After`` countdown included, at the model's clock);
 * ``AllowedMethods`` (a method outside the set gets CloudFront's own 403);
-* the content file (its ``Content-Type`` comes from ``page.CONTENT_TYPES``).
+* the content file (its ``Content-Type`` comes from ``page.CONTENT_TYPES``) and the
+  ``Cache-Control`` deploy gives the page object (``page.CACHE_CONTROL``).
 
 What it assumes about the parts nothing local can run (S3 behind OAC, CloudFront's
 error handling) is written down in ``_s3_status`` and ``EndpointModel.answer``; the
-AWS pages behind them are cited there.
+AWS pages behind them are cited there. Only ``answer`` needs node; what verify reads
+(``policy_headers``, the page, its Content-Type, the parameters) does not.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
+import threading
+import time
 import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from .errors import UserError
-from .page import CONTENT_DIR, CONTENT_TYPES, default_object_key, read_content
+from .errors import ExitCode, UserError
+from .functions import FunctionHost
+from .page import CACHE_CONTROL, CONTENT_DIR, CONTENT_TYPES, default_object_key, read_content
 from .parameters import load_template, validate_parameter
 
 DEFAULT_DOMAIN = "d111111abcdef8.cloudfront.net"
@@ -205,6 +216,7 @@ class Answer:
     body: bytes  # empty for HEAD
     length: int  # Content-Length (for HEAD: the length GET would send)
     kind: str  # "error-page", "function", "origin", "origin-error", "cloudfront-403"
+    origin_key: str | None = None  # the S3 key CloudFront asked for (after the viewer-request function)
 
     def header(self, name: str) -> str | None:
         for k, v in self.headers:
@@ -219,17 +231,8 @@ class _Behavior:
     allowed_methods: tuple[str, ...]
     policy_headers: tuple[tuple[str, str, bool], ...]  # (name, value, override)
     removed_headers: tuple[str, ...]
-    viewer_response: _FunctionEffect | None
-
-
-@dataclass(frozen=True)
-class _FunctionEffect:
-    """What the viewer-response function does to a 2xx/3xx response."""
-
-    name: str
-    status: int | None
-    headers: tuple[tuple[str, str], ...]
-    applies_below: int  # the function rewrites responses whose status is < this
+    viewer_request: str | None  # logical id of the CloudFront Function, if any
+    viewer_response: str | None
 
 
 @dataclass
@@ -246,6 +249,43 @@ class EndpointModel:
     list_bucket_granted: bool
     behaviors: list[_Behavior]  # ordered; last is the default behavior
     parameters: dict[str, Any] = field(default_factory=dict)
+    function_codes: dict[str, str] = field(default_factory=dict)  # logical id -> code, Fn::Sub filled in
+    #: "now" for the functions (seconds since the epoch) when ``answer`` is given none
+    clock: Callable[[], float] = time.time
+    _host: FunctionHost | None = field(default=None, init=False, repr=False)
+    _host_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
+
+    # -- the functions' node child -------------------------------------------
+    def start_functions(self) -> None:
+        """Start the node child that runs the functions (``answer`` does on first use);
+        UserError (ExitCode.CONFIG) in one sentence when node is not installed."""
+        with self._host_lock:
+            if self._closed:
+                raise UserError("the model is closed: its functions no longer run", ExitCode.ERROR)
+            if self._host is None and self.function_codes:
+                self._host = FunctionHost(self.function_codes)
+
+    def _run_functions(self, steps: list[tuple[str, dict[str, Any]]], now: float) -> list[dict[str, Any]]:
+        host = self._host
+        if host is None:
+            self.start_functions()
+            host = self._host
+        assert host is not None
+        return host.run(steps, now)
+
+    def close(self) -> None:
+        """Stop the node child, if one was started."""
+        with self._host_lock:
+            host, self._host, self._closed = self._host, None, True
+        if host is not None:
+            host.close()
+
+    def __enter__(self) -> EndpointModel:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     @property
     def page_path(self) -> str:
@@ -293,19 +333,7 @@ class EndpointModel:
 
     @staticmethod
     def _apply_policy(behavior: _Behavior, origin: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        # Response headers policy: Override=true replaces the origin's header,
-        # Override=false adds it only when the origin did not send it
-        # (understanding-response-headers-policies.html).
-        headers = list(origin)
-        for name, value, override in behavior.policy_headers:
-            present = any(k.lower() == name.lower() for k, _ in headers)
-            if override:
-                headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
-                headers.append((name, value))
-            elif not present:
-                headers.append((name, value))
-        removed = {h.lower() for h in behavior.removed_headers}
-        return [(k, v) for k, v in headers if k.lower() not in removed]
+        return list(_policy_applied(behavior, tuple(origin)))
 
     def _s3_error(self, status: int) -> tuple[list[tuple[str, str]], bytes]:
         code = {403: "AccessDenied", 404: "NoSuchKey", 405: "MethodNotAllowed"}.get(status, "Error")
@@ -316,55 +344,96 @@ class EndpointModel:
         ).encode()
         return [("Content-Type", "application/xml")], body
 
-    def _finish(self, method: str, status: int, headers: list[tuple[str, str]], body: bytes, kind: str) -> Answer:
+    def _finish(self, method: str, status: int, headers: list[tuple[str, str]], body: bytes, kind: str,
+                origin_key: str | None = None) -> Answer:
         return Answer(
             status=status,
             headers=tuple(headers),
             body=b"" if method == "HEAD" else body,
             length=len(body),
             kind=kind,
+            origin_key=origin_key,
         )
 
-    # -- the one function both preview and verify use ----------------------
-    def answer(self, method: str, path: str) -> Answer:
-        """What the deployed endpoint answers to METHOD on PATH (query excluded)."""
+    def policy_headers(self, path: str) -> list[tuple[str, str]]:
+        """The headers the response headers policy of PATH's cache behavior sets (no node needed)."""
+        return [(name, value) for name, value, _ in self.behavior_for(path).policy_headers]
+
+    # -- the one function both preview and verify's stand-ins use ------------
+    def answer(self, method: str, path: str, headers: Iterable[tuple[str, str]] = (),
+               now: float | None = None) -> Answer:
+        """What the deployed endpoint answers to METHOD on PATH (with its query string) with
+        the request HEADERS, at time NOW (seconds since the epoch; default: ``clock()``)."""
         method = method.upper()
-        path = urllib.parse.urlsplit(path).path or "/"
-        behavior = self.behavior_for(path)
+        # An origin-form request target: "//a//b" is a path, not a host (no urlsplit).
+        uri, _, query = path.partition("?")
+        uri = uri or "/"
+        behavior = self.behavior_for(uri)
         if method not in behavior.allowed_methods:
             # CloudFront's own 403 for a method outside AllowedMethods
             # (http-403-invalid-method.html); not the maintenance page.
             return self._finish(method, 403, [("Content-Type", "text/html")], cloudfront_error_page(
                 "403 ERROR", "This distribution is not configured to allow the HTTP request method "
                 "that was used for this request."), "cloudfront-403")
-        s3 = self._s3_status(method, path)
+        now = self.clock() if now is None else now
+        request = _request_object(method, uri, query, headers)
+        steps = []
+        if behavior.viewer_request:
+            # The cache is looked up, and the origin asked, with the URI the function
+            # returns; the behavior and the origin stay those of the viewer's URI
+            # (function-code-choose-purpose.html, edge-function-restrictions-all.html).
+            steps.append((behavior.viewer_request, _event("viewer-request", request)))
+        # The page object as deploy uploads it; the response headers policy is applied
+        # before the viewer-response event, whose function sees (and may override) its
+        # headers ("How do response headers policies fit into the CloudFront workflow?",
+        # https://aws.amazon.com/blogs/networking-and-content-delivery/amazon-cloudfront-introduces-response-headers-policies/).
+        page_headers = self._apply_policy(behavior, [("Content-Type", self.content_type),
+                                                     ("Cache-Control", CACHE_CONTROL)])
+        if behavior.viewer_response and self._s3_status(method, self.page_path) < 400:
+            # The one answer below 400 S3 gives is the page object, so its viewer-response
+            # event is known before the viewer-request function has run: both run in one
+            # round trip to node, and the second result is used only if the URI the first
+            # returns is the page's (below). Viewer-response functions run for origin
+            # answers below 400 only, cache hits included: "CloudFront doesn't invoke edge
+            # functions for viewer response events when the origin returns HTTP status code
+            # 400 or higher"
+            # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-function-restrictions-all.html).
+            response = {"statusCode": 200, "statusDescription": "OK", "headers": _header_object(page_headers),
+                        "cookies": {}}
+            # Without a viewer-request function the request is the viewer's; with one,
+            # node passes on the request it returned.
+            steps.append((behavior.viewer_response,
+                          _event("viewer-response", None if steps else request, response)))
+        results = self._run_functions(steps, now) if steps else []
+        if behavior.viewer_request:
+            request = results.pop(0)
+            if "statusCode" in request:
+                raise UserError(f"the preview does not emulate a response generated by the "
+                                f"viewer-request function {behavior.viewer_request}")
+        s3 = self._s3_status(method, request["uri"])
+        key = self._s3_key(request["uri"])
         if s3 < 400:
-            headers = self._apply_policy(behavior, [("Content-Type", self.content_type)])
-            status, kind = 200, "origin"
-            fn = behavior.viewer_response
-            if fn is not None and s3 < fn.applies_below and fn.status is not None:
-                # A viewer-response function runs only for origin responses < 400
-                # (edge-functions-restrictions.html).
-                status, kind = fn.status, "function"
-                for name, value in fn.headers:
-                    headers = [(k, v) for k, v in headers if k.lower() != name.lower()] + [(name, value)]
-            return self._finish(method, status, headers, self.page_body, kind)
+            if not behavior.viewer_response:
+                return self._finish(method, 200, page_headers, self.page_body, "origin", key)
+            response = results[0]
+            headers_out = _header_list(response.get("headers") or {}, page_headers)
+            return self._finish(method, int(response["statusCode"]), headers_out, self.page_body, "function", key)
         # S3 error -> CustomErrorResponses. The error page is fetched through the
         # cache behavior matching its path (HTTPStatusCodes.html); the viewer
         # gets ResponseCode and the page. If the page cannot be fetched the viewer
         # gets that fetch's status (custom-error-pages.html). Viewer-response
-        # functions do not run on error responses (edge-functions-restrictions.html).
+        # functions do not run on error responses (edge-function-restrictions-all.html).
         # ASSUMPTION (UNVERIFIED in the facts): the response headers policy also
         # applies to custom error responses; verify checks this on the live endpoint.
         response_code, page_path = self.error_responses.get(s3, (None, None))
         if page_path:
             page_behavior = self.behavior_for(page_path)
             if self._s3_status("GET", page_path) == 200:
-                headers = self._apply_policy(behavior, [("Content-Type", self.content_type)])
-                return self._finish(method, response_code or s3, headers, self.page_body, "error-page")
+                headers_out = self._apply_policy(behavior, [("Content-Type", self.content_type)])
+                return self._finish(method, response_code or s3, headers_out, self.page_body, "error-page", key)
             s3, behavior = self._s3_status("GET", page_path), page_behavior
-        headers, body = self._s3_error(s3)
-        return self._finish(method, s3, self._apply_policy(behavior, headers), body, "origin-error")
+        headers_out, body = self._s3_error(s3)
+        return self._finish(method, s3, self._apply_policy(behavior, headers_out), body, "origin-error", key)
 
     def describe(self) -> str:
         b = self.behaviors[-1]
@@ -375,10 +444,91 @@ class EndpointModel:
             "allowed methods: " + ",".join(b.allowed_methods),
             "policy headers: " + "; ".join(f"{n}: {v}" for n, v, _ in b.policy_headers),
         ]
-        if b.viewer_response:
-            lines.append(f"viewer-response function {b.viewer_response.name}: "
-                         f"<{b.viewer_response.applies_below} -> {b.viewer_response.status}")
+        for event, name in (("viewer-request", b.viewer_request), ("viewer-response", b.viewer_response)):
+            if name:
+                lines.append(f"{event} function {name} (its code runs in node)")
         return "\n".join(lines)
+
+
+@functools.lru_cache(maxsize=256)
+def _policy_applied(behavior: _Behavior, origin: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """ORIGIN's headers after BEHAVIOR's response headers policy: Override=true replaces the
+    origin's header, Override=false adds it only when the origin did not send it
+    (understanding-response-headers-policies.html). Cached: the same few inputs every time."""
+    headers = list(origin)
+    for name, value, override in behavior.policy_headers:
+        present = any(k.lower() == name.lower() for k, _ in headers)
+        if override:
+            headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
+            headers.append((name, value))
+        elif not present:
+            headers.append((name, value))
+    removed = {h.lower() for h in behavior.removed_headers}
+    return tuple((k, v) for k, v in headers if k.lower() not in removed)
+
+
+# ---------------------------------------------------------------------------
+# CloudFront Functions events (functions-event-structure.html): header, query and cookie
+# names as keys, each {"value": ...} plus "multiValue" when repeated; header names in
+# lower case, as CloudFront passes them; the Cookie header becomes "cookies".
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-event-structure.html
+# ---------------------------------------------------------------------------
+
+
+def _values_object(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            entry = out[name]
+            entry.setdefault("multiValue", [{"value": entry["value"]}]).append({"value": value})
+        else:
+            out[name] = {"value": value}
+    return out
+
+
+def _header_object(headers: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    return _values_object((k.lower(), v) for k, v in headers)
+
+
+def _request_object(method: str, uri: str, query: str, headers: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    headers = list(headers)
+    cookies = [c.strip().partition("=") for k, v in headers if k.lower() == "cookie" for c in v.split(";") if c.strip()]
+    return {
+        "method": method,
+        "uri": uri,
+        "querystring": _values_object(
+            (name, value) for name, _, value in (p.partition("=") for p in query.split("&") if p)),
+        "headers": _header_object((k, v) for k, v in headers if k.lower() != "cookie"),
+        "cookies": _values_object((name.strip(), value) for name, _, value in cookies),
+    }
+
+
+def _event(event_type: str, request: dict[str, Any] | None, response: dict[str, Any] | None = None
+           ) -> dict[str, Any]:
+    """An event; without ``request`` node fills in the one the previous function returned."""
+    event: dict[str, Any] = {"version": "1.0", "context": {"eventType": event_type}, "viewer": {"ip": "127.0.0.1"}}
+    if request is not None:
+        event["request"] = request
+    if response is not None:
+        event["response"] = response
+    return event
+
+
+@functools.lru_cache(maxsize=256)
+def _title_case(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def _header_list(headers: Mapping[str, Any], before: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A function's response headers as (Name, value) pairs: the casing a header had
+    before the function, Title-Case for a new one."""
+    casing = {k.lower(): k for k, _ in before}
+    out = []
+    for name, entry in headers.items():
+        shown = casing.get(name) or _title_case(name)
+        for item in entry.get("multiValue") or [entry]:
+            out.append((shown, str(item["value"])))
+    return out
 
 
 def cloudfront_error_page(title: str, text: str) -> bytes:
@@ -433,34 +583,6 @@ def _truthy(v: Any) -> bool:
     return v is True or (isinstance(v, str) and v.lower() == "true")
 
 
-def _function_effect(name: str, code: str) -> _FunctionEffect:
-    """Read what a viewer-response function does from its code.
-
-    Nothing here runs JavaScript: the stand-in looks for the status the function
-    assigns (``statusCode = 503`` / ``statusCode: 503``), the headers it sets
-    (``headers['retry-after'] = {value: '300'}``) and the condition it tests
-    (``statusCode < 400`` / ``>= 400``). If it finds no status it fails loudly
-    rather than guess.
-    """
-    statuses = [int(s) for s in re.findall(r"statusCode\s*[:=]\s*(\d{3})\b", code)]
-    if not statuses:
-        raise UserError(
-            f"cannot tell from the code of {name} what status its viewer-response handler sets; "
-            "the preview reads `statusCode = NNN` from it"
-        )
-    headers: list[tuple[str, str]] = []
-    header_assign = re.compile(
-        r"headers\s*(?:\[\s*['\"]([A-Za-z0-9-]+)['\"]\s*\]|\.([A-Za-z0-9_]+))"
-        r"\s*=\s*\{\s*['\"]?value['\"]?\s*:\s*(['\"])(.*?)\3"
-    )
-    for m in header_assign.finditer(code):
-        hname = m.group(1) or m.group(2)
-        headers.append(("-".join(part.capitalize() for part in hname.split("-")), m.group(4)))
-    below = re.search(r"statusCode\s*(<|>=)\s*(\d{3})", code)
-    applies_below = int(below.group(2)) if below else 400
-    return _FunctionEffect(name=name, status=statuses[-1], headers=tuple(headers), applies_below=applies_below)
-
-
 def _single(resources: Mapping[str, Any], rtype: str) -> tuple[str, dict[str, Any]]:
     found = [(k, v) for k, v in resources.items() if v.get("Type") == rtype]
     if len(found) != 1:
@@ -475,6 +597,7 @@ def endpoint_model(
     content: str | os.PathLike[str] | None = None,
     retry_after: int | None = None,
     require_content: bool = True,
+    clock: Callable[[], float] | None = None,
 ) -> EndpointModel:
     """Build the model of the endpoint from the synthesized template.
 
@@ -485,12 +608,21 @@ def endpoint_model(
     ``content/<MaintenanceObjectKey>``), judged by ``page.read_content`` like
     a deploy judges it. ``require_content=False``: a default content file that is
     missing or unusable gives an empty page body (for checks that only need the
-    Content-Type); a ``content`` given explicitly must always be usable.
+    Content-Type); a ``content`` given explicitly must always be usable. ``clock``:
+    "now" for the functions, in seconds since the epoch (default ``time.time``).
+    Building the model starts nothing; ``answer`` starts node on first use, and
+    ``close()`` stops it.
     """
     tpl = template if isinstance(template, dict) else load_template(template)
     params = dict(parameters or {})
     if retry_after is not None:
         params["RetryAfterSeconds"] = retry_after
+    declared_key = (tpl.get("Parameters") or {}).get("MaintenanceObjectKey")
+    if (content and declared_key is not None and "MaintenanceObjectKey" not in params
+            and Path(content).suffix.lower() in CONTENT_TYPES):
+        # The key deploy gives this content (its rule, not a copy of it), passed as the
+        # parameter the way deploy passes it: the functions and error responses follow.
+        params["MaintenanceObjectKey"] = default_object_key(Path(content), declared_key.get("Default"))
     res = TemplateResolver(tpl, params)
     resources = tpl.get("Resources") or {}
     dist_name, dist = _single(resources, "AWS::CloudFront::Distribution")
@@ -512,23 +644,28 @@ def endpoint_model(
         removed = tuple(str(h["Header"]) for h in (pcfg.get("RemoveHeadersConfig") or {}).get("Items", []))
         return tuple(headers), removed
 
-    def function_of(cb: Mapping[str, Any]) -> _FunctionEffect | None:
+    function_codes: dict[str, str] = {}
+
+    def functions_of(cb: Mapping[str, Any]) -> dict[str, str]:
+        """{event type: logical id} of the behavior's CloudFront Functions; their code
+        (Fn::Sub filled in, as CloudFormation deploys it) goes into function_codes."""
         if cb.get("LambdaFunctionAssociations"):
             raise UserError("the preview cannot emulate Lambda@Edge associations")
+        found = {}
         for assoc in cb.get("FunctionAssociations") or []:
-            if assoc.get("EventType") != "viewer-response":
-                continue  # viewer-request: strips conditional/Range headers; the preview ignores them anyway
             logical = _referenced_resource(assoc.get("FunctionARN"))
-            if logical is None or logical not in resources:
-                raise UserError(f"the preview can only read a CloudFront Function defined in the template, not {assoc.get('FunctionARN')}")
-            code = res.resolve(resources[logical]["Properties"]["FunctionCode"])
-            return _function_effect(logical, str(code))
-        return None
+            if logical is None or resources.get(logical, {}).get("Type") != "AWS::CloudFront::Function":
+                raise UserError(f"the preview can only run a CloudFront Function defined in the template, "
+                                f"not {assoc.get('FunctionARN')}")
+            function_codes[logical] = str(res.resolve(resources[logical]["Properties"]["FunctionCode"]))
+            found[str(assoc.get("EventType"))] = logical
+        return found
 
     def behavior(cb: Mapping[str, Any], pattern: str) -> _Behavior:
         headers, removed = policy_of(cb)
         methods = tuple(m.upper() for m in (cb.get("AllowedMethods") or ["GET", "HEAD"]))
-        return _Behavior(pattern, methods, headers, removed, function_of(cb))
+        fns = functions_of(cb)
+        return _Behavior(pattern, methods, headers, removed, fns.get("viewer-request"), fns.get("viewer-response"))
 
     behaviors = [behavior(cb, str(cb["PathPattern"])) for cb in cfg.get("CacheBehaviors") or []]
     behaviors.append(behavior(cfg["DefaultCacheBehavior"], "*"))
@@ -542,10 +679,6 @@ def endpoint_model(
     # the path the 403 error response serves.
     if "MaintenanceObjectKey" in res.values:
         page_key = str(res.values["MaintenanceObjectKey"]).lstrip("/")
-        if content and "MaintenanceObjectKey" not in params and Path(content).suffix.lower() in CONTENT_TYPES:
-            # The key deploy would give this content (its rule, not a copy of it).
-
-            page_key = default_object_key(Path(content), page_key)
     else:
         pages = [pp for _, pp in error_responses.values() if pp]
         if not pages:
@@ -589,6 +722,8 @@ def endpoint_model(
         list_bucket_granted=list_bucket,
         behaviors=behaviors,
         parameters=dict(res.values),
+        function_codes=function_codes,
+        clock=clock or time.time,
     )
 
 

@@ -23,14 +23,14 @@ import json
 import os
 import socket
 import ssl
-import tempfile
 import sys
+import tempfile
 import threading
-import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import UserError
 from .inputs import is_hostname
@@ -63,7 +63,7 @@ def make_tls_material(domain: str) -> TlsMaterial:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "maintenance-preview throwaway CA (not CloudFront)")])
     ca_cert = (
@@ -132,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = IDLE_TIMEOUT
     wbufsize = 64 * 1024  # headers and body leave in one write; handle_one_request flushes
-    server: "_PreviewServer"
+    server: _PreviewServer
 
     def setup(self) -> None:
         super().setup()
@@ -175,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.server.app
         self._drain_body()
         host = self.headers.get("Host")
-        path = urllib.parse.urlsplit(self.path).path or "/"
+        error = None
         if app.check_host and not _host_matches(host, app.domain):
             # CloudFront answers 403 to a Host that is not one of the distribution's
             # names (http-403-permission-denied.html).
@@ -185,7 +185,15 @@ class _Handler(BaseHTTPRequestHandler):
             ans = Answer(403, (("Content-Type", "text/html"),), b"" if self.command == "HEAD" else page,
                          len(page), "host-403")
         else:
-            ans = app.model.answer(self.command, path)
+            try:
+                # The request line's target (path and query) and the headers go to the
+                # template's viewer-request function, as CloudFront passes them.
+                ans = app.model.answer(self.command, self.path, self.headers.items())
+            except UserError as exc:  # a function failed: say so, loudly, and never as a 503
+                error = str(exc)
+                text = f"preview ({STAND_IN}): {error}\n".encode()
+                ans = Answer(500, (("Content-Type", "text/plain; charset=utf-8"),),
+                             b"" if self.command == "HEAD" else text, len(text), "preview-error")
         self.send_response(ans.status)
         for name, value in ans.headers:
             self.send_header(name, value)
@@ -197,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
         if ans.body:
             self.wfile.write(ans.body)
         app.record(method=self.command, path=self.path, host=host,
-                   sni=getattr(self.connection, "_preview_sni", None), status=ans.status)
+                   sni=getattr(self.connection, "_preview_sni", None), status=ans.status, error=error)
 
 
 class _PreviewServer(ThreadingHTTPServer):
@@ -206,7 +214,7 @@ class _PreviewServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], app: "Preview"):
+    def __init__(self, address: tuple[str, int], app: Preview):
         self.app = app
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._active: set[socket.socket] = set()
@@ -299,12 +307,14 @@ class Preview:
         retry_after: int | None = None,
         template: Any = None,
         check_host: bool | None = None,
+        clock: Callable[[], float] | None = None,
     ):
         domain = domain.strip().lower().rstrip(".")
         if not is_hostname(domain):
             raise UserError(f"--domain must be a DNS name like {DEFAULT_DOMAIN}, got {domain!r}")
         self.domain = domain
-        self.model = endpoint_model(template, parameters=parameters, content=content, retry_after=retry_after)
+        self.model = endpoint_model(template, parameters=parameters, content=content, retry_after=retry_after,
+                                    clock=clock)
         self.tls = tls
         self.check_host = tls if check_host is None else check_host
         self._records: list[dict[str, Any]] = []
@@ -319,6 +329,8 @@ class Preview:
         self.ca_pem: bytes | None = None
         self.ca_path: Path | None = None
         try:
+            # node now, not on the first request: a missing node is one sentence before "listening on".
+            self.model.start_functions()
             if tls:
                 self._setup_tls(ca_out)
             try:
@@ -370,7 +382,7 @@ class Preview:
         self.tls_context = ctx
 
     def record(self, **entry: Any) -> None:
-        entry = {"time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"), **entry}
+        entry = {"time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"), **entry}
         if entry.get("error") is None:
             entry.pop("error", None)
         line = json.dumps(entry)
@@ -399,13 +411,14 @@ class Preview:
         self._cleanup_files()
 
     def _cleanup_files(self) -> None:
+        self.model.close()  # the functions' node child
         with self._lock:
             if self._log_file:
                 self._log_file.close()
                 self._log_file = None
         self._tmp.cleanup()
 
-    def __enter__(self) -> "Preview":
+    def __enter__(self) -> Preview:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -418,6 +431,9 @@ def start_preview(**kwargs: Any) -> Preview:
     Returns once the socket listens. Attributes: ``url`` (http(s)://HOST:PORT/),
     ``domain_url`` (https://DOMAIN:PORT/), ``port``, ``host``, ``domain``,
     ``ca_path``/``ca_pem`` (with tls), ``model`` (the EndpointModel),
-    ``records()``; ``close()`` or use it as a context manager.
+    ``records()``; ``close()`` or use it as a context manager. ``clock``: "now"
+    for the template's functions (seconds since the epoch; default ``time.time``).
+    The functions' node child starts before the socket listens (UserError, exit 3,
+    without node) and stops with ``close()``.
     """
     return Preview(**kwargs)

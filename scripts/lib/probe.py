@@ -1,12 +1,20 @@
-"""Checking a live endpoint (or the preview) against the model derived from the template.
+"""Checking a live endpoint (or the preview) against what the template and the deployed
+parameters say.
 
 Sends every method (GET, HEAD, OPTIONS, PUT, PATCH, POST, DELETE) to ``/``, the page's own
 path, a random path, a deep path with a query string and a path with odd characters; every
-answer must be what ``model.EndpointModel.answer(method, path)`` says: status 503, the page
-body, its Content-Type, a valid ``Retry-After`` and ``Cache-Control: no-store``. The
-security headers are reported as present / missing / different (a failure only with
-``--strict``). Then a bounded load probe: status histogram, body mismatches, connection
-errors and p50/p95/p99 latency, so an intermittent error shows up as a number.
+answer must be status 503 with the page body, its Content-Type, a valid ``Retry-After``
+(with ``--stack-name``: the deployed value, or the countdown's range, see
+``retry_after_expected``) and ``Cache-Control: no-store``. The security headers of the
+template's response headers policy are reported as present / missing / different (a
+failure only with ``--strict``). Then a bounded load probe: status histogram, body
+mismatches, connection errors, p50/p95/p99 latency, so an intermittent error shows up as
+a number, and histograms of CloudFront's ``X-Cache`` and ``Age`` with the hit ratio.
+
+verify needs no node: it never runs the template's CloudFront Functions. What it expects
+comes from the template's configuration (``EndpointModel.policy_headers``, the page, its
+Content-Type) and the deployed parameters; the functions are what it checks, so their
+own output must not be the yardstick.
 
 HEAD bodies are not read: an HTTP client cannot tell bytes sent after a HEAD answer from
 the next response, so such bytes show up, if at all, as a connection error later.
@@ -14,6 +22,7 @@ the next response, so such bytes show up, if at all, as a connection error later
 from __future__ import annotations
 
 import argparse
+import datetime
 import email.utils
 import math
 import re
@@ -34,12 +43,22 @@ from .aws import describe_stack, outputs_of, require_outputs, session
 from .errors import ExitCode, UserError
 from .inputs import http_url, url_path
 from .model import EndpointModel, endpoint_model
-from .page import read_content
+from .page import EDGE_MAX_AGE, read_content
 from .parameters import load_template
 from .template import ALL_METHODS  # every method CloudFront can allow: verify sends them all
 
-# Headers verify checks itself; the rest of what the model sets is "security headers".
+# Headers verify checks itself; the rest of what the policy sets is "security headers".
 _OWN_CHECKS = {"content-type", "retry-after", "cache-control", "content-length"}
+
+# The Retry-After countdown (template.py, VIEWER_RESPONSE_CODE): until MaintenanceEndsAt,
+# GET and HEAD (the viewer-response function's path) carry the whole seconds left, never
+# fewer than min(COUNTDOWN_FLOOR_S, RetryAfterSeconds); other methods, and every method
+# after the end, RetryAfterSeconds. verify checks a range rather than running the function
+# (tests/test_verify.py holds the two to each other with node). The edge's clock and ours
+# may differ by up to CLOCK_SKEW_S seconds.
+COUNTDOWN_FLOOR_S = 60
+CLOCK_SKEW_S = 30
+COUNTDOWN_METHODS = ("GET", "HEAD")
 REQUEST_BODY = b"verify=1"
 USER_AGENT = "maintenance-endpoint-verify/1"
 
@@ -145,8 +164,48 @@ class Expectation:
     model: EndpointModel
     body: bytes | None  # exact body (--content), else None: compare with the first body seen
     content_type: str
-    retry_after: str | None  # exact value when known
+    retry_after: int | None  # RetryAfterSeconds when known (--stack-name, --retry-after), else any value
     strict: bool
+    ends_at: float | None = None  # the deployed MaintenanceEndsAt (seconds since the epoch), if any
+
+
+def parse_ends_at(text: str) -> float:
+    """MaintenanceEndsAt (YYYY-MM-DDTHH:MM:SSZ, already checked against the template's
+    pattern) in seconds since the epoch; a day past the month's end rolls over into the
+    next month, as the function's Date.parse does (29 February of a common year)."""
+    y, mo, d, h, mi, sec = (int(x) for x in re.findall(r"\d+", text))
+    start = datetime.datetime(y, mo, 1, h, mi, sec, tzinfo=datetime.UTC)
+    return (start + datetime.timedelta(days=d - 1)).timestamp()
+
+
+def retry_after_rule(exp: Expectation, ends_at_text: str | None) -> str:
+    """What verify expects of Retry-After, in words."""
+    if exp.retry_after is None:
+        return "any valid value (seconds or an HTTP date): pass --stack-name or --retry-after to check it"
+    if exp.ends_at is None:
+        return f"{exp.retry_after} on every answer"
+    floor = min(COUNTDOWN_FLOOR_S, exp.retry_after)
+    return (f"GET/HEAD: the seconds left until {ends_at_text} (at least {floor}, clock skew allowance "
+            f"{CLOCK_SKEW_S} s), then {exp.retry_after}; other methods: {exp.retry_after}")
+
+
+def retry_after_expected(exp: Expectation, method: str, sent: float, received: float) -> list[tuple[int, int]] | None:
+    """The Retry-After values (closed ranges) an answer to METHOD sent and received at
+    these times (seconds since the epoch) may carry; None: any valid value."""
+    if exp.retry_after is None:
+        return None
+    fixed = (exp.retry_after, exp.retry_after)
+    if exp.ends_at is None or method not in COUNTDOWN_METHODS:
+        return [fixed]
+    floor = min(COUNTDOWN_FLOOR_S, exp.retry_after)
+    most = exp.ends_at - sent + CLOCK_SKEW_S  # seconds left by the earliest clock the edge may have
+    least = exp.ends_at - received - CLOCK_SKEW_S  # and by the latest
+    ranges = []
+    if most > 0:
+        ranges.append((max(math.ceil(least), floor), max(math.ceil(most), floor)))
+    if least <= 0:
+        ranges.append(fixed)
+    return ranges
 
 
 @dataclass
@@ -162,6 +221,7 @@ class Check:
     error: str | None = None
     body: bytes = field(default=b"", repr=False)
     head_length: int | None = field(default=None, repr=False)  # HEAD: its Content-Length
+    retry_after: str | None = None  # the value the answer carried
 
     @property
     def headers_ok(self) -> bool:
@@ -172,7 +232,10 @@ class Check:
         return self.error is None and self.status == 503 and self.body_ok and self.headers_ok
 
 
-def check_response(method: str, path: str, resp: requests.Response, exp: Expectation, check: Check) -> None:
+def check_response(method: str, path: str, resp: requests.Response, exp: Expectation, check: Check,
+                   sent: float, received: float) -> None:
+    """Judge one answer; ``sent``/``received``: when the request left and the answer came
+    (seconds since the epoch), for the Retry-After countdown."""
     check.status = resp.status_code
     body = resp.content
     check.body = body
@@ -204,20 +267,21 @@ def check_response(method: str, path: str, resp: requests.Response, exp: Expecta
     ctype = resp.headers.get("Content-Type")
     if _norm(ctype) != _norm(exp.content_type):
         check.problems.append(f"Content-Type {ctype!r} is not {exp.content_type!r}" if ctype else "no Content-Type")
-    ra = resp.headers.get("Retry-After")
+    ra = check.retry_after = resp.headers.get("Retry-After")
+    allowed = retry_after_expected(exp, method, sent, received)
     if ra is None:
         check.problems.append("no Retry-After")
     elif not (_retry_after_ok(ra)):
         check.problems.append(f"Retry-After {ra!r} is neither seconds nor an HTTP date")
-    elif exp.retry_after is not None and ra.strip() != exp.retry_after:
-        check.problems.append(f"Retry-After {ra!r} is not {exp.retry_after!r}")
+    elif allowed is not None and not (ra.strip().isdigit() and any(lo <= int(ra) <= hi for lo, hi in allowed)):
+        shown = " or ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in allowed)
+        check.problems.append(f"Retry-After {ra!r} is not {shown!r}")
     cc = resp.headers.get("Cache-Control")
     if cc is None:
         check.problems.append("no Cache-Control")
     elif "no-store" not in [d.strip().split("=")[0].lower() for d in cc.split(",")]:
         check.problems.append(f"Cache-Control {cc!r} lacks no-store")
-    expected = exp.model.answer(method, path)
-    for name, value in expected.headers:
+    for name, value in exp.model.policy_headers(path.partition("?")[0]):
         if name.lower() in _OWN_CHECKS:
             continue
         got = resp.headers.get(name)
@@ -231,13 +295,14 @@ def run_matrix(client: Client, paths: list[tuple[str, str]], exp: Expectation, c
     checks = [Check(m, label, p) for label, p in paths for m in ALL_METHODS]
 
     def one(check: Check) -> None:
+        sent = time.time()
         try:
             resp = client.request(check.method, check.path)
         except requests.RequestException as exc:
             check.error = _error_name(exc)
             check.body_detail = "-"
             return
-        check_response(check.method, check.path, resp, exp, check)
+        check_response(check.method, check.path, resp, exp, check, sent, time.time())
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="verify") as pool:
         list(pool.map(one, checks))
@@ -280,6 +345,57 @@ def percentile(sorted_values: list[float], p: float) -> float | None:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
+# X-Cache as CloudFront sends it, "<result> from cloudfront": the result is the
+# x-edge-result-type of its standard logs. Hit: served from the edge's copy; RefreshHit:
+# the copy had expired, so the edge asked the origin whether it was still current; Miss:
+# no usable copy, the origin was asked; Error: an error (a custom error response for the
+# other methods); LimitExceeded, CapacityExceeded, Redirect and others as they come.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logs-reference.html
+# The hit ratio is Hit over all answers that carry a CloudFront X-Cache: the share that
+# cost S3 nothing, the live measure of origin load. An answer without X-Cache did not come
+# through CloudFront (the preview sends none: it does not pretend to be a cache).
+NO_X_CACHE = "none"
+# Age buckets (seconds), the last one at the page object's max-age: an answer older than
+# that was served stale (stale-while-revalidate, or stale-if-error while S3 fails).
+AGE_BUCKETS = ((0, 0), (1, 59), (60, 3599), (3600, EDGE_MAX_AGE - 1))
+
+
+def x_cache_result(value: str | None) -> str:
+    """The result word of an X-Cache header from CloudFront; NO_X_CACHE without one;
+    the value itself (shortened) when it is not CloudFront's."""
+    if value is None:
+        return NO_X_CACHE
+    m = re.fullmatch(r"\s*([A-Za-z]+) from cloudfront\s*", value, re.IGNORECASE)
+    return m.group(1) if m else f"other: {value.strip()[:40]}"
+
+
+def age_bucket(value: str | None) -> str:
+    if value is None:
+        return NO_X_CACHE
+    if not value.strip().isdigit():
+        return "invalid"
+    age = int(value)
+    for lo, hi in AGE_BUCKETS:
+        if lo <= age <= hi:
+            return str(lo) if lo == hi else f"{lo}-{hi}"
+    return f"{EDGE_MAX_AGE}+ (stale)"
+
+
+def cache_summary(x_cache: Counter[str], ages: Counter[str], age_max: int | None) -> dict[str, Any]:
+    through_cloudfront = sum(n for k, n in x_cache.items() if k != NO_X_CACHE and not k.startswith("other"))
+    return {
+        "x_cache": dict(sorted(x_cache.items(), key=lambda kv: (-kv[1], kv[0]))),  # most first
+        "hit_ratio": round(x_cache["Hit"] / through_cloudfront, 4) if through_cloudfront else None,
+        "age": {k: ages[k] for k in sorted(ages, key=_age_order)},
+        "age_max_s": age_max,
+    }
+
+
+def _age_order(bucket: str) -> tuple[int, str]:
+    m = re.match(r"\d+", bucket)
+    return (int(m.group(0)) if m else -1, bucket)
+
+
 def load_probe(client: Client, paths: list[tuple[str, str]], exp: Expectation, reference: bytes | None,
                requests_n: int, concurrency: int, max_time: float) -> dict[str, Any]:
     """``requests_n`` GETs over the probe paths, ``concurrency`` at a time, stopping at
@@ -290,13 +406,16 @@ def load_probe(client: Client, paths: list[tuple[str, str]], exp: Expectation, r
     latencies: list[float] = []
     mismatches = 0
     errors: Counter[str] = Counter()
+    x_cache: Counter[str] = Counter()
+    ages: Counter[str] = Counter()
+    age_max: int | None = None
     started = time.monotonic()
     deadline = started + max_time
     expected_body = exp.body if exp.body is not None else reference
     get_paths = [p for _, p in paths]
 
     def worker() -> None:
-        nonlocal mismatches
+        nonlocal mismatches, age_max
         while True:
             with lock:
                 i = next(counter, None)
@@ -313,11 +432,16 @@ def load_probe(client: Client, paths: list[tuple[str, str]], exp: Expectation, r
                     errors[_error_name(exc).split(":")[0]] += 1
                 continue
             elapsed = (time.perf_counter() - t0) * 1000
+            age = resp.headers.get("Age")
             with lock:
                 statuses[str(resp.status_code)] += 1
                 latencies.append(elapsed)
                 if expected_body is not None and body != expected_body:
                     mismatches += 1
+                x_cache[x_cache_result(resp.headers.get("X-Cache"))] += 1
+                ages[age_bucket(age)] += 1
+                if age is not None and age.strip().isdigit():
+                    age_max = max(age_max or 0, int(age))
 
     threads = [threading.Thread(target=worker, name=f"probe-{n}", daemon=True) for n in range(max(1, concurrency))]
     for t in threads:
@@ -339,6 +463,7 @@ def load_probe(client: Client, paths: list[tuple[str, str]], exp: Expectation, r
         "latency_ms": {k: (round(v, 2) if v is not None else None)
                        for k, v in (("p50", percentile(lat, 50)), ("p95", percentile(lat, 95)),
                                     ("p99", percentile(lat, 99)), ("max", lat[-1] if lat else None))},
+        **cache_summary(x_cache, ages, age_max),
         "ok": done > 0 and set(statuses) == {"503"} and mismatches == 0,
     }
 
@@ -411,6 +536,23 @@ def render_probe(probe: dict[str, Any]) -> str:
         line += f"; latency p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms"
     if probe["stopped_at_deadline"]:
         line += " (stopped at --max-time)"
+    return line + "\n" + render_cache(probe)
+
+
+def render_cache(probe: dict[str, Any]) -> str:
+    """The X-Cache and Age histograms of the load probe, in one line."""
+    x_cache = probe["x_cache"]
+    if not x_cache:
+        return "edge cache: no answers"
+    if set(x_cache) == {NO_X_CACHE}:
+        return "edge cache: no X-Cache header (not CloudFront?); hit ratio unknown"
+    hist = ", ".join(f"{k}: {v}" for k, v in x_cache.items())
+    ratio = "unknown" if probe["hit_ratio"] is None else f"{probe['hit_ratio']:.1%}"
+    ages = ", ".join(f"{k}: {v}" for k, v in probe["age"].items())
+    line = (f"edge cache: X-Cache {{{hist}}}; hit ratio {ratio} (Hit of the answers with a CloudFront X-Cache; "
+            f"Miss and RefreshHit asked S3); Age (s) {{{ages}}}")
+    if probe["age_max_s"] is not None:
+        line += f", max {probe['age_max_s']}"
     return line
 
 
@@ -475,14 +617,20 @@ def build_expectation(args: argparse.Namespace, deployed: dict[str, str]) -> Exp
     params = {k: v for k, v in deployed.items() if k in declared}
     if args.retry_after is not None:
         params["RetryAfterSeconds"] = str(args.retry_after)
+    # Checked against the template's own constraints, as a deploy would; nothing here runs
+    # the functions, so verify needs no node.
     model = endpoint_model(template, parameters=params, content=args.content, require_content=False)
     known_retry = params.get("RetryAfterSeconds")
+    if known_retry is not None and not str(known_retry).isdigit():
+        raise UserError(f"RetryAfterSeconds {known_retry!r} is not a whole number of seconds.", ExitCode.USAGE)
+    ends_at = params.get("MaintenanceEndsAt")  # deployed (from the stack) only: a default is no knowledge
     return Expectation(
         model=model,
         body=model.page_body if args.content else None,
         content_type=model.content_type,
-        retry_after=str(known_retry) if known_retry is not None else None,
+        retry_after=int(known_retry) if known_retry is not None else None,
         strict=args.strict,
+        ends_at=parse_ends_at(ends_at) if ends_at else None,
     )
 
 
@@ -509,6 +657,8 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
                    "the page, the right Content-Type, Retry-After and Cache-Control: no-store")
         if probe:
             verdict += f"; load probe {probe['completed']}/{probe['requests']} all 503"
+            if probe["hit_ratio"] is not None:
+                verdict += f", hit ratio {probe['hit_ratio']:.1%}"
         missing = [name for name, s in sec.items() if s["ok"] != n]
         if missing:
             verdict += f"; security headers not all present: {', '.join(missing)}"
@@ -520,7 +670,10 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
         "passed": passed,
         "verdict": verdict,
         "failures": failures,
-        "expected": {"status": 503, "content_type": exp.content_type, "retry_after": exp.retry_after,
+        "expected": {"status": 503, "content_type": exp.content_type,
+                     "retry_after": str(exp.retry_after) if exp.retry_after is not None else None,
+                     "maintenance_ends_at": deployed.get("MaintenanceEndsAt") or None,
+                     "retry_after_rule": retry_after_rule(exp, deployed.get("MaintenanceEndsAt")),
                      "body_bytes": len(exp.body) if exp.body is not None else None},
         "checks": [
             {k: v for k, v in asdict(c).items() if k != "body"} | {"ok": c.ok, "headers_ok": c.headers_ok}
