@@ -70,7 +70,11 @@ from troposphere import (
     Split,
     Sub,
     Template,
+)
+from troposphere import (
     cloudfront as cf,
+)
+from troposphere import (
     s3 as s3r,
 )
 
