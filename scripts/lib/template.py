@@ -71,12 +71,10 @@ from troposphere import (
     Sub,
     Template,
 )
-from troposphere import (
-    cloudfront as cf,
-)
-from troposphere import (
-    s3 as s3r,
-)
+from troposphere import cloudfront as cf
+from troposphere import s3 as s3r
+
+from .inputs import UTC_TIME_PATTERN
 
 DEFAULT_OBJECT_KEY = "maintenance.html"
 
@@ -165,11 +163,9 @@ CONTENT_SECURITY_POLICY = (
 )
 
 # MaintenanceEndsAt: empty, or a UTC time YYYY-MM-DDTHH:MM:SSZ in 2000-2099 whose month
-# has that day (see add_parameters for why only this form).
-_MONTH_DAY = r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9]))"
-MAINTENANCE_ENDS_AT_PATTERN = (
-    rf"^$|^20[0-9]{{2}}-{_MONTH_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
-)
+# has that day (see add_parameters for why only this form; the grammar is lib/inputs.py's,
+# which the front door's switch uses for its end time too).
+MAINTENANCE_ENDS_AT_PATTERN = rf"^$|^{UTC_TIME_PATTERN}$"
 
 # Viewer request. Every GET and HEAD, whatever its path and query string, is rewritten
 # to the one page key, so they all share one cache entry per edge: CloudFront runs a
@@ -288,8 +284,9 @@ function handler(event) {
 #   was meant; closing the site is visible and undone in seconds (`edge-switch off`),
 #   opening a site under maintenance to the public is neither.
 # - "allow" not a list: nobody is let through. An entry that is not exactly ADDRESS/BITS
-#   (IPv4 dotted quad, IPv6 text, BITS without leading zeros and within the family) matches
-#   nobody; the other entries still count.
+#   (IPv4 dotted quad, IPv6 text, BITS without leading zeros and within the family; a
+#   string, not a list that JavaScript would turn into one) matches nobody; the other
+#   entries still count.
 # - "until" not YYYY-MM-DDTHH:MM:SSZ: no countdown (Retry-After is RetryAfterSeconds).
 # ENDS_AT is set from the switch right before retryAfter() reads it, with no await in
 # between, so the shared countdown rule (RETRY_AFTER_JS) applies unchanged.
@@ -316,7 +313,8 @@ async function readSwitch() {
   if (!s || s.on !== true) return { allow: [], until: NaN };
   return {
     allow: Array.isArray(s.allow) ? s.allow : [],
-    until: /^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$/.test(s.until) ? Date.parse(s.until) : NaN
+    until: typeof s.until === 'string' && /^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$/.test(s.until)
+      ? Date.parse(s.until) : NaN
   };
 }
 
@@ -351,7 +349,7 @@ function words(ip) {
 }
 
 function inside(ip, cidr) {
-  var m = /^([0-9a-fA-F:.]+)\\/(0|[1-9]\\d{0,2})$/.exec(cidr);
+  var m = typeof cidr === 'string' && /^([0-9a-fA-F:.]+)\\/(0|[1-9]\\d{0,2})$/.exec(cidr);
   var net = m && words(m[1]);
   if (!ip || !net || net.length !== ip.length || +m[2] > 16 * net.length) return false;
   for (var i = 0, bits = +m[2]; bits > 0; i++, bits -= 16) {
