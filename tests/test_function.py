@@ -112,7 +112,7 @@ QUERIES = [
 def test_get_and_head_of_any_path_and_query_become_the_page_key(method):
     cases = [(uri, query) for uri in URIS for query in QUERIES]
     events = [request_event(method, uri, query, CONDITIONAL_AND_RANGE) for uri, query in cases]
-    for (uri, query), out in zip(cases, run_handlers(function_code("ViewerRequestFunction"), events)):
+    for (uri, query), out in zip(cases, run_handlers(function_code("ViewerRequestFunction"), events), strict=True):
         assert out["method"] == method
         assert out["uri"] == PAGE_PATH, (uri, query)
         assert out["querystring"] == {}, (uri, query)
@@ -124,7 +124,7 @@ def test_other_methods_keep_their_path_and_query(method):
     # They go to S3 as before and come back as S3 errors -> custom error response 503.
     cases = [(uri, query) for uri in URIS for query in QUERIES]
     events = [request_event(method, uri, query, CONDITIONAL_AND_RANGE) for uri, query in cases]
-    for (uri, query), out in zip(cases, run_handlers(function_code("ViewerRequestFunction"), events)):
+    for (uri, query), out in zip(cases, run_handlers(function_code("ViewerRequestFunction"), events), strict=True):
         assert (out["method"], out["uri"], out["querystring"]) == (method, uri, query)
         assert out["headers"] == {"host": HOST}
 
@@ -323,7 +323,7 @@ import { readFileSync } from 'node:fs';
 const realNow = Date.now;
 const results = [];
 for (const c of JSON.parse(readFileSync(process.argv[2], 'utf8'))) {
-  standIn.store = new Map(c.value === null ? [] : [['%s', c.value]]);
+  standIn.store = new Map(c.value === null ? [] : [['@SWITCH_KEY@', c.value]]);
   standIn.unreadable = c.unreadable;
   standIn.eventType = c.event.context.eventType;
   standIn.origin = null;
@@ -332,7 +332,7 @@ for (const c of JSON.parse(readFileSync(process.argv[2], 'utf8'))) {
   results.push({ result: result, origin: standIn.origin });
 }
 process.stdout.write(JSON.stringify(results));
-""" % stack.SWITCH_KEY
+""".replace("@SWITCH_KEY@", stack.SWITCH_KEY)
 
 V4, V6 = "198.51.100.7", "2001:db8:5:6::7"
 APP_RESPONSE_HEADERS = {"content-type": {"value": "application/json"},
