@@ -160,3 +160,13 @@ def test_the_result_prints_like_the_endpoints(edge, capsys, monkeypatch):
     code = verify_cmd.run(argparse.Namespace(json=False))
     out = capsys.readouterr().out
     assert code == 0 and "PASS: switch on" in out and "METHOD" in out
+
+
+def test_the_endpoints_model_refuses_a_front_door():
+    # preview (and verify by URL) play the endpoint; a front door's answers depend on the app.
+    from scripts.lib.errors import UserError
+    from scripts.lib.model import endpoint_model
+
+    with pytest.raises(UserError, match="front door"):
+        endpoint_model(parameters={"AppOriginDomainName": "app.example.com"})
+    assert endpoint_model(parameters={"AppOriginDomainName": ""}).page_path == "/maintenance.html"

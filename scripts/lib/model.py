@@ -492,6 +492,10 @@ def endpoint_model(
     if retry_after is not None:
         params["RetryAfterSeconds"] = retry_after
     res = TemplateResolver(tpl, params)
+    if res.values.get("AppOriginDomainName"):
+        raise UserError("The model plays the maintenance endpoint only; with AppOriginDomainName set "
+                        "(a front door) the answers depend on your app and its switch "
+                        "(docs/front-door.md).")
     resources = tpl.get("Resources") or {}
     dist_name, dist = _single(resources, "AWS::CloudFront::Distribution")
     cfg = res.resolve(dist["Properties"]["DistributionConfig"])
