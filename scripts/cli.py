@@ -11,7 +11,16 @@ import argparse
 import sys
 from importlib import metadata
 
-from . import deploy, destroy, invalidate, preview, print_template, proxy_config, verify
+from . import (
+    deploy,
+    destroy,
+    edge_switch,
+    invalidate,
+    preview,
+    print_template,
+    proxy_config,
+    verify,
+)
 from .lib.errors import MEANING, UserError, run
 
 COMMANDS = {
@@ -22,6 +31,9 @@ COMMANDS = {
     "preview": preview,
     "proxy-config": proxy_config,
     "template": print_template,
+    # The front door's switch. The integrator joins it with the proxies' `switch` command
+    # (on/off/status --kind nginx|haproxy); --stack-name will select this mode.
+    "edge-switch": edge_switch,
 }
 
 

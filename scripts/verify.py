@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         checks = [Check(**{k: v for k, v in c.items() if k in Check.__dataclass_fields__}) for c in result["checks"]]
         print(f"verify {result['url']} (page {result['page_path']})")
-        print(f"Retry-After expected: {result['expected']['retry_after_rule']}")
+        if "expected" in result:  # a front door's verdict has no Retry-After rule of its own
+            print(f"Retry-After expected: {result['expected']['retry_after_rule']}")
         for line in render_table(checks):
             print(line)
         n = len(checks)

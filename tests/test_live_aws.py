@@ -11,7 +11,9 @@ while to deploy and to delete) and is skipped unless enabled:
         .venv/bin/python -m pytest tests/test_live_aws.py -v -s
 
 Optional: MAINTENANCE_LIVE_STACK (stack name; default maint-live-<random>),
-MAINTENANCE_LIVE_KEEP=1 (do not destroy afterwards, e.g. to inspect it).
+MAINTENANCE_LIVE_KEEP=1 (do not destroy afterwards, e.g. to inspect it),
+MAINTENANCE_LIVE_APP_ORIGIN=app.example.com (also test the front door before that HTTPS app;
+needs the [frontdoor] extra for the switch).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pytest
 
 from scripts.cli import main as cli_main
 from scripts.lib.aws import Clients, session
-from scripts.lib.errors import UserError
+from scripts.lib.errors import ExitCode, UserError
 
 ENABLED = os.environ.get("MAINTENANCE_LIVE_TEST") == "1"
 pytestmark = pytest.mark.skipif(
@@ -48,7 +50,11 @@ def live():
     yield clients, name
     if os.environ.get("MAINTENANCE_LIVE_KEEP") != "1":
         from scripts.lib.teardown import destroy
-        destroy(clients, name, yes=True, timeout=45 * 60, poll_interval=15)
+        try:
+            destroy(clients, name, yes=True, timeout=45 * 60, poll_interval=15)
+        except UserError as exc:  # only the front-door test ran: it destroys its own stack
+            if exc.exit_code != ExitCode.NOT_FOUND:
+                raise
 
 
 def _get(requests, method, url):
@@ -88,3 +94,72 @@ def test_deploy_serve_503_everywhere_and_destroy(live):
     again = deploy(clients, name, content=DEFAULT_CONTENT, yes=True, out=sys.stderr)
     assert again["action"] == "unchanged"
     assert again["change_set"] is None and again["upload"]["uploaded"] is False
+
+
+# --- the front door ------------------------------------------------------------------------
+#
+# Needs an HTTPS app to stand in front of: MAINTENANCE_LIVE_APP_ORIGIN=app.example.com (a
+# host name whose certificate covers it and that answers GET / with something other than
+# 502/503/504). It proves what nothing local can (docs/front-door.md, "What only a live AWS
+# check proves"): the KeyValueStore association and reads, the origin switch to S3 with OAC,
+# the viewer-response 503, the generated 503 for other methods, the allowlist, and how long
+# a switch takes to reach the edge (printed, from this machine's nearest edge).
+
+APP_ORIGIN = os.environ.get("MAINTENANCE_LIVE_APP_ORIGIN", "")
+SWITCH_DEADLINE = 600
+
+
+def _until(requests, url, method, want, deadline):
+    """Seconds until ``method url`` answers a status ``want`` accepts (polling every 2 s)."""
+    started = time.monotonic()
+    while True:
+        try:
+            if want(_get(requests, method, url).status_code):
+                return time.monotonic() - started
+        except requests.RequestException:
+            pass
+        assert time.monotonic() - started < deadline, f"{method} {url} never answered as expected"
+        time.sleep(2)
+
+
+def _switch(name, region, *args):
+    assert cli_main(["edge-switch", *args, "--stack-name", name, "--region", region]) == 0
+
+
+@pytest.mark.skipif(not APP_ORIGIN, reason="front door live test: set MAINTENANCE_LIVE_APP_ORIGIN to "
+                    "an HTTPS app's host name")
+def test_front_door_switch_on_allowlist_and_off(live):
+    import requests
+
+    from scripts.lib.deployer import deploy
+    from scripts.lib.page import DEFAULT_CONTENT
+
+    clients, name = live
+    name += "-door"
+    region = clients.cfn.meta.region_name
+    try:
+        result = deploy(clients, name, content=DEFAULT_CONTENT, yes=True, timeout=45 * 60,
+                        poll_interval=15, out=sys.stderr,
+                        overrides={"AppOriginDomainName": APP_ORIGIN})
+        base = result["endpoint_url"].rstrip("/")
+        app_answers = lambda status: status not in (502, 503, 504)  # noqa: E731
+        _until(requests, base + "/", "GET", app_answers, REACHABLE_DEADLINE)
+        assert cli_main(["verify", "--stack-name", name, "--region", region, "--requests", "0"]) == 0
+
+        _switch(name, region, "on")
+        print(f"\nswitch on reached this edge after {_until(requests, base + '/', 'GET', lambda s: s == 503, SWITCH_DEADLINE):.0f} s")
+        assert cli_main(["verify", "--stack-name", name, "--region", region, "--requests", "0",
+                         "--content", str(DEFAULT_CONTENT)]) == 0
+        post = _get(requests, "POST", base + "/api")
+        assert post.status_code == 503 and post.headers["Cache-Control"] == "no-store"
+
+        _switch(name, region, "on", "--allow", "0.0.0.0/0", "--allow", "::/0")
+        print(f"allowlist reached this edge after {_until(requests, base + '/', 'GET', app_answers, SWITCH_DEADLINE):.0f} s")
+
+        _switch(name, region, "off")
+        _until(requests, base + "/", "POST", app_answers, SWITCH_DEADLINE)
+        assert cli_main(["verify", "--stack-name", name, "--region", region, "--requests", "0"]) == 0
+    finally:
+        if os.environ.get("MAINTENANCE_LIVE_KEEP") != "1":
+            from scripts.lib.teardown import destroy
+            destroy(clients, name, yes=True, timeout=45 * 60, poll_interval=15)

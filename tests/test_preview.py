@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from modes import MODE_CONDITIONS, in_mode
 from proxy_harness import wait_until
 
 from scripts.cli import main as cli_main
@@ -47,7 +48,8 @@ PATHS = ["/", "/maintenance.html", "/no/such/thing", "/a/b/c/d.php?x=1&y=%2F", "
 
 
 def template() -> dict:
-    return build_template().to_dict()
+    # The endpoint (AppOriginDomainName empty), the mode the preview plays.
+    return in_mode(build_template().to_dict(), conditions=MODE_CONDITIONS)
 
 
 def _distribution(t: dict) -> dict:

@@ -13,18 +13,34 @@ import sys
 from pathlib import Path
 
 import pytest
+from modes import FRONT_DOOR, MODE_CONDITIONS, in_mode
 
 from scripts.lib import template as stack
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden" / "template.json"
+# The endpoint's template as it was before the front door existed (commit 43514e5), kept to
+# prove that the endpoint mode is still exactly that. Change it only with the endpoint.
+ENDPOINT_MODE = Path(__file__).resolve().parent / "golden" / "endpoint-mode.json"
 
 ARN_OF_DISTRIBUTION = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"}
 
 
 @pytest.fixture(scope="module")
-def template():
+def raw_template():
     return json.loads(stack.build_template().to_json())
+
+
+@pytest.fixture(scope="module")
+def template(raw_template):
+    """The endpoint (AppOriginDomainName empty): the mode conditions decided, the rest as written."""
+    return in_mode(raw_template, conditions=MODE_CONDITIONS)
+
+
+@pytest.fixture(scope="module")
+def front_door(raw_template):
+    """The front door (AppOriginDomainName set): the mode conditions decided, the rest as written."""
+    return in_mode(raw_template, FRONT_DOOR, conditions=MODE_CONDITIONS)
 
 
 def resources_of_type(template, type_):
@@ -63,20 +79,25 @@ def test_help_documents_that_options_are_parameters():
     out = subprocess.run([sys.executable, str(ROOT / "stack.py"), "--help"],
                          capture_output=True, text=True, check=True).stdout
     for name in ("DomainNames", "CertificateArn", "RetryAfterSeconds", "ErrorCachingMinTTL",
-                 "PriceClass", "MaintenanceObjectKey", "WebAclArn", "MaintenanceEndsAt"):
+                 "PriceClass", "MaintenanceObjectKey", "WebAclArn", "MaintenanceEndsAt",
+                 "AppOriginDomainName"):
         assert name in out
 
 
-def test_logical_ids_are_the_public_api(template):
+def test_logical_ids_are_the_public_api(raw_template, template, front_door):
     # Renaming one replaces a resource on the next deploy (a new bucket, a new
     # distribution domain that every proxy config names). Change this list only on purpose.
-    assert sorted(template["Resources"]) == [
-        "Distribution", "MaintenanceBucket", "MaintenanceBucketPolicy", "OriginAccessControl",
-        "ResponseHeadersPolicy", "ViewerRequestFunction", "ViewerResponseFunction"]
-    assert sorted(template["Outputs"]) == [
-        "BucketName", "DistributionDomainName", "DistributionId", "EndpointUrl",
-        "MaintenanceObjectKey"]
-    for name in [*template["Resources"], *template["Outputs"], *template["Parameters"]]:
+    shared = ["Distribution", "MaintenanceBucket", "MaintenanceBucketPolicy",
+              "OriginAccessControl", "ResponseHeadersPolicy"]
+    assert sorted(template["Resources"]) == sorted(
+        shared + ["ViewerRequestFunction", "ViewerResponseFunction"])
+    assert sorted(front_door["Resources"]) == sorted(
+        shared + ["EdgeSwitch", "FrontDoorRequestFunction", "FrontDoorResponseFunction"])
+    outputs = ["BucketName", "DistributionDomainName", "DistributionId", "EndpointUrl",
+               "MaintenanceObjectKey"]
+    assert sorted(template["Outputs"]) == outputs
+    assert sorted(front_door["Outputs"]) == sorted(outputs + ["EdgeSwitchArn"])
+    for name in [*raw_template["Resources"], *raw_template["Outputs"], *raw_template["Parameters"]]:
         assert re.fullmatch(r"[A-Za-z0-9]+", name)
 
 
@@ -311,3 +332,158 @@ def test_outputs_for_the_scripts(template):
     assert outputs["DistributionDomainName"]["Value"] == {"Fn::GetAtt": ["Distribution", "DomainName"]}
     assert outputs["EndpointUrl"]["Value"] == {"Fn::Sub": "https://${Distribution.DomainName}/"}
     assert outputs["MaintenanceObjectKey"]["Value"] == {"Ref": "MaintenanceObjectKey"}
+
+
+# --- one template, two modes ----------------------------------------------------------------
+
+CONDITIONS_TRUE = {
+    "DomainNames": "maintenance.example.com",
+    "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b4c7d4e-1111-2222-3333-444455556666",
+    "WebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/m/0b4c7d4e-1111-2222-3333-444455556666",
+}
+
+
+def test_the_endpoint_mode_is_the_endpoint_as_it_was(template):
+    # AppOriginDomainName empty: every resource and output is, key for key, the template
+    # from before the front door existed; only the parameter and the two mode conditions
+    # are new.
+    before = json.loads(ENDPOINT_MODE.read_text())
+    assert template["Resources"] == before["Resources"]
+    assert template["Outputs"] == before["Outputs"]
+    assert template["Rules"] == before["Rules"]
+    assert {k: v for k, v in template["Parameters"].items() if k != "AppOriginDomainName"} == \
+        before["Parameters"]
+    assert set(template["Conditions"]) - set(before["Conditions"]) == set(MODE_CONDITIONS)
+
+
+@pytest.mark.parametrize("parameters", [{}, CONDITIONS_TRUE], ids=["defaults", "conditions-true"])
+def test_the_endpoint_mode_deploys_what_it_deployed_before(raw_template, parameters):
+    # The same, with every condition decided the way CloudFormation decides it.
+    before = json.loads(ENDPOINT_MODE.read_text())
+    now, then = in_mode(raw_template, parameters), in_mode(before, parameters)
+    assert now["Resources"] == then["Resources"]
+    assert now["Outputs"] == then["Outputs"]
+
+
+@pytest.mark.parametrize("name, accepted", [
+    ("", True), ("app.example.com", True), ("app-123.eu-west-1.elb.amazonaws.com", True),
+    ("d111111abcdef8.cloudfront.net", True), ("xn--bcher-kva.example", True),
+    # A host name only: no scheme, port, path, upper case, IP address, trailing dot or spaces.
+    ("https://app.example.com", False), ("app.example.com:8443", False),
+    ("app.example.com/api", False), ("App.Example.com", False), ("203.0.113.10", False),
+    ("app.example.com.", False), (" app.example.com", False), ("localhost", False),
+    ("-app.example.com", False), ("app_1.example.com", False), ("a" * 64 + ".example.com", False),
+])
+def test_app_origin_parameter_pattern(raw_template, name, accepted):
+    spec = raw_template["Parameters"]["AppOriginDomainName"]
+    ok = bool(re.fullmatch(spec["AllowedPattern"], name)) and len(name) <= spec["MaxLength"]
+    assert ok is accepted
+    assert spec["Default"] == ""  # the endpoint unless asked for
+
+
+def test_front_door_app_is_the_default_origin_https_only(front_door):
+    config = distribution_config(front_door)
+    origins = {o["Id"]: o for o in config["Origins"]}
+    assert set(origins) == {stack.BUCKET_ORIGIN_ID, stack.APP_ORIGIN_ID}
+    app = origins[stack.APP_ORIGIN_ID]
+    assert app["DomainName"] == {"Ref": "AppOriginDomainName"}
+    assert app["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert app["CustomOriginConfig"]["HTTPSPort"] == 443
+    assert app["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]
+    # CloudFront's default maximum without a quota increase.
+    assert app["CustomOriginConfig"]["OriginReadTimeout"] == 60
+    assert "S3OriginConfig" not in app and "OriginAccessControlId" not in app
+    bucket = origins[stack.BUCKET_ORIGIN_ID]
+    assert bucket == distribution_config(json.loads(ENDPOINT_MODE.read_text()))["Origins"][0]
+
+
+def test_front_door_default_behavior_passes_every_method_to_the_app_uncached(front_door):
+    behavior = distribution_config(front_door)["DefaultCacheBehavior"]
+    assert behavior["TargetOriginId"] == stack.APP_ORIGIN_ID
+    assert sorted(behavior["AllowedMethods"]) == sorted(stack.ALL_METHODS)
+    assert behavior["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
+    # AllViewerExceptHostHeader: the app and S3 each get their own Host.
+    assert behavior["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+    # The app's answers pass untouched: no headers policy (Retry-After, no-store), no compression.
+    assert "ResponseHeadersPolicyId" not in behavior
+    assert behavior["Compress"] is False
+    assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert behavior["FunctionAssociations"] == [
+        {"EventType": "viewer-request", "FunctionARN": {"Fn::GetAtt": ["FrontDoorRequestFunction", "FunctionARN"]}},
+        {"EventType": "viewer-response", "FunctionARN": {"Fn::GetAtt": ["FrontDoorResponseFunction", "FunctionARN"]}},
+    ]
+
+
+def test_front_door_page_lives_under_a_reserved_prefix(front_door):
+    config = distribution_config(front_door)
+    [reserved] = config["CacheBehaviors"]
+    assert reserved["PathPattern"] == "/.maintenance-endpoint/*"
+    assert reserved["TargetOriginId"] == stack.BUCKET_ORIGIN_ID
+    assert reserved["AllowedMethods"] == ["GET", "HEAD"]
+    assert reserved["CachePolicyId"] == stack.CACHING_OPTIMIZED_POLICY_ID
+    assert reserved["ResponseHeadersPolicyId"] == {"Ref": "ResponseHeadersPolicy"}
+    assert reserved["FunctionAssociations"] == [
+        {"EventType": "viewer-response", "FunctionARN": {"Fn::GetAtt": ["FrontDoorResponseFunction", "FunctionARN"]}}]
+    # One key for the policy, the upload (output), the error page and the functions' PAGE.
+    page_key = ".maintenance-endpoint/${MaintenanceObjectKey}"
+    assert front_door["Outputs"]["MaintenanceObjectKey"]["Value"] == {"Fn::Sub": page_key}
+    policy = front_door["Resources"]["MaintenanceBucketPolicy"]["Properties"]["PolicyDocument"]
+    [allow] = [st for st in policy["Statement"] if st["Effect"] == "Allow"]
+    assert allow["Resource"] == [{"Fn::Sub": "${MaintenanceBucket.Arn}/" + page_key}]
+    for response in config["CustomErrorResponses"]:
+        assert response["ResponsePagePath"] == {"Fn::Sub": "/" + page_key}
+    for fn in ("FrontDoorRequestFunction", "FrontDoorResponseFunction"):
+        code = front_door["Resources"][fn]["Properties"]["FunctionCode"]["Fn::Sub"]
+        assert "var RESERVED = '/.maintenance-endpoint/';" in code
+        assert "var PAGE = RESERVED + '${MaintenanceObjectKey}';" in code
+
+
+def test_front_door_remaps_only_the_apps_outages(front_door):
+    # Custom error responses apply to every behaviour: only 502/503/504 (not 500, not 4xx)
+    # become the page, so the app's own 404s and 500s reach viewers as the app sent them.
+    responses = distribution_config(front_door)["CustomErrorResponses"]
+    assert sorted(r["ErrorCode"] for r in responses) == [502, 503, 504]
+    for r in responses:
+        assert r["ResponseCode"] == 503
+        assert r["ErrorCachingMinTTL"] == {"Ref": "ErrorCachingMinTTL"}
+
+
+def test_front_door_switch_is_a_key_value_store_both_functions_read(front_door):
+    store = front_door["Resources"]["EdgeSwitch"]
+    assert store["Type"] == "AWS::CloudFront::KeyValueStore"
+    assert '{"Ref": "AWS::StackId"}' in json.dumps(store["Properties"]["Name"])
+    assert front_door["Outputs"]["EdgeSwitchArn"]["Value"] == {"Fn::GetAtt": ["EdgeSwitch", "Arn"]}
+    for name in ("FrontDoorRequestFunction", "FrontDoorResponseFunction"):
+        props = front_door["Resources"][name]["Properties"]
+        # KeyValueStore needs cloudfront-js-2.0; one store per function, shared by both.
+        assert props["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+        assert props["FunctionConfig"]["KeyValueStoreAssociations"] == [
+            {"KeyValueStoreARN": {"Fn::GetAtt": ["EdgeSwitch", "Arn"]}}]
+        assert props["AutoPublish"] is True
+        code = props["FunctionCode"]["Fn::Sub"]
+        assert code.startswith("import cf from 'cloudfront';\n")  # must be the first line
+        assert "cf.kvs('${EdgeSwitch.Id}')" in code
+        assert f"kvs.get('{stack.SWITCH_KEY}')" in code
+        for ref in re.findall(r"\$\{([^}]*)\}", code):
+            assert ref in front_door["Parameters"] or ref == "EdgeSwitch.Id"
+    request = front_door["Resources"]["FrontDoorRequestFunction"]["Properties"]["FunctionCode"]["Fn::Sub"]
+    # The switch hands GET/HEAD to an origin the distribution has, by its id.
+    assert f"cf.selectRequestOriginById('{stack.BUCKET_ORIGIN_ID}')" in request
+    origin_ids = [o["Id"] for o in distribution_config(front_door)["Origins"]]
+    assert stack.BUCKET_ORIGIN_ID in origin_ids
+
+
+def test_front_door_names_are_unique_per_stack(front_door):
+    names = [front_door["Resources"][r]["Properties"]["Name"]
+             for r in ("EdgeSwitch", "FrontDoorRequestFunction", "FrontDoorResponseFunction")]
+    for name in names:
+        assert '{"Ref": "AWS::StackId"}' in json.dumps(name)
+    assert len({json.dumps(n) for n in names}) == 3
+
+
+def test_each_mode_keeps_the_shared_resources_in_place(template, front_door):
+    # Switching a stack between the modes updates the distribution in place (same
+    # domain) and keeps the bucket; only the mode's own functions come and go.
+    for name in ("MaintenanceBucket", "OriginAccessControl", "ResponseHeadersPolicy"):
+        assert template["Resources"][name] == front_door["Resources"][name]
+    assert template["Resources"]["Distribution"]["Type"] == front_door["Resources"]["Distribution"]["Type"]

@@ -28,6 +28,14 @@ _HOSTNAME = re.compile(
 _LOCAL_NAME = re.compile(
     r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 
+# A UTC time written one way only: YYYY-MM-DDTHH:MM:SSZ, years 2000-2099, upper-case T and Z,
+# whole seconds, a real month and day (29 February in any year). It is the template's
+# MaintenanceEndsAt and the front-door switch's end time, and the ES 5.1 date format the
+# edge functions parse (Date.parse).
+_MONTH_DAY = (r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+              r"|02-(0[1-9]|1[0-9]|2[0-9]))")
+UTC_TIME_PATTERN = rf"20[0-9]{{2}}-{_MONTH_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z"
+
 
 def _fail(message: str, what: str | None):
     if what is None:
@@ -189,3 +197,11 @@ def loopback_host_port(value: str, what: str | None = None) -> str:
     if name != "localhost" and not (address and ipaddress.ip_address(address).is_loopback):
         raise _fail(f"{value!r} is not on loopback (127.0.0.1, ::1 or localhost)", what)
     return join_host_port(name, number)
+
+
+def utc_time(value: str, what: str | None = None) -> str:
+    """A UTC time such as 2026-12-01T22:00:00Z (UTC_TIME_PATTERN; nothing else, no offsets)."""
+    if re.fullmatch(UTC_TIME_PATTERN, value or ""):
+        return value
+    raise _fail(f"{value!r} is not a UTC time such as 2026-12-01T22:00:00Z (YYYY-MM-DDTHH:MM:SSZ)",
+                what)

@@ -624,6 +624,10 @@ def endpoint_model(
         # parameter the way deploy passes it: the functions and error responses follow.
         params["MaintenanceObjectKey"] = default_object_key(Path(content), declared_key.get("Default"))
     res = TemplateResolver(tpl, params)
+    if res.values.get("AppOriginDomainName"):
+        raise UserError("The model plays the maintenance endpoint only; with AppOriginDomainName set "
+                        "(a front door) the answers depend on your app and its switch "
+                        "(docs/front-door.md).")
     resources = tpl.get("Resources") or {}
     dist_name, dist = _single(resources, "AWS::CloudFront::Distribution")
     cfg = res.resolve(dist["Properties"]["DistributionConfig"])

@@ -639,6 +639,10 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
     url, deployed = resolve_target(args)
     if not url.endswith("/"):
         url += "/"
+    if deployed.get("AppOriginDomainName"):  # a front door: its checks follow its switch
+        from .frontdoor_verify import verify_front_door
+
+        return verify_front_door(args, url, deployed)
     exp = build_expectation(args, deployed)
     # A path on the endpoint, never a URL: probes (POST and DELETE too) go to its host only.
     page_path = url_path(args.page_path, "--page-path") if args.page_path else exp.model.page_path

@@ -21,6 +21,15 @@ a Retry-After header and that file as the body:
   functions do not run for error responses, so the response headers policy adds
   Retry-After and Cache-Control there.
 
+Front door (AppOriginDomainName set): the same template puts CloudFront in front of
+your app instead. The app is the default origin (HTTPS only, every method, nothing
+cached at the edge); only its 502/503/504 become the 503 page, which lives in the same
+private bucket under the reserved prefix /.maintenance-endpoint/. A KeyValueStore
+holds a switch (on/off, an allowlist of CIDRs, an optional end time) that the
+front-door functions read on every request: while it is on, everyone outside the
+allowlist gets the maintenance 503. See docs/front-door.md. With AppOriginDomainName
+empty (the default) every resource is exactly the endpoint described above.
+
 Per-deployment options are CloudFormation Parameters, so the printed template is
 deployed unchanged with `aws cloudformation deploy --parameter-overrides ...`.
 The output is deterministic: no environment reads, no timestamps.
@@ -61,9 +70,11 @@ from troposphere import (
     Split,
     Sub,
     Template,
-    cloudfront as cf,
-    s3 as s3r,
 )
+from troposphere import cloudfront as cf
+from troposphere import s3 as s3r
+
+from .inputs import UTC_TIME_PATTERN
 
 DEFAULT_OBJECT_KEY = "maintenance.html"
 
@@ -83,6 +94,68 @@ ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 
+# --- Front door (AppOriginDomainName set): choices the docs settle -------------------------
+
+# The app's answers are not cached at the edge: managed cache policy CachingDisabled (TTLs
+# 0, nothing in the cache key). Honouring the app's Cache-Control instead would take the
+# managed UseOriginCacheControlHeaders(-QueryStrings) policy, whose cache key holds the Host
+# header and every cookie; and what a cache key holds is also sent to the origin ("The
+# headers, cookies, and query strings that are included in the cache key are also included
+# in requests that CloudFront sends to the origin", CachePolicyConfig). The viewer's Host
+# would then reach S3 on switched requests (S3 would look for another bucket) and the app
+# would need a certificate for the distribution's own names. Viewers still get the app's
+# own Cache-Control, so browsers cache exactly as the app says.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html
+# https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CachePolicyConfig.html
+CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+
+# Managed origin request policy AllViewerExceptHostHeader: every header, cookie and query
+# string of the viewer except Host, which becomes the origin's own domain name. So the app
+# gets Host = AppOriginDomainName (its certificate must cover that name), and the same
+# behaviour can hand a request to the S3 origin (the switch) with S3's own Host. The viewer's
+# Host reaches the app as X-Forwarded-Host, which the front-door request function sets
+# (overwriting anything the viewer sent; not a header functions are barred from setting,
+# edge-function-restrictions-all.html). AllViewer would send the viewer's Host to both
+# origins: S3 would not find the bucket, and the app would have to present a certificate
+# for the viewer's host name, which for *.cloudfront.net it cannot.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-origin-request-policies.html
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-function-restrictions-all.html
+ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+# Origin ids: the bucket keeps the endpoint's id; the switch selects it by this id.
+BUCKET_ORIGIN_ID = "MaintenanceBucket"
+APP_ORIGIN_ID = "App"
+
+# Where the page lives in front-door mode: a reserved path prefix with its own cache
+# behaviour on the bucket. Cache behaviours are matched in order and the first match wins,
+# so no request under the prefix ever reaches the app, and the app can never answer for the
+# page. The S3 key is that same path, so the error page CloudFront fetches for a custom error
+# response needs no function to find it (viewer functions are not documented to run there).
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesCacheBehavior.html#DownloadDistValuesPathPattern
+RESERVED_PREFIX = ".maintenance-endpoint"
+
+# Which of the app's errors become the 503 page. Custom error responses apply to the whole
+# distribution, every behaviour (HTTPStatusCodes.html), so the list is as short as the job:
+# 502 and 504 are CloudFront's own answers when it cannot reach or hear from the app
+# (refused or failed connection, TLS failure, timeout); 503 is the app saying it is
+# unavailable. 500 is left alone: it is the app answering, with its own diagnosis of one
+# request (an API's error document, a bug on one page), and "down for maintenance" would
+# hide it and mislead. The app's 4xx are its answers too. Viewer-response functions do not
+# run for responses >= 400, so nothing is ever added to the app's own errors.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html
+FRONT_DOOR_ERROR_CODES = (502, 503, 504)
+
+# How long CloudFront waits for the app (OriginReadTimeout: default 30 s, at most 60 s
+# without a quota increase): the most patience CloudFront gives by default, so slow but
+# healthy requests are not cut short; a hung app becomes a 504, i.e. the page.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesOrigin.html#DownloadDistValuesOriginResponseTimeout
+APP_ORIGIN_READ_TIMEOUT = 60
+
+# The one key the front-door functions read: a JSON document that
+# `maintenance-endpoint edge-switch` (lib/edge_switch.py) writes, e.g.
+#   {"on":true,"allow":["203.0.113.0/24","2001:db8::/48"],"until":"2026-12-01T22:00:00Z"}
+SWITCH_KEY = "maintenance"
+
 # A self-contained page: inline CSS only, no scripts, fonts, frames or remote images.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -90,11 +163,9 @@ CONTENT_SECURITY_POLICY = (
 )
 
 # MaintenanceEndsAt: empty, or a UTC time YYYY-MM-DDTHH:MM:SSZ in 2000-2099 whose month
-# has that day (see add_parameters for why only this form).
-_MONTH_DAY = r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9]))"
-MAINTENANCE_ENDS_AT_PATTERN = (
-    rf"^$|^20[0-9]{{2}}-{_MONTH_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
-)
+# has that day (see add_parameters for why only this form; the grammar is lib/inputs.py's,
+# which the front door's switch uses for its end time too).
+MAINTENANCE_ENDS_AT_PATTERN = rf"^$|^{UTC_TIME_PATTERN}$"
 
 # Viewer request. Every GET and HEAD, whatever its path and query string, is rewritten
 # to the one page key, so they all share one cache entry per edge: CloudFront runs a
@@ -116,6 +187,14 @@ MAINTENANCE_ENDS_AT_PATTERN = (
 # 304 Not Modified or a 206 Partial Content.
 # ${MaintenanceObjectKey} is filled in by Fn::Sub; its AllowedPattern (letters, digits,
 # '.', '_', '-') keeps it a plain JavaScript string.
+DROP_CONDITIONAL_AND_RANGE_JS = """\
+  delete headers['if-none-match'];
+  delete headers['if-modified-since'];
+  delete headers['if-match'];
+  delete headers['if-unmodified-since'];
+  delete headers['if-range'];
+  delete headers['range'];
+"""
 VIEWER_REQUEST_CODE = """\
 var PAGE = '/${MaintenanceObjectKey}';
 
@@ -126,12 +205,7 @@ function handler(event) {
     request.uri = PAGE;
     request.querystring = {};
   }
-  delete headers['if-none-match'];
-  delete headers['if-modified-since'];
-  delete headers['if-match'];
-  delete headers['if-unmodified-since'];
-  delete headers['if-range'];
-  delete headers['range'];
+""" + DROP_CONDITIONAL_AND_RANGE_JS + """\
   return request;
 }
 """
@@ -166,16 +240,20 @@ function handler(event) {
 #
 # ${RetryAfterSeconds} and ${MaintenanceEndsAt} are filled in by Fn::Sub; their
 # AllowedPatterns keep them a plain number and a plain string.
-VIEWER_RESPONSE_CODE = """\
-var RETRY_AFTER = ${RetryAfterSeconds};
-var ENDS_AT = Date.parse('${MaintenanceEndsAt}');
+# The countdown rule, one copy for the endpoint and the front door: it reads RETRY_AFTER
+# and ENDS_AT, which each function defines.
+RETRY_AFTER_JS = """\
 var FLOOR = Math.min(60, RETRY_AFTER);
 
 function retryAfter(now) {
   var left = Math.ceil((ENDS_AT - now) / 1000);
   return left > 0 ? Math.max(left, FLOOR) : RETRY_AFTER;
 }
-
+"""
+VIEWER_RESPONSE_CODE = """\
+var RETRY_AFTER = ${RetryAfterSeconds};
+var ENDS_AT = Date.parse('${MaintenanceEndsAt}');
+""" + RETRY_AFTER_JS + """
 function handler(event) {
   var response = event.response;
   if (response.statusCode < 400) {
@@ -184,6 +262,183 @@ function handler(event) {
     response.headers['retry-after'] = { value: String(retryAfter(Date.now())) };
     response.headers['cache-control'] = { value: 'no-store' };
   }
+  return response;
+}
+"""
+
+# --- Front-door functions -----------------------------------------------------------------
+# Both read the switch from the KeyValueStore (cloudfront-js-2.0 only; `import cf from
+# 'cloudfront'` on the first line, `cf.kvs(id)` for the handle, `await handle.get(key)`,
+# which rejects when the key does not exist), both decide the same way from the same inputs
+# (the stored switch, event.viewer.ip, the method), so they share this code.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-custom-methods.html
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/kvs-with-functions-associate.html
+#
+# What the store may hold, and what the functions make of it (fail safe, see
+# docs/front-door.md):
+# - no key, or the store cannot be read: off. A store nobody has written (the stack as
+#   created) is off, and the front door's default is the app.
+# - exactly {"on": false, ...}: off.
+# - anything else that is not {"on": true, ...} (not JSON, another type, "on": "yes"): ON,
+#   with nobody let through. Someone wrote the switch and the functions cannot tell what
+#   was meant; closing the site is visible and undone in seconds (`edge-switch off`),
+#   opening a site under maintenance to the public is neither.
+# - "allow" not a list: nobody is let through. An entry that is not exactly ADDRESS/BITS
+#   (IPv4 dotted quad, IPv6 text, BITS without leading zeros and within the family; a
+#   string, not a list that JavaScript would turn into one) matches nobody; the other
+#   entries still count.
+# - "until" not YYYY-MM-DDTHH:MM:SSZ: no countdown (Retry-After is RetryAfterSeconds).
+# ENDS_AT is set from the switch right before retryAfter() reads it, with no await in
+# between, so the shared countdown rule (RETRY_AFTER_JS) applies unchanged.
+FRONT_DOOR_COMMON_JS = """\
+import cf from 'cloudfront';
+
+var kvs = cf.kvs('${EdgeSwitch.Id}');
+var RESERVED = '/""" + RESERVED_PREFIX + """/';
+var PAGE = RESERVED + '${MaintenanceObjectKey}';
+var RETRY_AFTER = ${RetryAfterSeconds};
+var ENDS_AT = NaN;
+""" + RETRY_AFTER_JS + """
+async function readSwitch() {
+  var text, s = null;
+  try {
+    text = await kvs.get('""" + SWITCH_KEY + """');
+  } catch (e) {
+    return null;
+  }
+  try {
+    s = JSON.parse(text);
+  } catch (e) {}
+  if (s && s.on === false) return null;
+  if (!s || s.on !== true) return { allow: [], until: NaN };
+  return {
+    allow: Array.isArray(s.allow) ? s.allow : [],
+    until: typeof s.until === 'string' && /^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$/.test(s.until)
+      ? Date.parse(s.until) : NaN
+  };
+}
+
+function words(ip) {
+  if (typeof ip !== 'string') return null;
+  var v4 = /^(0|[1-9]\\d{0,2})\\.(0|[1-9]\\d{0,2})\\.(0|[1-9]\\d{0,2})\\.(0|[1-9]\\d{0,2})$/.exec(ip);
+  if (v4) {
+    if (+v4[1] > 255 || +v4[2] > 255 || +v4[3] > 255 || +v4[4] > 255) return null;
+    return [v4[1] * 256 + +v4[2], v4[3] * 256 + +v4[4]];
+  }
+  var dotted = /^(.*:)(\\d+\\.\\d+\\.\\d+\\.\\d+)$/.exec(ip);
+  if (dotted) {
+    var q = words(dotted[2]);
+    if (!q) return null;
+    ip = dotted[1] + q[0].toString(16) + ':' + q[1].toString(16);
+  }
+  if (!/^[0-9a-fA-F:]+$/.test(ip)) return null;
+  var halves = ip.split('::');
+  if (halves.length > 2) return null;
+  var all = halves[0] ? halves[0].split(':') : [];
+  var tail = halves[1] ? halves[1].split(':') : [];
+  var gap = 8 - all.length - tail.length;
+  if (halves.length === 2 ? gap < 1 : gap !== 0) return null;
+  while (gap-- > 0) all.push('0');
+  all = all.concat(tail);
+  var out = [];
+  for (var i = 0; i < 8; i++) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(all[i])) return null;
+    out.push(parseInt(all[i], 16));
+  }
+  return out;
+}
+
+function inside(ip, cidr) {
+  var m = typeof cidr === 'string' && /^([0-9a-fA-F:.]+)\\/(0|[1-9]\\d{0,2})$/.exec(cidr);
+  var net = m && words(m[1]);
+  if (!ip || !net || net.length !== ip.length || +m[2] > 16 * net.length) return false;
+  for (var i = 0, bits = +m[2]; bits > 0; i++, bits -= 16) {
+    var mask = bits >= 16 ? 0xffff : (0xffff << (16 - bits)) & 0xffff;
+    if ((ip[i] & mask) !== (net[i] & mask)) return false;
+  }
+  return true;
+}
+
+function allowed(event, sw) {
+  var ip = words(event.viewer && event.viewer.ip);
+  for (var i = 0; i < sw.allow.length; i++) {
+    if (inside(ip, sw.allow[i])) return true;
+  }
+  return false;
+}
+
+function maintenance(sw, headers) {
+  ENDS_AT = sw ? sw.until : NaN;
+  headers['retry-after'] = { value: String(retryAfter(Date.now())) };
+  headers['cache-control'] = { value: 'no-store' };
+  return headers;
+}
+"""
+
+# Viewer request on the app's behaviour. Switch off, or the viewer in the allowlist: the
+# request goes to the app untouched but for X-Forwarded-Host (see
+# ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID). Otherwise GET and HEAD go to the bucket for the
+# page: cf.selectRequestOriginById picks an origin already in the distribution, with all its
+# settings (OAC included); only a viewer-request function may change the origin
+# (helper-functions-origin-modification.html). The URI and query become the page's, and
+# conditional and Range headers go, as on the endpoint. The viewer-response function makes
+# the page's 200 a 503. Other methods cannot be answered from S3 (405/403 there, and the
+# app's error codes are not remapped here), so the function answers them itself: 503,
+# Retry-After, no-store and a short body, RFC 9457 problem JSON when the Accept header asks
+# for JSON, else one line of text (functions-event-structure.html, "Status code and body").
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/helper-functions-origin-modification.html
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-event-structure.html
+FRONT_DOOR_REQUEST_CODE = FRONT_DOOR_COMMON_JS + """
+async function handler(event) {
+  var request = event.request;
+  var headers = request.headers;
+  var sw = await readSwitch();
+  if (!sw || allowed(event, sw)) {
+    if (headers.host) headers['x-forwarded-host'] = { value: headers.host.value };
+    return request;
+  }
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    var json = /json/i.test(headers.accept ? headers.accept.value : '');
+    var text = 'Service Unavailable: down for maintenance.';
+    return {
+      statusCode: 503,
+      statusDescription: 'Service Unavailable',
+      headers: maintenance(sw, {
+        'content-type': { value: json ? 'application/problem+json' : 'text/plain; charset=utf-8' }
+      }),
+      body: {
+        encoding: 'text',
+        data: json ? JSON.stringify({ title: 'Service Unavailable', status: 503, detail: text }) : text + '\\n'
+      }
+    };
+  }
+  cf.selectRequestOriginById('""" + BUCKET_ORIGIN_ID + """');
+  request.uri = PAGE;
+  request.querystring = {};
+""" + DROP_CONDITIONAL_AND_RANGE_JS + """\
+  return request;
+}
+"""
+
+# Viewer response, on the app's behaviour and on the reserved one. It runs only for
+# responses below 400 (edge-function-restrictions-all.html). Under the reserved prefix the
+# response is always the page: 503. On the app's behaviour it repeats the request
+# function's decision (GET/HEAD, switch on, viewer not let through) and only then makes the
+# page's 200 a 503 with Retry-After and no-store; every other response, the app's, passes
+# untouched. It decides again rather than trusting the URI, because the docs describe the
+# event's request as the one received from the viewer, not the one the request function
+# returned (functions-event-structure.html): a switched GET may show its original URI here.
+FRONT_DOOR_RESPONSE_CODE = FRONT_DOOR_COMMON_JS + """
+async function handler(event) {
+  var request = event.request;
+  var response = event.response;
+  var page = request.uri.indexOf(RESERVED) === 0;
+  if (!page && request.method !== 'GET' && request.method !== 'HEAD') return response;
+  var sw = await readSwitch();
+  if (!page && (!sw || allowed(event, sw))) return response;
+  response.statusCode = 503;
+  response.statusDescription = 'Service Unavailable';
+  maintenance(sw, response.headers);
   return response;
 }
 """
@@ -286,12 +541,27 @@ def add_parameters(t):
         "scope (in us-east-1)",
         Description="Optional AWS WAF web ACL for the distribution. Empty: none.",
     ))
+    t.add_parameter(Parameter(
+        "AppOriginDomainName",
+        Type="String",
+        Default="",
+        MaxLength=253,
+        AllowedPattern=r"^$|^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        ConstraintDescription="must be empty or a lower-case DNS name such as "
+        "app-123.eu-west-1.elb.amazonaws.com",
+        Description="Front door: your app's origin (HTTPS, port 443), e.g. "
+        "app-123.eu-west-1.elb.amazonaws.com. CloudFront then sits before the app, turns its "
+        "502/503/504 into the page and has a maintenance switch (docs/front-door.md). "
+        "Empty: the maintenance endpoint.",
+    ))
 
 
 def add_conditions_and_rules(t):
     t.add_condition("HasCertificate", Not(Equals(Ref("CertificateArn"), "")))
     t.add_condition("HasDomainNames", Not(Equals(Join("", Ref("DomainNames")), "")))
     t.add_condition("HasWebAcl", Not(Equals(Ref("WebAclArn"), "")))
+    t.add_condition("IsFrontDoor", Not(Equals(Ref("AppOriginDomainName"), "")))
+    t.add_condition("IsEndpoint", Equals(Ref("AppOriginDomainName"), ""))
     # An alternate domain name needs a certificate that covers it, and a certificate
     # is only used for alternate domain names: ask for both or neither.
     t.add_rule("DomainNamesNeedCertificate", {
@@ -353,7 +623,8 @@ def add_bucket(t):
 
 def add_bucket_policy(t, bucket, distribution):
     # OAC: the cloudfront.amazonaws.com service principal, limited to this distribution
-    # by AWS:SourceArn, may read the one key. No s3:ListBucket, so a missing key is a
+    # by AWS:SourceArn, may read the one key (under the reserved prefix in front-door
+    # mode). No s3:ListBucket, so a missing key is a
     # 403 rather than a 404 and GET / is never a bucket listing.
     # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html
     distribution_arn = Sub(
@@ -367,7 +638,10 @@ def add_bucket_policy(t, bucket, distribution):
                 Effect=Allow,
                 Principal=Principal("Service", "cloudfront.amazonaws.com"),
                 Action=[s3.GetObject],
-                Resource=[Sub(f"${{{bucket.title}.Arn}}/${{MaintenanceObjectKey}}")],
+                Resource=[by_mode(
+                    front_door=Sub(f"${{{bucket.title}.Arn}}/{RESERVED_PREFIX}/${{MaintenanceObjectKey}}"),
+                    endpoint=Sub(f"${{{bucket.title}.Arn}}/${{MaintenanceObjectKey}}"),
+                )],
                 Condition=Condition(StringEquals("AWS:SourceArn", distribution_arn)),
             ),
             Statement(
@@ -434,21 +708,131 @@ def add_response_headers_policy(t):
     ))
 
 
-def add_function(t, title, purpose, code):
+def add_function(t, title, purpose, code, *, condition, key_value_store=None):
+    config = cf.FunctionConfig(Comment=f"Maintenance endpoint: {purpose}",
+                               Runtime="cloudfront-js-2.0")
+    if key_value_store is not None:
+        config.KeyValueStoreAssociations = [
+            cf.KeyValueStoreAssociation(KeyValueStoreARN=GetAtt(key_value_store, "Arn"))]
     return t.add_resource(cf.Function(
         title,
+        Condition=condition,
         Name=unique_name(purpose),
         AutoPublish=True,
         FunctionCode=code,
-        FunctionConfig=cf.FunctionConfig(
-            Comment=f"Maintenance endpoint: {purpose}",
-            Runtime="cloudfront-js-2.0",
-        ),
+        FunctionConfig=config,
     ))
 
 
-def add_distribution(t, bucket, oac, headers_policy, request_fn, response_fn):
-    origin_id = "MaintenanceBucket"
+def add_edge_switch(t):
+    """The maintenance switch of the front door: one KeyValueStore, read by its functions
+    and written by `maintenance-endpoint edge-switch` (no distribution update, no deploy)."""
+    return t.add_resource(cf.KeyValueStore(
+        "EdgeSwitch",
+        Condition="IsFrontDoor",
+        Name=unique_name("switch"),
+        Comment="Maintenance switch of the front door: on/off, allowlist, end time",
+    ))
+
+
+def by_mode(*, front_door, endpoint):
+    """One property, two modes: the front door's value, or the endpoint's (unchanged)."""
+    return If("IsFrontDoor", front_door, endpoint)
+
+
+def function_associations(request_fn, response_fn):
+    return [
+        cf.FunctionAssociation(EventType="viewer-request",
+                               FunctionARN=GetAtt(request_fn, "FunctionARN")),
+        cf.FunctionAssociation(EventType="viewer-response",
+                               FunctionARN=GetAtt(response_fn, "FunctionARN")),
+    ]
+
+
+def endpoint_behavior(headers_policy, request_fn, response_fn):
+    """Every request: the page from the bucket (see the module docstring)."""
+    return cf.DefaultCacheBehavior(
+        TargetOriginId=BUCKET_ORIGIN_ID,
+        ViewerProtocolPolicy="redirect-to-https",
+        AllowedMethods=ALL_METHODS,
+        CachedMethods=["GET", "HEAD"],
+        CachePolicyId=CACHING_OPTIMIZED_POLICY_ID,
+        ResponseHeadersPolicyId=Ref(headers_policy),
+        Compress=True,
+        FunctionAssociations=function_associations(request_fn, response_fn),
+    )
+
+
+def front_door_behavior(request_fn, response_fn):
+    """Every request but the reserved prefix: the app, untouched unless the switch is on.
+    No response headers policy and no compression: the app's answers pass as they are."""
+    return cf.DefaultCacheBehavior(
+        TargetOriginId=APP_ORIGIN_ID,
+        ViewerProtocolPolicy="redirect-to-https",
+        AllowedMethods=ALL_METHODS,
+        CachedMethods=["GET", "HEAD"],
+        CachePolicyId=CACHING_DISABLED_POLICY_ID,
+        OriginRequestPolicyId=ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID,
+        Compress=False,
+        FunctionAssociations=function_associations(request_fn, response_fn),
+    )
+
+
+def reserved_page_behavior(headers_policy, response_fn):
+    """/.maintenance-endpoint/*: the page from the bucket, cached like the endpoint's, made a
+    503 by the response function; the error responses fetch it through here."""
+    return cf.CacheBehavior(
+        PathPattern=f"/{RESERVED_PREFIX}/*",
+        TargetOriginId=BUCKET_ORIGIN_ID,
+        ViewerProtocolPolicy="redirect-to-https",
+        AllowedMethods=["GET", "HEAD"],
+        CachedMethods=["GET", "HEAD"],
+        CachePolicyId=CACHING_OPTIMIZED_POLICY_ID,
+        ResponseHeadersPolicyId=Ref(headers_policy),
+        Compress=True,
+        FunctionAssociations=[cf.FunctionAssociation(
+            EventType="viewer-response", FunctionARN=GetAtt(response_fn, "FunctionARN"))],
+    )
+
+
+def bucket_origin(bucket, oac):
+    return cf.Origin(
+        Id=BUCKET_ORIGIN_ID,
+        DomainName=GetAtt(bucket, "RegionalDomainName"),
+        OriginAccessControlId=GetAtt(oac, "Id"),
+        # OAC wants an S3OriginConfig with an empty OAI.
+        S3OriginConfig=cf.S3OriginConfig(OriginAccessIdentity=""),
+    )
+
+
+def app_origin():
+    return cf.Origin(
+        Id=APP_ORIGIN_ID,
+        DomainName=Ref("AppOriginDomainName"),
+        CustomOriginConfig=cf.CustomOriginConfig(
+            OriginProtocolPolicy="https-only",
+            HTTPPort=80,
+            HTTPSPort=443,
+            OriginSSLProtocols=["TLSv1.2"],
+            OriginReadTimeout=APP_ORIGIN_READ_TIMEOUT,
+        ),
+    )
+
+
+def error_responses(codes, page_path):
+    # The page path needs its leading slash; cfn-lint does not check it.
+    return [
+        cf.CustomErrorResponse(
+            ErrorCode=code,
+            ResponseCode=503,
+            ResponsePagePath=page_path,
+            ErrorCachingMinTTL=Ref("ErrorCachingMinTTL"),
+        )
+        for code in codes
+    ]
+
+
+def add_distribution(t, bucket, oac, headers_policy, endpoint_fns, front_door_fns):
     custom_certificate = cf.ViewerCertificate(
         AcmCertificateArn=Ref("CertificateArn"),
         SslSupportMethod="sni-only",
@@ -465,50 +849,36 @@ def add_distribution(t, bucket, oac, headers_policy, request_fn, response_fn):
         ),
         DistributionConfig=cf.DistributionConfig(
             Enabled=True,
-            Comment="Maintenance endpoint: every request gets 503 and the maintenance page",
+            Comment=by_mode(
+                front_door="Front door: the app, its outages and maintenance answered with "
+                "503 and the maintenance page",
+                endpoint="Maintenance endpoint: every request gets 503 and the maintenance page",
+            ),
             Aliases=If("HasDomainNames", Ref("DomainNames"), Ref(AWS_NO_VALUE)),
             ViewerCertificate=If("HasCertificate", custom_certificate, default_certificate),
             WebACLId=If("HasWebAcl", Ref("WebAclArn"), Ref(AWS_NO_VALUE)),
             PriceClass=Ref("PriceClass"),
             HttpVersion="http2and3",
             IPV6Enabled=True,
-            Origins=[cf.Origin(
-                Id=origin_id,
-                DomainName=GetAtt(bucket, "RegionalDomainName"),
-                OriginAccessControlId=GetAtt(oac, "Id"),
-                # OAC wants an S3OriginConfig with an empty OAI.
-                S3OriginConfig=cf.S3OriginConfig(OriginAccessIdentity=""),
-            )],
-            DefaultCacheBehavior=cf.DefaultCacheBehavior(
-                TargetOriginId=origin_id,
-                ViewerProtocolPolicy="redirect-to-https",
-                AllowedMethods=ALL_METHODS,
-                CachedMethods=["GET", "HEAD"],
-                CachePolicyId=CACHING_OPTIMIZED_POLICY_ID,
-                ResponseHeadersPolicyId=Ref(headers_policy),
-                Compress=True,
-                FunctionAssociations=[
-                    cf.FunctionAssociation(EventType="viewer-request",
-                                           FunctionARN=GetAtt(request_fn, "FunctionARN")),
-                    cf.FunctionAssociation(EventType="viewer-response",
-                                           FunctionARN=GetAtt(response_fn, "FunctionARN")),
-                ],
+            Origins=[bucket_origin(bucket, oac),
+                     If("IsFrontDoor", app_origin(), Ref(AWS_NO_VALUE))],
+            DefaultCacheBehavior=by_mode(
+                front_door=front_door_behavior(*front_door_fns),
+                endpoint=endpoint_behavior(headers_policy, *endpoint_fns),
             ),
-            # The page path needs its leading slash; cfn-lint does not check it.
-            CustomErrorResponses=[
-                cf.CustomErrorResponse(
-                    ErrorCode=code,
-                    ResponseCode=503,
-                    ResponsePagePath=Sub("/${MaintenanceObjectKey}"),
-                    ErrorCachingMinTTL=Ref("ErrorCachingMinTTL"),
-                )
-                for code in REMAPPED_ERROR_CODES
-            ],
+            CacheBehaviors=If("IsFrontDoor",
+                              [reserved_page_behavior(headers_policy, front_door_fns[1])],
+                              Ref(AWS_NO_VALUE)),
+            CustomErrorResponses=by_mode(
+                front_door=error_responses(
+                    FRONT_DOOR_ERROR_CODES, Sub(f"/{RESERVED_PREFIX}/${{MaintenanceObjectKey}}")),
+                endpoint=error_responses(REMAPPED_ERROR_CODES, Sub("/${MaintenanceObjectKey}")),
+            ),
         ),
     ))
 
 
-def add_outputs(t, bucket, distribution):
+def add_outputs(t, bucket, distribution, edge_switch):
     t.add_output(Output("BucketName", Value=Ref(bucket),
                         Description="Bucket that holds the maintenance object"))
     t.add_output(Output("DistributionId", Value=Ref(distribution),
@@ -517,12 +887,16 @@ def add_outputs(t, bucket, distribution):
                         Description="Host header and SNI name your reverse proxy must send"))
     t.add_output(Output("EndpointUrl", Value=Sub(f"https://${{{distribution.title}.DomainName}}/"),
                         Description="URL to verify the endpoint with"))
-    t.add_output(Output("MaintenanceObjectKey", Value=Ref("MaintenanceObjectKey"),
+    t.add_output(Output("MaintenanceObjectKey",
+                        Value=by_mode(front_door=Sub(f"{RESERVED_PREFIX}/${{MaintenanceObjectKey}}"),
+                                      endpoint=Ref("MaintenanceObjectKey")),
                         Description="Key to upload the maintenance page to"))
+    t.add_output(Output("EdgeSwitchArn", Condition="IsFrontDoor", Value=GetAtt(edge_switch, "Arn"),
+                        Description="KeyValueStore that holds the front door's maintenance switch"))
 
 
 def build_template():
-    """The whole endpoint; reads like a table of contents."""
+    """The whole endpoint (or front door); reads like a table of contents."""
     t = Template(Description="Maintenance endpoint: every path and method answers 503 with "
                  "Retry-After and one maintenance page (S3 + CloudFront)")
     t.set_version("2010-09-09")
@@ -531,12 +905,25 @@ def build_template():
     bucket = add_bucket(t)
     oac = add_origin_access_control(t)
     headers_policy = add_response_headers_policy(t)
-    request_fn = add_function(t, "ViewerRequestFunction", "request", Sub(VIEWER_REQUEST_CODE))
-    response_fn = add_function(t, "ViewerResponseFunction", "response",
-                               Sub(VIEWER_RESPONSE_CODE))
-    distribution = add_distribution(t, bucket, oac, headers_policy, request_fn, response_fn)
+    # The endpoint's functions (AppOriginDomainName empty).
+    endpoint_fns = (
+        add_function(t, "ViewerRequestFunction", "request", Sub(VIEWER_REQUEST_CODE),
+                     condition="IsEndpoint"),
+        add_function(t, "ViewerResponseFunction", "response", Sub(VIEWER_RESPONSE_CODE),
+                     condition="IsEndpoint"),
+    )
+    # The front door's switch and functions (AppOriginDomainName set).
+    edge_switch = add_edge_switch(t)
+    front_door_fns = (
+        add_function(t, "FrontDoorRequestFunction", "door-request", Sub(FRONT_DOOR_REQUEST_CODE),
+                     condition="IsFrontDoor", key_value_store=edge_switch),
+        add_function(t, "FrontDoorResponseFunction", "door-response",
+                     Sub(FRONT_DOOR_RESPONSE_CODE), condition="IsFrontDoor",
+                     key_value_store=edge_switch),
+    )
+    distribution = add_distribution(t, bucket, oac, headers_policy, endpoint_fns, front_door_fns)
     add_bucket_policy(t, bucket, distribution)
-    add_outputs(t, bucket, distribution)
+    add_outputs(t, bucket, distribution, edge_switch)
     return t
 
 
