@@ -11,7 +11,7 @@ import argparse
 import sys
 from importlib import metadata
 
-from . import deploy, destroy, invalidate, preview, print_template, proxy_config, verify
+from . import deploy, destroy, invalidate, preview, print_template, proxy_config, switch, verify
 from .lib.errors import MEANING, UserError, run
 
 COMMANDS = {
@@ -21,6 +21,7 @@ COMMANDS = {
     "destroy": destroy,
     "preview": preview,
     "proxy-config": proxy_config,
+    "switch": switch,
     "template": print_template,
 }
 

@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--endpoint", help="the endpoint's domain, e.g. d111111abcdef8.cloudfront.net (sent as Host and SNI, "
                                         "and the name its certificate is verified for)")
     p.add_argument("--app", default="127.0.0.1:8080", help="the app's HOST:PORT (default: %(default)s)")
-    p.add_argument("--listen", default="80", help="[ADDRESS:]PORT the proxy listens on (default: %(default)s)")
+    p.add_argument("--listen", action="append", metavar="[ADDRESS:]PORT",
+                   help="where the proxy listens (repeatable, e.g. 127.0.0.1:80 and [::1]:80; default: 80)")
     p.add_argument("--endpoint-address", metavar="HOST[:PORT]",
                    help="where to connect to reach the endpoint (default: the endpoint's domain, port 443, "
                         "re-resolved at run time). For rehearsals with preview --tls, e.g. 127.0.0.1:8443")
@@ -45,6 +46,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--standalone", action="store_true",
                    help="nginx: print a complete nginx.conf (events, http, pid, temp paths) instead of a "
                         "snippet for the http{} context; used for rehearsals (`nginx -p DIR -c FILE`)")
+    switch = p.add_argument_group("maintenance switch (`maintenance-endpoint switch`, docs/switch.md)")
+    switch.add_argument("--state-dir", type=inputs.directory_path, metavar="DIR",
+                        help="add the planned-maintenance switch, kept in this directory (off by default); "
+                             "HAProxy: run `maintenance-endpoint switch off --kind haproxy --state-dir DIR` "
+                             "once before it starts")
+    switch.add_argument("--allow", action="append", type=inputs.cidr, metavar="CIDR",
+                        help="while the switch is on, clients from this network still reach the app "
+                             "(repeatable; IPv4 or IPv6)")
+    switch.add_argument("--trusted-proxy", action="append", type=inputs.cidr, metavar="CIDR",
+                        help="a load balancer in front: take the client's address from X-Forwarded-For "
+                             "on connections from this network only (repeatable)")
     p.add_argument("--region", type=inputs.region_name, help="AWS region of the stack (with --stack-name)")
     p.add_argument("--profile", help="AWS profile (with --stack-name)")
     add_debug_argument(p)
@@ -62,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
     if args.standalone and args.kind != "nginx":
         raise UserError("--standalone applies to nginx only (the HAProxy output is always a complete file)")
     text = generate(
-        args.kind, endpoint, app=args.app, listen=args.listen, endpoint_address=args.endpoint_address,
+        args.kind, endpoint, app=args.app, listen=args.listen or ["80"], endpoint_address=args.endpoint_address,
         ca_file=args.ca_file, resolvers=args.resolver, app_host=args.app_host, health_path=args.health_path,
         connect_timeout=args.connect_timeout, read_timeout=args.read_timeout, standalone=args.standalone,
+        state_dir=args.state_dir, allow=args.allow, trusted_proxies=args.trusted_proxy,
     )
     sys.stdout.write(text)
     return 0
