@@ -57,6 +57,14 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.01):
         time.sleep(interval)  # poll interval, not synchronisation: the deadline bounds it
 
 
+def searchable_tmpdir() -> Path:
+    """A new directory under the system temp dir that any user may search (0755), as a state
+    directory must be for nginx's worker user; pytest's tmp_path sits under a 0700 directory."""
+    path = Path(tempfile.mkdtemp(prefix="maintenance-switch-"))
+    path.chmod(0o755)
+    return path
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOOPBACK, 0))

@@ -23,10 +23,12 @@ import getpass
 import json
 import os
 import socket
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .console import info
 from .errors import ExitCode, UserError
 
 STATE_FILE = "maintenance.on"
@@ -97,6 +99,19 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def unsearchable(state_dir: str) -> str | None:
+    """The first directory on the way to `state_dir` that others may not search (o+x), or None.
+    nginx tests for the file as its worker user (www-data, nobody), not as root."""
+    path = Path(state_dir)
+    for directory in [*reversed(path.parents), path]:
+        try:
+            if not directory.stat().st_mode & stat.S_IXOTH:
+                return str(directory)
+        except OSError:
+            return str(directory)
+    return None
+
+
 def who() -> str:
     user = os.environ.get("SUDO_USER") or getpass.getuser()
     return f"{user}@{socket.gethostname()}"
@@ -129,6 +144,10 @@ class FileOnly:
         self.state_dir = state_dir
 
     def apply(self, state: State) -> str:
+        closed = unsearchable(self.state_dir)
+        if closed:
+            info(f"warning: {closed} is not searchable by other users: unless the proxy's worker runs as "
+                 f"its owner or group, it cannot see {STATE_FILE} and the switch stays off (chmod o+x).")
         return "takes effect at the next request (the proxy tests for the file on each request)"
 
     def live(self) -> str | None:
