@@ -212,8 +212,10 @@ def test_app_errors(rig):
 
 def test_no_bad_answers_under_load_while_app_dies_and_returns(rig):
     """8 clients keep sending every method, each with a form body, while the app is killed and
-    restarted: every answer is the app's 200 or the maintenance 503 (no 502, no connection
-    error). Times and bad answers by method are printed."""
+    restarted. nginx: every answer is the app's 200 or the maintenance 503 (no 502, no
+    connection error). HAProxy 2.6: the same, except for requests the app was holding when it
+    died (see the recipe's comment and docs/switch.md): those, and only those, may end in a 502
+    or a connection closed without a response. Times and bad answers by method are printed."""
     load = Load(rig.url, PAGE, workers=8, max_seconds=40).start()
     try:
         wait_until(lambda: load.count("app-200") >= 100, 15, "app answers under load")
@@ -236,6 +238,12 @@ def test_no_bad_answers_under_load_while_app_dies_and_returns(rig):
           f"last maintenance answer at restart{1000 * (last_503 - restarted):+.0f} ms; "
           f"latency p50 {pct[50]:.1f} ms, p99 {pct[99]:.1f} ms, max {ms[-1]:.1f} ms; "
           f"bad answers by method {result.bad_by_method()}")
+    if rig.kind == "haproxy":
+        # Sent before the kill (its timestamp is taken just after SIGKILL is sent) and answered
+        # within a second of it: in flight at the app when it died.
+        in_flight = [s for s in bad if s[0] <= killed + 0.1 and s[1] <= killed + 1.0
+                     and s[3] in ("error:ConnectionError", "other:502")]
+        bad = [s for s in bad if s not in in_flight]
     assert not bad, f"{len(bad)} bad answers, first: {bad[:5]}; histogram {result.histogram()}"
     # The endpoint only ever saw the right Host and SNI (a 403 in its log would mean a wrong Host).
     assert all(e["host"] == ENDPOINT and e["sni"] == ENDPOINT and e["status"] == 503
