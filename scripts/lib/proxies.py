@@ -150,7 +150,8 @@ defaults
     retry-on conn-failure empty-response
     # ...and every retry may go to another server: once the app is marked down (at its first
     # connection error, see `observe` below), that is the backup, the endpoint, with no
-    # turn-around delay. So the requests a crash interrupts already get the page.
+    # turn-around delay. So the requests a crash interrupts already get the page (but see the
+    # backend for those the app was holding).
     option redispatch 1
     # A new connection to the server for each request. Measured with HAProxy 2.6: with
     # server-side keep-alive, some requests redispatched to the backup went out with no SNI
@@ -172,7 +173,10 @@ frontend maintenance_failover
 
 backend maintenance_failover_app
     # A request the app may have received before crashing is re-sent only when it is safe to
-    # repeat; others get HAProxy's 502 (a new connection that fails is always retried).
+    # repeat (a new connection that fails is always retried). The others, and in HAProxy 2.6
+    # any request whose connection the app reset, get HAProxy's 502 on a new client connection;
+    # on a kept-alive one HAProxy closes it without a response (and without a log line), leaving
+    # the retry to the client. Retrying them here could replay a POST to a live app.
     http-request disable-l7-retry unless { method GET HEAD OPTIONS }
     # Health checks on the app, every 2 s (every 0.5 s while it is failing or down): marked
     # down after 2 failed checks, up again after 2 good ones (about 1 s after it is back).
