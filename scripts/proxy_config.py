@@ -57,6 +57,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     switch.add_argument("--trusted-proxy", action="append", type=inputs.cidr, metavar="CIDR",
                         help="a load balancer in front: take the client's address from X-Forwarded-For "
                              "on connections from this network only (repeatable)")
+    switch.add_argument("--proxy-protocol", action="store_true",
+                        help="the trusted proxies name the client in a PROXY protocol header instead of "
+                             "X-Forwarded-For (nginx then expects it on every connection; HAProxy on "
+                             "connections from --trusted-proxy only)")
     p.add_argument("--region", type=inputs.region_name, help="AWS region of the stack (with --stack-name)")
     p.add_argument("--profile", help="AWS profile (with --stack-name)")
     add_debug_argument(p)
@@ -78,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         ca_file=args.ca_file, resolvers=args.resolver, app_host=args.app_host, health_path=args.health_path,
         connect_timeout=args.connect_timeout, read_timeout=args.read_timeout, standalone=args.standalone,
         state_dir=args.state_dir, allow=args.allow, trusted_proxies=args.trusted_proxy,
+        proxy_protocol=args.proxy_protocol,
     )
     sys.stdout.write(text)
     return 0

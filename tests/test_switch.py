@@ -16,7 +16,6 @@ import json
 import shutil
 import socket
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -26,6 +25,7 @@ from proxy_harness import (
     ENDPOINT,
     FORM,
     KINDS,
+    LOOPBACK,
     METHODS,
     PAGE,
     Load,
@@ -59,12 +59,12 @@ class SwitchRig(Rig):
     """A Rig whose recipe has the switch (state in workdir/state), the allowlist above and the
     trusted balancer; the proxy listens on 127.0.0.1 and ::1."""
 
-    def __init__(self, kind: str, preview: Preview):
+    def __init__(self, kind: str, preview: Preview, extra: tuple[str, ...] = ()):
         # Not pytest's tmp_path: nginx's worker user must reach the state file and the temp files
         # it buffers large request bodies in.
         workdir = searchable_tmpdir()
         self.state_dir = workdir / "state"
-        super().__init__(kind, preview, workdir, extra=("--state-dir", str(self.state_dir), *ALLOW, *TRUST),
+        super().__init__(kind, preview, workdir, extra=("--state-dir", str(self.state_dir), *ALLOW, *TRUST, *extra),
                          ipv6=True)
         self.config_file = workdir / "generated.conf"
         self.config_file.write_text(self.config)
@@ -88,8 +88,14 @@ class SwitchRig(Rig):
 
 @pytest.fixture(params=KINDS)
 def rig(request):
-    require_program(request.param)
-    r = SwitchRig(request.param, request.getfixturevalue("preview"))
+    r = started_rig(request.param, request.getfixturevalue("preview"))
+    yield r
+    r.close()
+
+
+def started_rig(kind: str, preview: Preview, extra: tuple[str, ...] = ()) -> SwitchRig:
+    require_program(kind)
+    r = SwitchRig(kind, preview, extra)
     # HAProxy loads the switch map at start and refuses to start without it: `switch off` writes
     # it (the install step docs/switch.md gives); for nginx it only creates the directory.
     off = r.switch("off")
@@ -97,8 +103,7 @@ def rig(request):
     r.proxy.check()
     r.app.start()
     r.proxy.start()
-    yield r
-    r.close()
+    return r
 
 
 def test_switch_on_and_off(rig):
@@ -164,6 +169,48 @@ def test_a_spoofed_x_forwarded_for_bypasses_nothing(rig):
     assert rig.ask(BALANCER) == "maintenance-503"  # no header: the balancer's own address
 
 
+def raw_ask(port: int, source: str, preamble: bytes = b"") -> str:
+    """A GET over a raw connection from `source`, after `preamble` (a PROXY protocol header):
+    'app-200', 'maintenance-503', 'status:NNN' or 'no answer'."""
+    with socket.create_connection((LOOPBACK, port), timeout=10, source_address=(source, 0)) as s:
+        s.sendall(preamble + b"GET / HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n")
+        data = b""
+        try:
+            while chunk := s.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            pass
+    if not data.startswith(b"HTTP/1.1 "):
+        return "no answer"
+    status, body = data[9:12].decode(), data.partition(b"\r\n\r\n")[2]
+    if status == "200" and APP_MARKER.encode() in body:
+        return "app-200"
+    return "maintenance-503" if status == "503" and body == PAGE else f"status:{status}"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_load_balancer_speaking_the_proxy_protocol(kind, request):
+    """--proxy-protocol: the trusted balancer's PROXY header names the client; a header from
+    anyone else bypasses nothing (nginx ignores it, HAProxy refuses it as a bad request)."""
+    rig = started_rig(kind, request.getfixturevalue("preview"), ("--proxy-protocol",))
+    try:
+        assert rig.switch("on").returncode == 0
+        port = rig.listen_port
+        office = f"PROXY TCP4 {OFFICE} {LOOPBACK} 40000 {port}\r\n".encode()
+        stranger = f"PROXY TCP4 198.51.100.7 {LOOPBACK} 40000 {port}\r\n".encode()
+        vpn = f"PROXY TCP6 {VPN} ::1 40000 {port}\r\n".encode()
+        assert raw_ask(port, BALANCER, office) == "app-200"
+        assert raw_ask(port, BALANCER, vpn) == "app-200"
+        assert raw_ask(port, BALANCER, stranger) == "maintenance-503"
+        spoofed = raw_ask(port, PUBLIC, office)
+        assert spoofed == ("maintenance-503" if kind == "nginx" else "status:400"), spoofed
+        # Without a header: nginx expects one on every connection; HAProxy only from the balancer.
+        assert raw_ask(port, PUBLIC) == ("no answer" if kind == "nginx" else "maintenance-503")
+        assert raw_ask(port, BALANCER) in ("no answer", "status:400")
+    finally:
+        rig.close()
+
+
 def test_the_switch_survives_a_restart_of_the_proxy(rig):
     assert rig.switch("on").returncode == 0
     assert rig.ask() == "maintenance-503"
@@ -225,7 +272,7 @@ def test_no_bad_answers_while_the_switch_flips_under_load(rig):
 
 def combinations():
     """Every combination of the switch options (and both listen forms), with the other options
-    varied alongside."""
+    varied alongside. (--proxy-protocol needs --trusted-proxy.)"""
     allows = ([], ["203.0.113.0/24"], ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7/32"])
     trusted = ([], ["10.0.0.0/8"], ["10.0.0.0/8", "fd00::/8"])
     listens = (["8080"], ["127.0.0.1:8080", "[::1]:8080"])
@@ -233,8 +280,11 @@ def combinations():
                               {"connect_timeout": "500ms", "read_timeout": "2m", "app": "[::1]:9000"}))
     for kind, listen in itertools.product(KINDS, listens):
         yield kind, dict(listen=listen, **next(others))  # no switch
-        for allow, trust in itertools.product(allows, trusted):
-            yield kind, dict(listen=listen, state_dir=True, allow=allow, trusted_proxies=trust, **next(others))
+        for allow, trust, proxy_protocol in itertools.product(allows, trusted, (False, True)):
+            if proxy_protocol and not trust:
+                continue  # refused: test_bad_proxy_config_switch_options_are_refused
+            yield kind, dict(listen=listen, state_dir=True, allow=allow, trusted_proxies=trust,
+                             proxy_protocol=proxy_protocol, **next(others))
 
 
 def test_every_option_combination_passes_the_proxies_own_check(tmp_path):
@@ -255,7 +305,7 @@ def test_every_option_combination_passes_the_proxies_own_check(tmp_path):
         if options.get("allow") is not None:
             assert proxies.allowlist(kind, text) == options["allow"]
         checked += 1
-    assert checked == 2 * 2 * (1 + 9)
+    assert checked == 2 * 2 * (1 + 3 * (1 + 2 * 2))
 
 
 @pytest.mark.parametrize("args, message", [
@@ -289,6 +339,7 @@ def test_bad_switch_arguments_are_one_sentence(args, message):
     (["--state-dir", "/tmp/x\n}"], "is not an absolute directory path"),
     (["--state-dir", "/tmp/$x"], "is not an absolute directory path"),
     (["--listen", "0.0.0.0:80;"], "--listen"),
+    (["--state-dir", "/tmp/x", "--proxy-protocol"], "add --trusted-proxy CIDR"),
 ])
 def test_bad_proxy_config_switch_options_are_refused(args, message):
     out = cli("proxy-config", "--kind", "nginx", "--endpoint", ENDPOINT, "--resolver", "127.0.0.1", *args)

@@ -167,9 +167,9 @@ resolvers maintenance_dns
 frontend maintenance_failover
 {{listen}}
     option forwardfor
-    # The Host the client asked for; the backend below sets Host per server.
+{{switch_frontend}}    # The Host the client asked for; the backend below sets Host per server.
     http-request set-header X-Forwarded-Host %[req.hdr(host)]
-{{switch_frontend}}    default_backend maintenance_failover_app
+    default_backend maintenance_failover_app
 
 backend maintenance_failover_app
     # A request the app may have received before crashing is re-sent only when it is safe to
@@ -221,6 +221,14 @@ NGINX_REAL_IP = """\
     real_ip_recursive on;
 """
 
+NGINX_PROXY_PROTOCOL = """\
+    # Behind a load balancer that speaks the PROXY protocol (every `listen` above expects it):
+    # the client's address is the one its PROXY header names, but only on connections from
+    # these trusted proxies (anyone else's header is ignored).
+{{trusted_lines}}
+    real_ip_header proxy_protocol;
+"""
+
 NGINX_SWITCH_SERVER = """\
 {{real_ip}}
     # Maintenance switch (`maintenance-endpoint switch on|off`): on while the file below exists.
@@ -260,6 +268,13 @@ HAPROXY_REAL_IP = """\
 {{set_src_lines}}
 """
 
+HAPROXY_PROXY_PROTOCOL = """\
+    # Behind a load balancer that speaks the PROXY protocol: connections from these trusted
+    # proxies must start with a PROXY header, and the client's address is the one it names.
+    # Nobody else may send one (it would be a bad HTTP request).
+    tcp-request connection expect-proxy layer4 if { src {{trusted}} }
+"""
+
 HAPROXY_SWITCH_FRONTEND = """\
 {{real_ip}}
     # Maintenance switch: on while this map says "maintenance on". HAProxy loads the map at start
@@ -284,13 +299,14 @@ backend maintenance_switch_endpoint
 HAPROXY_TRUSTED_HOPS = 3
 
 
-def nginx_switch(state_dir: str, allow: list[str], trusted: list[str]) -> dict[str, str]:
+def nginx_switch(state_dir: str, allow: list[str], trusted: list[str], proxy_protocol: bool) -> dict[str, str]:
     """Placeholder values of NGINX_TEMPLATE for the switch ('' each without --state-dir)."""
     if state_dir is None:
         return {"switch_http": "", "switch_server": "", "switch_location": ""}
     real_ip = ""
     if trusted:
-        real_ip = render(NGINX_REAL_IP, trusted_lines="\n".join(f"    set_real_ip_from {c};" for c in trusted))
+        real_ip = render(NGINX_PROXY_PROTOCOL if proxy_protocol else NGINX_REAL_IP,
+                         trusted_lines="\n".join(f"    set_real_ip_from {c};" for c in trusted))
     allow_lines = "".join(f"    {c} 1;\n" for c in allow) or "    # (no --allow: nobody bypasses the switch)\n"
     state_file = f"{state_dir}/{switch.STATE_FILE}"
     return {
@@ -300,12 +316,15 @@ def nginx_switch(state_dir: str, allow: list[str], trusted: list[str]) -> dict[s
     }
 
 
-def haproxy_switch(state_dir: str, allow: list[str], trusted: list[str], **endpoint: str) -> dict[str, str]:
+def haproxy_switch(state_dir: str, allow: list[str], trusted: list[str], proxy_protocol: bool,
+                   **endpoint: str) -> dict[str, str]:
     """Placeholder values of HAPROXY_TEMPLATE for the switch ('' each without --state-dir)."""
     if state_dir is None:
         return {"switch_global": "", "switch_frontend": "", "switch_backend": ""}
     real_ip = ""
-    if trusted:
+    if trusted and proxy_protocol:
+        real_ip = render(HAPROXY_PROXY_PROTOCOL, trusted=" ".join(trusted))
+    elif trusted:
         real_ip = render(HAPROXY_REAL_IP, trusted=" ".join(trusted), hops=str(HAPROXY_TRUSTED_HOPS),
                          set_src_lines="\n".join(
                              f"    http-request set-src hdr_ip(X-Forwarded-For,-{n}) if maintenance_trusted_proxy"
@@ -385,10 +404,11 @@ def generate(
     state_dir: str | None = None,
     allow: list[str] | None = None,
     trusted_proxies: list[str] | None = None,
+    proxy_protocol: bool = False,
 ) -> str:
     """Return the configuration text for `kind` ("nginx" or "haproxy"); with `state_dir`, with
     the maintenance switch, its allowlist `allow` and the `trusted_proxies` whose
-    X-Forwarded-For names the client."""
+    X-Forwarded-For (or, with `proxy_protocol`, PROXY header) names the client."""
     endpoint = inputs.hostname(endpoint.rstrip("."), "--endpoint")
     app_h, app_p = inputs.host_port(app, "--app")
     app_addr = join_host_port(app_h, app_p)
@@ -399,6 +419,8 @@ def generate(
         state_dir = inputs.directory_path(state_dir, "--state-dir")
     elif allow or trusted_proxies:
         raise UserError("--allow and --trusted-proxy belong to the maintenance switch: add --state-dir DIR.")
+    if proxy_protocol and not trusted_proxies:
+        raise UserError("--proxy-protocol says how the --trusted-proxy names the client: add --trusted-proxy CIDR.")
     allow = [inputs.cidr(c, "--allow") for c in allow or []]
     trusted_proxies = [inputs.cidr(c, "--trusted-proxy") for c in trusted_proxies or []]
     for t, what in ((connect_timeout, "connect timeout"), (read_timeout, "read timeout")):
@@ -434,8 +456,8 @@ def generate(
         body = render(
             NGINX_TEMPLATE,
             app=app_addr, endpoint=endpoint, endpoint_address=ep_addr,
-            listen="\n".join(f"    listen {v};" for v in listens),
-            **nginx_switch(state_dir, allow, trusted_proxies),
+            listen="\n".join(f"    listen {v}{' proxy_protocol' if proxy_protocol else ''};" for v in listens),
+            **nginx_switch(state_dir, allow, trusted_proxies, proxy_protocol),
             resolvers=" ".join(resolver_list), resolver_comment=comment_lines(f"Name servers: {resolver_origin}."),
             ca_file=check_path(ca_file, "--ca-file"),
             connect_timeout=connect_timeout, read_timeout=read_timeout,
@@ -465,7 +487,7 @@ def generate(
             listen="\n".join(f"    bind {v if ':' in v else ':' + v}" for v in listens),
             resolver_lines=lines, resolver_comment=comment_lines(f"Name servers: {resolver_origin}."),
             health_path=health_path, connect_timeout=connect_timeout, read_timeout=read_timeout,
-            **haproxy_switch(state_dir, allow, trusted_proxies, **endpoint_server),
+            **haproxy_switch(state_dir, allow, trusted_proxies, proxy_protocol, **endpoint_server),
         )
     raise UserError(f"--kind must be nginx or haproxy, not {kind!r}")
 
