@@ -33,14 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     proxy.add_argument("--config", type=inputs.absolute_file_path, metavar="FILE",
                        help="status: the generated configuration the proxy runs, to list the allowlist "
                             "(the allowlist lives there)")
-    p.add_argument("--json", action="store_true", help="status: print it as JSON")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_debug_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.kind:
-        return run_proxy(args)
-    raise UserError("choose where the switch is: --kind")  # unreachable: argparse requires one
+    # One mode today, --kind (argparse requires it); a second mode branches off here.
+    return run_proxy(args)
 
 
 def run_proxy(args: argparse.Namespace) -> int:
@@ -48,12 +47,15 @@ def run_proxy(args: argparse.Namespace) -> int:
         raise UserError("--kind needs --state-dir DIR (the directory given to proxy-config --state-dir).")
     if args.socket and args.kind != "haproxy":
         raise UserError("--socket applies to --kind haproxy only.")
+    if args.config and args.action != "status":
+        raise UserError("--config applies to `switch status` only.")
     options = {"socket_path": switch.check_socket_path(args.socket, "--socket")} if args.socket else {}
     if args.action == "status":
         return status(args, switch.proxy(args.kind, args.state_dir, **options))
     state, effect = switch.switch(args.kind, args.state_dir, args.action == "on", **options)
     info(f"maintenance switch {args.action}: {effect}.")
-    print(f"maintenance: {'on' if state.on else 'off'}")
+    result = {"maintenance": "on" if state.on else "off", "since": state.since, "by": state.by}
+    emit_result(result, args.json, [f"maintenance: {result['maintenance']}"])
     return 0
 
 

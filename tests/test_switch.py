@@ -321,6 +321,7 @@ def test_every_option_combination_passes_the_proxies_own_check(tmp_path):
     (["on", "--kind", "haproxy", "--state-dir", "/tmp/" + "d" * 120], "longer than 107 bytes"),
     (["status", "--kind", "nginx", "--state-dir", "/tmp/x", "--config", "/nonexistent/x.conf"], "cannot read"),
     (["status", "--kind", "nginx", "--state-dir", "/tmp/x", "--config", "x.conf"], "is not an absolute file path"),
+    (["on", "--kind", "nginx", "--state-dir", "/tmp/x", "--config", "/tmp/x.conf"], "applies to `switch status` only"),
 ])
 def test_bad_switch_arguments_are_one_sentence(args, message):
     out = cli("switch", *args)
@@ -355,6 +356,7 @@ def test_state_on_disk_without_a_running_proxy(tmp_path):
     on = cli("switch", "on", "--kind", "haproxy", "--state-dir", str(state), "--json")
     assert on.returncode == 0, on.stderr
     assert "HAProxy is not running" in on.stderr
+    assert json.loads(on.stdout)["maintenance"] == "on"
     record = json.loads((state / "maintenance.on").read_text())
     assert set(record) == {"since", "by"}
     assert "maintenance on" in (state / "maintenance.map").read_text().splitlines()
