@@ -400,13 +400,15 @@ def test_the_page_is_what_the_public_gets_for_every_method(rig):
 
 
 def test_a_state_dir_nginx_cannot_reach_is_named(tmp_path):
-    """nginx tests for the file as its worker user: `switch` names a directory on the way that
-    other users cannot search (pytest's own temp dir is 0700), and still flips the state."""
-    closed = next(str(d) for d in [*reversed(tmp_path.parents), tmp_path] if not d.stat().st_mode & 0o001)
-    out = cli("switch", "on", "--kind", "nginx", "--state-dir", str(tmp_path / "state"))
+    """nginx tests for the file as its worker user: `switch` names the first directory on the
+    way that other users cannot search, and still flips the state."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    closed = next(str(d) for d in [*reversed(private.parents), private] if not d.stat().st_mode & 0o001)
+    out = cli("switch", "on", "--kind", "nginx", "--state-dir", str(private / "state"))
     assert out.returncode == 0
     assert f"warning: {closed} is not searchable by other users" in out.stderr
-    assert (tmp_path / "state" / "maintenance.on").exists()
+    assert (private / "state" / "maintenance.on").exists()
     public = searchable_tmpdir()
     try:
         quiet = cli("switch", "on", "--kind", "nginx", "--state-dir", str(public / "state"))
