@@ -340,6 +340,7 @@ def test_bad_switch_arguments_are_one_sentence(args, message):
     (["--state-dir", "/tmp/x\n}"], "is not an absolute directory path"),
     (["--state-dir", "/tmp/$x"], "is not an absolute directory path"),
     (["--listen", "0.0.0.0:80;"], "--listen"),
+    (["--listen", "8080", "--listen", "8080"], "given twice"),
     (["--state-dir", "/tmp/x", "--proxy-protocol"], "add --trusted-proxy CIDR"),
 ])
 def test_bad_proxy_config_switch_options_are_refused(args, message):

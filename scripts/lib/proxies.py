@@ -414,7 +414,9 @@ def generate(
     app_addr = join_host_port(app_h, app_p)
     ep_h, ep_p = inputs.host_port(endpoint_address or endpoint, "--endpoint-address", default_port=443)
     ep_addr = join_host_port(ep_h, ep_p)
-    listens = [parse_listen(v) for v in ([listen] if isinstance(listen, str) else listen)]
+    listens = [parse_listen(v) for v in ([listen] if isinstance(listen, str) else listen or ["80"])]
+    if len(set(listens)) < len(listens):
+        raise UserError(f"--listen: an address is given twice ({', '.join(listens)}).")
     if state_dir is not None:
         state_dir = inputs.directory_path(state_dir, "--state-dir")
     elif allow or trusted_proxies:
