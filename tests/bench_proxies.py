@@ -59,7 +59,8 @@ def flips(kind: str, preview: Preview, clients: int, count: int) -> None:
     public = Load(rig.url, PAGE, workers=clients, max_seconds=60, max_requests=200_000, source=PUBLIC).start()
     office = Load(rig.url, PAGE, workers=max(1, clients // 4), max_seconds=60, max_requests=200_000,
                   source=OFFICE).start()
-    to_first, command = [], []
+    to_first, command, after_write = [], [], []
+    wall = time.time() - time.monotonic()  # monotonic + wall = wall-clock time (file mtimes)
     try:
         for _, action in zip(range(count), itertools.cycle(("on", "off"))):
             label = "maintenance-503" if action == "on" else "app-200"
@@ -71,12 +72,16 @@ def flips(kind: str, preview: Preview, clients: int, count: int) -> None:
             command.append(returned - started)
             if action == "on":
                 to_first.append(first - started)
+                written = (rig.state_dir / "maintenance.on").stat().st_mtime - wall
+                after_write.append(min(end for _, end, _, lab in list(public.result.samples)
+                                       if lab == label and end >= written) - written)
     finally:
         pub, off = public.stop(), office.stop()
         rig.close()
     print(f"[{kind}] flips: {count} under {clients}+{max(1, clients // 4)} clients; `switch` command "
           f"median {1000 * statistics.median(command):.0f} ms; `switch on` started -> first 503 median "
-          f"{1000 * statistics.median(to_first):.0f} ms, max {1000 * max(to_first):.0f} ms; public "
+          f"{1000 * statistics.median(to_first):.0f} ms, max {1000 * max(to_first):.0f} ms; state file written "
+          f"-> first 503 median {1000 * statistics.median(after_write):.0f} ms, max {1000 * max(after_write):.0f} ms; public "
           f"{len(pub.samples)} requests {pub.histogram()}, bad by method {pub.bad_by_method()}; allowlisted "
           f"{len(off.samples)} requests {off.histogram()}", flush=True)
 
