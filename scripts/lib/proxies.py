@@ -255,7 +255,8 @@ NGINX_SWITCH_LOCATION = """\
 
 HAPROXY_SWITCH_GLOBAL = """\
     # Runtime API of `maintenance-endpoint switch` (it changes the switch map live: no reload).
-    # Mode 600: only the user HAProxy starts as (and root) may use it.
+    # Level admin: HAProxy releases after 2.8 want it for map commands. Mode 600: only the user
+    # HAProxy starts as (and root) may use it.
     stats socket {{socket}} mode 600 level admin
 """
 
