@@ -416,3 +416,22 @@ def test_a_state_dir_nginx_cannot_reach_is_named(tmp_path):
         assert quiet.returncode == 0 and "warning" not in quiet.stderr
     finally:
         shutil.rmtree(public)
+
+
+@pytest.mark.parametrize("kind", ["haproxy"])
+def test_status_names_a_haproxy_that_disagrees_with_the_state_dir(kind, request):
+    """Someone removed DIR/maintenance.on by hand (the nginx way): HAProxy still has the switch
+    on, and `status` says so and what to run."""
+    rig = started_rig(kind, request.getfixturevalue("preview"))
+    try:
+        assert rig.switch("on").returncode == 0
+        (rig.state_dir / "maintenance.on").unlink()
+        status = rig.switch("status")
+        assert status.returncode == 0
+        assert status.stdout.splitlines()[:2] == ["maintenance: off", "haproxy: on"]
+        assert f"run `maintenance-endpoint switch off --kind haproxy --state-dir {rig.state_dir}`" in status.stderr
+        assert rig.ask() == "maintenance-503"  # what HAProxy does is what it has
+        assert rig.switch("off").returncode == 0
+        assert rig.ask() == "app-200"
+    finally:
+        rig.close()
