@@ -113,7 +113,11 @@ def unsearchable(state_dir: str) -> str | None:
 
 
 def who() -> str:
-    user = os.environ.get("SUDO_USER") or getpass.getuser()
+    """user@host of whoever runs the command (the sudo caller, not root, under sudo)."""
+    try:
+        user = os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        user = f"uid {os.getuid()}"
     return f"{user}@{socket.gethostname()}"
 
 
