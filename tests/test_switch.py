@@ -435,3 +435,29 @@ def test_status_names_a_haproxy_that_disagrees_with_the_state_dir(kind, request)
         assert rig.ask() == "app-200"
     finally:
         rig.close()
+
+
+def test_a_haproxy_without_the_switch_is_named(request):
+    """The socket answers, but that HAProxy runs a configuration without this switch map."""
+    require_program("haproxy")
+    preview = request.getfixturevalue("preview")
+    rig = SwitchRig("haproxy", preview)
+    try:
+        other = searchable_tmpdir()
+        assert rig.switch("off").returncode == 0
+        plain = ProxyProcess("haproxy", rig.config.replace(str(rig.state_dir / "maintenance.map"),
+                                                           str(other / "elsewhere.map")), rig.proxy.workdir,
+                             rig.listen_port)
+        (other / "elsewhere.map").write_text("maintenance off\n")
+        plain.start()
+        try:
+            out = rig.switch("on")
+            assert out.returncode == 6
+            assert out.stderr == (f"error: The HAProxy at {rig.state_dir}/haproxy.sock has no map "
+                                  f"{rig.state_dir}/maintenance.map: it does not run a configuration "
+                                  f"generated with --state-dir {rig.state_dir}.\n")
+        finally:
+            plain.stop()
+            shutil.rmtree(other)
+    finally:
+        rig.close()

@@ -211,7 +211,11 @@ class HAProxy:
             raise UserError(f"Cannot use HAProxy's runtime API at {self.socket} ({exc.strerror or exc}); "
                             "the state directory is written and HAProxy reads it when it restarts.",
                             ExitCode.FAILED) from None
-        return b"".join(chunks).decode(errors="replace")
+        answer = b"".join(chunks).decode(errors="replace")
+        if answer.startswith("Unknown map identifier"):
+            raise UserError(f"The HAProxy at {self.socket} has no map {self.map}: it does not run a "
+                            f"configuration generated with --state-dir {self.state_dir}.", ExitCode.FAILED)
+        return answer
 
 
 # The Caddy recipe (file matcher on DIR/maintenance.on) will be "caddy": FileOnly.
