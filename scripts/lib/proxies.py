@@ -291,7 +291,7 @@ HAPROXY_SWITCH_BACKEND = """\
 backend maintenance_switch_endpoint
     # While the switch is on: the endpoint only, never the app (not even if the endpoint fails).
     # HAProxy 2.6 cannot drop a request body: the endpoint gets the request as the client sent it.
-    http-request disable-l7-retry unless { method GET HEAD OPTIONS }
+    # Every method may be retried here (retries/retry-on above): the endpoint keeps nothing.
     http-send-name-header Host
     server {{endpoint}} {{endpoint_address}} {{endpoint_options}}
 """
