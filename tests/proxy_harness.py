@@ -65,10 +65,20 @@ def searchable_tmpdir() -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+def free_port(ipv6: bool = False) -> int:
+    """A port free on 127.0.0.1 (and, with `ipv6`, on ::1 too: a proxy listening on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((LOOPBACK, 0))
+            port = s.getsockname()[1]
+            if not ipv6:
+                return port
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s6:
+                try:
+                    s6.bind(("::1", port))
+                    return port
+                except OSError:
+                    continue  # taken on ::1: another one
 
 
 def port_open(port: int, host: str = LOOPBACK) -> bool:
@@ -362,7 +372,7 @@ class Rig:
                  ipv6: bool = False):
         self.kind, self.preview = kind, preview
         self.app = AppServer()
-        self.listen_port = free_port()
+        self.listen_port = free_port(ipv6)
         self.url = f"http://{LOOPBACK}:{self.listen_port}"
         self.url6 = f"http://[::1]:{self.listen_port}"
         args = ["--kind", kind, "--endpoint", ENDPOINT, "--app", self.app.address,
