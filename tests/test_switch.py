@@ -96,13 +96,17 @@ def rig(request):
 def started_rig(kind: str, preview: Preview, extra: tuple[str, ...] = ()) -> SwitchRig:
     require_program(kind)
     r = SwitchRig(kind, preview, extra)
-    # HAProxy loads the switch map at start and refuses to start without it: `switch off` writes
-    # it (the install step docs/switch.md gives); for nginx it only creates the directory.
-    off = r.switch("off")
-    assert off.returncode == 0, off.stderr
-    r.proxy.check()
-    r.app.start()
-    r.proxy.start()
+    try:
+        # HAProxy loads the switch map at start and refuses to start without it: `switch off`
+        # writes it (the install step docs/switch.md gives); for nginx it only creates the dir.
+        off = r.switch("off")
+        assert off.returncode == 0, off.stderr
+        r.proxy.check()
+        r.app.start()
+        r.proxy.start()
+    except BaseException:
+        r.close()
+        raise
     return r
 
 
