@@ -19,6 +19,7 @@ from . import (
     preview,
     print_template,
     proxy_config,
+    switch,
     verify,
 )
 from .lib.errors import MEANING, UserError, run
@@ -30,6 +31,7 @@ COMMANDS = {
     "destroy": destroy,
     "preview": preview,
     "proxy-config": proxy_config,
+    "switch": switch,
     "template": print_template,
     # The front door's switch. The integrator joins it with the proxies' `switch` command
     # (on/off/status --kind nginx|haproxy); --stack-name will select this mode.

@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--endpoint", help="the endpoint's domain, e.g. d111111abcdef8.cloudfront.net (sent as Host and SNI, "
                                         "and the name its certificate is verified for)")
     p.add_argument("--app", default="127.0.0.1:8080", help="the app's HOST:PORT (default: %(default)s)")
-    p.add_argument("--listen", default="80", help="[ADDRESS:]PORT the proxy listens on (default: %(default)s)")
+    p.add_argument("--listen", action="append", metavar="[ADDRESS:]PORT",
+                   help="where the proxy listens (repeatable, e.g. 127.0.0.1:80 and [::1]:80; default: 80)")
     p.add_argument("--endpoint-address", metavar="HOST[:PORT]",
                    help="where to connect to reach the endpoint (default: the endpoint's domain, port 443, "
                         "re-resolved at run time). For rehearsals with preview --tls, e.g. 127.0.0.1:8443")
@@ -45,14 +46,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--standalone", action="store_true",
                    help="nginx: print a complete nginx.conf (events, http, pid, temp paths) instead of a "
                         "snippet for the http{} context; used for rehearsals (`nginx -p DIR -c FILE`)")
-    # Caddy and Cloudflare (recipes in lib/caddy.py and lib/cloudflare.py).
-    p.add_argument("--state-dir", metavar="DIR", help="Caddy: the maintenance switch is on while DIR/"
-                                                      + caddy.SWITCH_FILE + " exists (default: no switch)")
-    p.add_argument("--allow", action="append", metavar="CIDR",
-                   help="Caddy, Cloudflare: a client network that still reaches the app while the switch "
-                        "is on (repeatable; IPv4 or IPv6)")
-    p.add_argument("--trusted-proxy", action="append", metavar="CIDR",
-                   help="Caddy: a proxy in front whose X-Forwarded-For is believed (repeatable)")
+    switch = p.add_argument_group("maintenance switch (`maintenance-endpoint switch`; docs/switch.md, docs/caddy.md, docs/cloudflare.md)")
+    switch.add_argument("--state-dir", type=inputs.directory_path, metavar="DIR",
+                        help="add the planned-maintenance switch, kept in this directory (off by default); "
+                             "HAProxy: run `maintenance-endpoint switch off --kind haproxy --state-dir DIR` "
+                             "once before it starts")
+    switch.add_argument("--allow", action="append", type=inputs.cidr, metavar="CIDR",
+                        help="while the switch is on, clients from this network still reach the app "
+                             "(repeatable; IPv4 or IPv6)")
+    switch.add_argument("--trusted-proxy", action="append", type=inputs.cidr, metavar="CIDR",
+                        help="a load balancer in front: take the client's address from X-Forwarded-For "
+                             "on connections from this network only (repeatable)")
+    switch.add_argument("--proxy-protocol", action="store_true",
+                        help="the trusted proxies name the client in a PROXY protocol header instead of "
+                             "X-Forwarded-For (nginx then expects it on every connection; HAProxy on "
+                             "connections from --trusted-proxy only)")
+    # Caddy and Cloudflare only (recipes in lib/caddy.py and lib/cloudflare.py).
     p.add_argument("--admin", default=caddy.DEFAULT_ADMIN, metavar="HOST:PORT|off",
                    help="Caddy: where its admin API listens, on loopback only (default: %(default)s)")
     p.add_argument("--retry-after", metavar="SECONDS",
@@ -78,9 +87,11 @@ def run(args: argparse.Namespace) -> int:
     if args.standalone and args.kind != "nginx":
         raise UserError("--standalone applies to nginx only (the HAProxy output is always a complete file)")
     text = generate(
-        args.kind, endpoint, app=args.app, listen=args.listen, endpoint_address=args.endpoint_address,
+        args.kind, endpoint, app=args.app, listen=args.listen or ["80"], endpoint_address=args.endpoint_address,
         ca_file=args.ca_file, resolvers=args.resolver, app_host=args.app_host, health_path=args.health_path,
         connect_timeout=args.connect_timeout, read_timeout=args.read_timeout, standalone=args.standalone,
+        state_dir=args.state_dir, allow=args.allow, trusted_proxies=args.trusted_proxy,
+        proxy_protocol=args.proxy_protocol,
     )
     sys.stdout.write(text)
     return 0
@@ -88,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
 
 # Options that mean nothing to a kind (those without a default, so a given one is detectable).
 NOT_FOR_KIND = {
-    "caddy": ("resolver", "app_host", "standalone", "retry_after"),
+    "caddy": ("resolver", "app_host", "standalone", "retry_after", "proxy_protocol"),
     "cloudflare": ("endpoint_address", "ca_file", "resolver", "app_host", "standalone", "state_dir",
-                   "trusted_proxy"),
+                   "trusted_proxy", "proxy_protocol", "listen"),
 }
 
 
@@ -100,8 +111,10 @@ def generate_recipe(args: argparse.Namespace, endpoint: str) -> str:
         if getattr(args, name):
             raise UserError(f"--{name.replace('_', '-')} does not apply to --kind {args.kind}.")
     if args.kind == "caddy":
+        if args.listen and len(args.listen) > 1:
+            raise UserError("--listen can be given once with --kind caddy.")
         return caddy.generate(
-            endpoint, app=args.app, listen=args.listen, endpoint_address=args.endpoint_address,
+            endpoint, app=args.app, listen=(args.listen or ["80"])[0], endpoint_address=args.endpoint_address,
             ca_file=args.ca_file, connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
             state_dir=args.state_dir, allow=args.allow, trusted_proxies=args.trusted_proxy, admin=args.admin)
     return cloudflare.generate(endpoint, app_timeout=args.read_timeout, allow=args.allow,

@@ -28,8 +28,17 @@ from pathlib import Path
 
 import requests
 
+ROOT = Path(__file__).resolve().parent.parent
+ENDPOINT = "d111111abcdef8.cloudfront.net"
+PAGE = (ROOT / "content" / "maintenance.html").read_bytes()
+KINDS = ("nginx", "haproxy")
 LOOPBACK = "127.0.0.1"
 APP_MARKER = "proxy-test-app"
+# Every method the endpoint answers (CloudFront's AllowedMethods "all seven"); the load sends
+# each with a form body, as browsers and API clients do.
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+BODY = b"field=value"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 # ------------------------------------------------------------------------------------------
@@ -48,10 +57,28 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.01):
         time.sleep(interval)  # poll interval, not synchronisation: the deadline bounds it
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+def searchable_tmpdir() -> Path:
+    """A new directory under the system temp dir that any user may search (0755), as a state
+    directory must be for nginx's worker user; pytest's tmp_path sits under a 0700 directory."""
+    path = Path(tempfile.mkdtemp(prefix="maintenance-switch-"))
+    path.chmod(0o755)
+    return path
+
+
+def free_port(ipv6: bool = False) -> int:
+    """A port free on 127.0.0.1 (and, with `ipv6`, on ::1 too: a proxy listening on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((LOOPBACK, 0))
+            port = s.getsockname()[1]
+            if not ipv6:
+                return port
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s6:
+                try:
+                    s6.bind(("::1", port))
+                    return port
+                except OSError:
+                    continue  # taken on ::1: another one
 
 
 def port_open(port: int, host: str = LOOPBACK) -> bool:
@@ -214,6 +241,72 @@ class TinyDNS:
 
 
 # ------------------------------------------------------------------------------------------
+# The endpoint (scripts.preview --tls) and the command under test
+
+
+def require_program(name: str) -> str:
+    """The program's path; skips the test without it, but fails it under CI=true."""
+    import pytest
+
+    from scripts.lib.console import in_ci
+
+    path = find_program(name)
+    if path is None:
+        reason = (f"{name} is not installed (apt-get install -y --no-install-recommends "
+                  f"{'nginx-light' if name == 'nginx' else name})")
+        if in_ci():
+            pytest.fail(f"CI=true: {reason}; CI must run the proxy tests, not skip them")
+        pytest.skip(reason)
+    return path
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """`python -m scripts ARGS` from the checkout."""
+    return subprocess.run([sys.executable, "-m", "scripts", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+
+def proxy_config(*args: str) -> subprocess.CompletedProcess:
+    return cli("proxy-config", *args)
+
+
+class Preview:
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.ca = workdir / "preview-ca.pem"
+        self.log = workdir / "preview.log"
+        self.stdout = open(workdir / "preview.out", "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "scripts", "preview", "--tls", "--host", LOOPBACK,
+             "--port", str(self.port), "--domain", ENDPOINT, "--ca-out", str(self.ca),
+             "--log", str(self.log)],
+            cwd=ROOT, stdout=self.stdout, stderr=subprocess.STDOUT)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("scripts.preview exited:\n" + (workdir / "preview.out").read_text())
+            # Its "listening on URL" line, not a probe connection: a probe would be logged as a
+            # failed handshake, and the tests assert the log holds only the proxies' requests.
+            return b"listening on" in (workdir / "preview.out").read_bytes() and self.ca.exists()
+
+        wait_until(ready, 30, "scripts.preview --tls")
+
+    def entries(self) -> list[dict]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.stdout.close()
+
+
+# ------------------------------------------------------------------------------------------
 # Proxies in the foreground
 
 
@@ -271,38 +364,108 @@ class ProxyProcess:
         self.log.close()
 
 
+class Rig:
+    """app + proxy (+ a shared preview) for one proxy kind. `extra` goes to proxy-config as is;
+    with `ipv6`, the proxy also listens on [::1] (same port)."""
+
+    def __init__(self, kind: str, preview: Preview, workdir: Path, extra: tuple[str, ...] = (),
+                 ipv6: bool = False):
+        self.kind, self.preview = kind, preview
+        self.app = AppServer()
+        self.listen_port = free_port(ipv6)
+        self.url = f"http://{LOOPBACK}:{self.listen_port}"
+        self.url6 = f"http://[::1]:{self.listen_port}"
+        args = ["--kind", kind, "--endpoint", ENDPOINT, "--app", self.app.address,
+                "--listen", f"{LOOPBACK}:{self.listen_port}",
+                "--endpoint-address", f"{LOOPBACK}:{preview.port}", "--ca-file", str(preview.ca), *extra]
+        if ipv6:
+            args += ["--listen", f"[::1]:{self.listen_port}"]
+        if kind == "nginx":
+            args.append("--standalone")
+        else:
+            args += ["--health-path", "/health"]
+        out = proxy_config(*args)
+        assert out.returncode == 0, out.stderr
+        self.config = out.stdout
+        self.proxy = ProxyProcess(kind, self.config, workdir, self.listen_port)
+
+    def get(self, path: str = "/", method: str = "GET", **kw) -> requests.Response:
+        return requests.request(method, self.url + path, timeout=10, **kw)
+
+    def close(self) -> None:
+        self.proxy.stop()
+        self.app.stop()
+
+
 # ------------------------------------------------------------------------------------------
 # Classifying answers and a bounded load
 
 
 def classify(resp: requests.Response | None, exc: BaseException | None, page: bytes) -> str:
-    """'app-200', 'maintenance-503', or a label naming what went wrong."""
+    """'app-200', 'maintenance-503', or a label naming what went wrong. A HEAD answer has no
+    body: the app's is told by its Content-Type, the endpoint's by its Content-Length."""
     if exc is not None:
         return f"error:{type(exc).__name__}"
-    if resp.status_code == 200 and APP_MARKER.encode() in resp.content:
+    head = resp.request.method == "HEAD"
+    if resp.status_code == 200 and (resp.headers.get("Content-Type") == "application/json" if head
+                                    else APP_MARKER.encode() in resp.content):
         return "app-200"
-    if resp.status_code == 503 and resp.content == page and resp.headers.get("Retry-After"):
+    if resp.status_code == 503 and resp.headers.get("Retry-After") and (
+            resp.headers.get("Content-Length") == str(len(page)) if head else resp.content == page):
         return "maintenance-503"
     return f"other:{resp.status_code}"
 
 
+class SourceAdapter(requests.adapters.HTTPAdapter):
+    """Connections from a given local address (127.0.0.2, ::1: other clients on loopback)."""
+
+    def __init__(self, source: str):
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session(source: str | None = None) -> requests.Session:
+    s = requests.Session()
+    if source:
+        s.mount("http://", SourceAdapter(source))
+    return s
+
+
+def send(s: requests.Session, method: str, url: str, **kw) -> requests.Response:
+    """`method` with the form body (every method, HEAD and GET included)."""
+    return s.request(method, url, data=BODY, headers={**FORM, **kw.pop("headers", {})}, timeout=10, **kw)
+
+
 @dataclass
 class LoadResult:
-    samples: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, label)
+    # (start, end, method, label)
+    samples: list[tuple[float, float, str, str]] = field(default_factory=list)
 
     def histogram(self) -> dict[str, int]:
-        return dict(collections.Counter(label for _, _, label in self.samples))
+        return dict(collections.Counter(label for *_, label in self.samples))
 
-    def bad(self) -> list[tuple[float, float, str]]:
-        return [s for s in self.samples if s[2] not in ("app-200", "maintenance-503")]
+    def bad(self) -> list[tuple[float, float, str, str]]:
+        return [s for s in self.samples if s[3] not in ("app-200", "maintenance-503")]
+
+    def bad_by_method(self) -> dict[str, int]:
+        """Bad answers per method, every method listed (0 when none)."""
+        counts = collections.Counter(method for _, _, method, _ in self.bad())
+        return {m: counts[m] for m in sorted({m for _, _, m, _ in self.samples})}
 
 
 class Load:
-    """`workers` threads, each with its own requests.Session, sending GETs to `url` until
-    stop() (or `max_seconds`, whichever comes first)."""
+    """`workers` threads, each with its own requests.Session (kept alive, as browsers do),
+    sending `methods` in turn, each with a form body, to `url` until stop(), `max_requests`
+    or `max_seconds`, whichever comes first."""
 
-    def __init__(self, url: str, page: bytes, workers: int = 8, max_seconds: float = 30.0):
+    def __init__(self, url: str, page: bytes, workers: int = 8, max_seconds: float = 30.0,
+                 methods: tuple[str, ...] = METHODS, max_requests: int = 100_000, source: str | None = None):
         self.url, self.page, self.workers, self.max_seconds = url, page, workers, max_seconds
+        self.methods, self.max_requests, self.source = methods, max_requests, source
         self.result = LoadResult()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -311,27 +474,29 @@ class Load:
 
     def _worker(self, n: int) -> None:
         deadline = time.monotonic() + self.max_seconds
-        with requests.Session() as s:
+        with session(self.source) as s:
             i = 0
-            while not self._stop.is_set() and time.monotonic() < deadline:
+            while not self._stop.is_set() and time.monotonic() < deadline \
+                    and len(self.result.samples) < self.max_requests:
+                method = self.methods[(n + i) % len(self.methods)]
                 i += 1
                 t0 = time.monotonic()
                 resp = exc = None
                 try:
-                    resp = s.get(f"{self.url}/load/{n}/{i}", timeout=10)
+                    resp = send(s, method, f"{self.url}/load/{n}/{i}")
                 except requests.RequestException as e:
                     exc = e
                 label = classify(resp, exc, self.page)
                 with self._lock:
-                    self.result.samples.append((t0, time.monotonic(), label))
+                    self.result.samples.append((t0, time.monotonic(), method, label))
 
-    def start(self) -> "Load":
+    def start(self) -> Load:
         self._futures = [self._pool.submit(self._worker, n) for n in range(self.workers)]
         return self
 
     def count(self, label: str, since: float = 0.0) -> int:
         with self._lock:
-            return sum(1 for t0, _, lab in self.result.samples if lab == label and t0 >= since)
+            return sum(1 for t0, _, _, lab in self.result.samples if lab == label and t0 >= since)
 
     def stop(self) -> LoadResult:
         self._stop.set()

@@ -284,7 +284,7 @@ class MethodLoad(Load):
                     exc = e
                 label = classify_answer(method, resp, exc)
                 with self._lock:
-                    self.result.samples.append((t0, time.monotonic(), label))
+                    self.result.samples.append((t0, time.monotonic(), method, label))
                     self.by_method[(method, label)] += 1
 
     def table(self) -> dict[str, dict[str, int]]:
@@ -312,9 +312,9 @@ def app_dies_and_returns(load: MethodLoad, app: AppServer) -> tuple[float, float
 def report_load(name: str, load: MethodLoad, killed: float, restarted: float) -> str:
     """One line of figures: histogram by method, switch-over and recovery times, latency."""
     samples = load.result.samples
-    first_503 = min(end for start, end, label in samples if label == "maintenance-503" and end >= killed)
-    first_200 = min(end for start, end, label in samples if label == "app-200" and start >= restarted)
-    ms = sorted(1000 * (end - start) for start, end, _ in samples)
+    first_503 = min(end for start, end, _, label in samples if label == "maintenance-503" and end >= killed)
+    first_200 = min(end for start, end, _, label in samples if label == "app-200" and start >= restarted)
+    ms = sorted(1000 * (end - start) for start, end, *_ in samples)
     return (f"[{name}] {len(samples)} requests, by method {load.table()}; switch-over (kill -> first "
             f"maintenance 503) {1000 * (first_503 - killed):.0f} ms; recovery (app listening -> first app "
             f"200) {1000 * (first_200 - restarted):.0f} ms; latency p50 {ms[len(ms) // 2]:.1f} ms, "

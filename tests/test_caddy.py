@@ -342,7 +342,7 @@ def test_switch_flips_under_load_with_every_method(rig):
             t_on = time.monotonic()
             rig.switch_file.touch()
             wait_until(lambda t=t_on: load.count("maintenance-503", since=t) >= 30, 15, "maintenance answers")
-            delays.append(min(end for start, end, lab in list(load.result.samples)
+            delays.append(min(end for start, end, _, lab in list(load.result.samples)
                               if lab == "maintenance-503" and start >= t_on) - t_on)
             t_off = time.monotonic()
             rig.switch_file.unlink()

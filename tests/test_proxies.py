@@ -16,77 +16,30 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
-
-from scripts.lib.console import in_ci
 from proxy_harness import (
-    APP_MARKER, LOOPBACK, AppServer, Load, ProxyProcess, TinyDNS, find_program, free_port, wait_until,
+    APP_MARKER,
+    ENDPOINT,
+    KINDS,
+    LOOPBACK,
+    PAGE,
+    ROOT,
+    AppServer,
+    Load,
+    Preview,
+    ProxyProcess,
+    Rig,
+    TinyDNS,
+    free_port,
+    proxy_config,
+    require_program,
+    wait_until,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-ENDPOINT = "d111111abcdef8.cloudfront.net"
-PAGE = (ROOT / "content" / "maintenance.html").read_bytes()
-KINDS = ("nginx", "haproxy")
-IN_CI = in_ci()
-
-
-def require_program(name: str) -> str:
-    path = find_program(name)
-    if path is None:
-        reason = (f"{name} is not installed (apt-get install -y --no-install-recommends "
-                  f"{'nginx-light' if name == 'nginx' else name})")
-        if IN_CI:
-            pytest.fail(f"CI=true: {reason}; CI must run the proxy tests, not skip them")
-        pytest.skip(reason)
-    return path
-
-
-def proxy_config(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scripts", "proxy-config", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
-
 
 # ------------------------------------------------------------------------------------------
 # Fixtures: the preview endpoint (shared), and per test an app + a proxy
-
-
-class Preview:
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.ca = workdir / "preview-ca.pem"
-        self.log = workdir / "preview.log"
-        self.stdout = open(workdir / "preview.out", "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "scripts", "preview", "--tls", "--host", LOOPBACK,
-             "--port", str(self.port), "--domain", ENDPOINT, "--ca-out", str(self.ca),
-             "--log", str(self.log)],
-            cwd=ROOT, stdout=self.stdout, stderr=subprocess.STDOUT)
-
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError("scripts.preview exited:\n" + (workdir / "preview.out").read_text())
-            # Its "listening on URL" line, not a probe connection: a probe would be logged as a
-            # failed handshake, and the tests assert the log holds only the proxies' requests.
-            return b"listening on" in (workdir / "preview.out").read_bytes() and self.ca.exists()
-
-        wait_until(ready, 30, "scripts.preview --tls")
-
-    def entries(self) -> list[dict]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
-
-    def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.stdout.close()
 
 
 @pytest.fixture(scope="module")
@@ -94,34 +47,6 @@ def preview(tmp_path_factory):
     p = Preview(tmp_path_factory.mktemp("preview"))
     yield p
     p.close()
-
-
-class Rig:
-    """app + proxy (+ the shared preview) for one proxy kind."""
-
-    def __init__(self, kind: str, preview: Preview, workdir: Path):
-        self.kind, self.preview = kind, preview
-        self.app = AppServer()
-        self.listen_port = free_port()
-        self.url = f"http://{LOOPBACK}:{self.listen_port}"
-        args = ["--kind", kind, "--endpoint", ENDPOINT, "--app", self.app.address,
-                "--listen", f"{LOOPBACK}:{self.listen_port}",
-                "--endpoint-address", f"{LOOPBACK}:{preview.port}", "--ca-file", str(preview.ca)]
-        if kind == "nginx":
-            args.append("--standalone")
-        else:
-            args += ["--health-path", "/health"]
-        out = proxy_config(*args)
-        assert out.returncode == 0, out.stderr
-        self.config = out.stdout
-        self.proxy = ProxyProcess(kind, self.config, workdir, self.listen_port)
-
-    def get(self, path: str = "/", method: str = "GET", **kw) -> requests.Response:
-        return requests.request(method, self.url + path, timeout=10, **kw)
-
-    def close(self) -> None:
-        self.proxy.stop()
-        self.app.stop()
 
 
 @pytest.fixture(params=KINDS)
@@ -286,8 +211,11 @@ def test_app_errors(rig):
 
 
 def test_no_bad_answers_under_load_while_app_dies_and_returns(rig):
-    """8 clients keep requesting while the app is killed and restarted: every answer is the
-    app's 200 or the maintenance 503 (no 502, no connection error). Times are printed."""
+    """8 clients keep sending every method, each with a form body, while the app is killed and
+    restarted. nginx: every answer is the app's 200 or the maintenance 503 (no 502, no
+    connection error). HAProxy 2.6: the same, except for requests the app was holding when it
+    died (see the recipe's comment and docs/switch.md): those, and only those, may end in a 502
+    or a connection closed without a response. Times and bad answers by method are printed."""
     load = Load(rig.url, PAGE, workers=8, max_seconds=40).start()
     try:
         wait_until(lambda: load.count("app-200") >= 100, 15, "app answers under load")
@@ -298,17 +226,24 @@ def test_no_bad_answers_under_load_while_app_dies_and_returns(rig):
     finally:
         result = load.stop()
 
-    first_503 = min(end for start, end, label in result.samples if label == "maintenance-503" and end >= killed)
-    first_200 = min(end for start, end, label in result.samples if label == "app-200" and start >= restarted)
-    last_503 = max((end for start, end, label in result.samples if label == "maintenance-503"), default=restarted)
+    first_503 = min(end for start, end, _, label in result.samples if label == "maintenance-503" and end >= killed)
+    first_200 = min(end for start, end, _, label in result.samples if label == "app-200" and start >= restarted)
+    last_503 = max((end for start, end, _, label in result.samples if label == "maintenance-503"), default=restarted)
     bad = result.bad()
-    ms = sorted(1000 * (end - start) for start, end, _ in result.samples)
+    ms = sorted(1000 * (end - start) for start, end, _, _ in result.samples)
     pct = {p: ms[min(len(ms) - 1, int(len(ms) * p / 100))] for p in (50, 99)}
     print(f"\n[{rig.kind}] {len(result.samples)} requests, histogram {result.histogram()}; "
           f"switch-over (kill -> first maintenance 503) {1000 * (first_503 - killed):.0f} ms; "
           f"recovery (app listening -> first app 200) {1000 * (first_200 - restarted):.0f} ms, "
           f"last maintenance answer at restart{1000 * (last_503 - restarted):+.0f} ms; "
-          f"latency p50 {pct[50]:.1f} ms, p99 {pct[99]:.1f} ms, max {ms[-1]:.1f} ms")
+          f"latency p50 {pct[50]:.1f} ms, p99 {pct[99]:.1f} ms, max {ms[-1]:.1f} ms; "
+          f"bad answers by method {result.bad_by_method()}")
+    if rig.kind == "haproxy":
+        # Sent before the kill (its timestamp is taken just after SIGKILL is sent) and answered
+        # within a second of it: in flight at the app when it died.
+        in_flight = [s for s in bad if s[0] <= killed + 0.1 and s[1] <= killed + 1.0
+                     and s[3] in ("error:ConnectionError", "other:502")]
+        bad = [s for s in bad if s not in in_flight]
     assert not bad, f"{len(bad)} bad answers, first: {bad[:5]}; histogram {result.histogram()}"
     # The endpoint only ever saw the right Host and SNI (a 403 in its log would mean a wrong Host).
     assert all(e["host"] == ENDPOINT and e["sni"] == ENDPOINT and e["status"] == 503

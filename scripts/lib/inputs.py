@@ -205,3 +205,33 @@ def utc_time(value: str, what: str | None = None) -> str:
         return value
     raise _fail(f"{value!r} is not a UTC time such as 2026-12-01T22:00:00Z (YYYY-MM-DDTHH:MM:SSZ)",
                 what)
+
+
+# An absolute path of plain components (it is written into proxy configurations): letters,
+# digits, '.', '_' and '-'; no '.' or '..' component, no empty component.
+_ABSOLUTE_PATH = re.compile(r"(/[A-Za-z0-9._-]+)+")
+
+
+def _absolute_path(text: str) -> bool:
+    return len(text) <= 1024 and bool(_ABSOLUTE_PATH.fullmatch(text)) \
+        and not {".", ".."} & set(text.split("/"))
+
+
+def directory_path(value: str, what: str | None = None) -> str:
+    """An absolute directory path such as /var/lib/maintenance-endpoint (one trailing '/' is
+    dropped); refuses relative paths, '..' and '.', '//', spaces, quotes and the like."""
+    text = value or ""
+    text = text[:-1] if len(text) > 1 and text.endswith("/") else text
+    if _absolute_path(text):
+        return text
+    raise _fail(f"{value!r} is not an absolute directory path of letters, digits and ._- "
+                "such as /var/lib/maintenance-endpoint", what)
+
+
+def absolute_file_path(value: str, what: str | None = None) -> str:
+    """An absolute file path such as /run/haproxy/admin.sock, by the grammar of
+    ``directory_path`` (no trailing '/')."""
+    if _absolute_path(value or ""):
+        return value
+    raise _fail(f"{value!r} is not an absolute file path of letters, digits and ._- "
+                "such as /etc/haproxy/haproxy.cfg", what)

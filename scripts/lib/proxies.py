@@ -16,7 +16,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from . import inputs
+from . import inputs, switch
 from .errors import UserError
 from .inputs import join_host_port
 
@@ -46,16 +46,16 @@ NGINX_TEMPLATE = """\
 resolver {{resolvers}} valid=60s ipv6=off;
 resolver_timeout 5s;
 
-upstream maintenance_failover_app {
+{{switch_http}}upstream maintenance_failover_app {
     server {{app}};
     keepalive 16;
 }
 
 server {
-    listen {{listen}};
-
+{{listen}}
+{{switch_server}}
     location / {
-        proxy_pass http://maintenance_failover_app;
+{{switch_location}}        proxy_pass http://maintenance_failover_app;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_set_header Host $host;
@@ -133,7 +133,7 @@ HAPROXY_TEMPLATE = """\
 
 global
     log stderr format raw daemon notice
-
+{{switch_global}}
 defaults
     mode http
     log global
@@ -150,7 +150,8 @@ defaults
     retry-on conn-failure empty-response
     # ...and every retry may go to another server: once the app is marked down (at its first
     # connection error, see `observe` below), that is the backup, the endpoint, with no
-    # turn-around delay. So the requests a crash interrupts already get the page.
+    # turn-around delay. So the requests a crash interrupts already get the page (but see the
+    # backend for those the app was holding).
     option redispatch 1
     # A new connection to the server for each request. Measured with HAProxy 2.6: with
     # server-side keep-alive, some requests redispatched to the backup went out with no SNI
@@ -164,15 +165,18 @@ resolvers maintenance_dns
     hold valid 60s
 
 frontend maintenance_failover
-    bind {{listen}}
+{{listen}}
     option forwardfor
-    # The Host the client asked for; the backend below sets Host per server.
+{{switch_frontend}}    # The Host the client asked for; the backend below sets Host per server.
     http-request set-header X-Forwarded-Host %[req.hdr(host)]
     default_backend maintenance_failover_app
 
 backend maintenance_failover_app
     # A request the app may have received before crashing is re-sent only when it is safe to
-    # repeat; others get HAProxy's 502 (a new connection that fails is always retried).
+    # repeat (a new connection that fails is always retried). The others, and in HAProxy 2.6
+    # any request whose connection the app reset, get HAProxy's 502 on a new client connection;
+    # on a kept-alive one HAProxy closes it without a response (and without a log line), leaving
+    # the retry to the client. Retrying them here could replay a POST to a live app.
     http-request disable-l7-retry unless { method GET HEAD OPTIONS }
     # Health checks on the app, every 2 s (every 0.5 s while it is failing or down): marked
     # down after 2 failed checks, up again after 2 good ones (about 1 s after it is back).
@@ -189,8 +193,150 @@ backend maintenance_failover_app
     server {{app_host}} {{app}} check observe layer4 error-limit 1 on-error mark-down
     # The endpoint, used only while the app is down. TLS with the certificate verified for the
     # endpoint's name, SNI = that name. No health check: the endpoint answers 503 by design.
-    server {{endpoint}} {{endpoint_address}} backup ssl verify required ca-file {{ca_file}} sni str({{endpoint}}) verifyhost {{endpoint}} resolvers maintenance_dns resolve-prefer ipv4 init-addr last,libc,none
+    server {{endpoint}} {{endpoint_address}} backup {{endpoint_options}}
+{{switch_backend}}"""
+
+# --------------------------------------------------------------------------------------------
+# The maintenance switch (with --state-dir): the blocks each template gets. See lib/switch.py
+# for the state directory, and docs/switch.md.
+# --------------------------------------------------------------------------------------------
+
+NGINX_SWITCH_HTTP = """\
+# Maintenance switch bypass: while the switch is on, clients in this list still reach the app
+# (everyone else gets the endpoint's answer). "1" = allowed. The address matched is the
+# connection's, or the client's from X-Forwarded-For when the connection comes from a trusted
+# proxy (set_real_ip_from below). Changing the list: regenerate this file and reload nginx.
+geo $maintenance_allowed {
+    default 0;
+{{allow_lines}}}
+
 """
+
+NGINX_REAL_IP = """\
+    # Behind a load balancer: the client's address is taken from X-Forwarded-For, but only on
+    # connections from these trusted proxies (anyone else's X-Forwarded-For is ignored); the
+    # rightmost address that is not a trusted proxy is the client (real_ip_recursive).
+{{trusted_lines}}
+    real_ip_header X-Forwarded-For;
+    real_ip_recursive on;
+"""
+
+NGINX_PROXY_PROTOCOL = """\
+    # Behind a load balancer that speaks the PROXY protocol (every `listen` above expects it):
+    # the client's address is the one its PROXY header names, but only on connections from
+    # these trusted proxies (anyone else's header is ignored).
+{{trusted_lines}}
+    real_ip_header proxy_protocol;
+"""
+
+NGINX_SWITCH_SERVER = """\
+{{real_ip}}
+    # Maintenance switch (`maintenance-endpoint switch on|off`): on while the file below exists.
+    # nginx looks for it on every request (one stat; no reload, no cache: it takes effect at the
+    # next request and survives restarts). nginx's worker user needs search (x) permission on the
+    # directory {{state_dir}} and its parents.
+    open_file_cache off;
+    set $maintenance_gate "";
+    if (-f "{{state_file}}") {
+        set $maintenance_gate on;
+    }
+    if ($maintenance_allowed) {
+        set $maintenance_gate "";
+    }
+"""
+
+NGINX_SWITCH_LOCATION = """\
+        # Switch on and the client not allowlisted: the endpoint's answer, through error_page 503
+        # below (the request body is read and dropped here, never sent on).
+        if ($maintenance_gate) {
+            return 503;
+        }
+"""
+
+HAPROXY_SWITCH_GLOBAL = """\
+    # Runtime API of `maintenance-endpoint switch` (it changes the switch map live: no reload).
+    # Level admin: HAProxy releases after 2.8 want it for map commands. Mode 600: only the user
+    # HAProxy starts as (and root) may use it.
+    stats socket {{socket}} mode 600 level admin
+"""
+
+HAPROXY_REAL_IP = """\
+    # Behind a load balancer: the client's address is taken from X-Forwarded-For, but only on
+    # connections from these trusted proxies (anyone else's X-Forwarded-For is ignored). Each
+    # rule steps one hop left while the address so far is a trusted proxy: the rightmost address
+    # that is not a trusted proxy is the client (up to {{hops}} trusted hops).
+    acl maintenance_trusted_proxy src {{trusted}}
+{{set_src_lines}}
+"""
+
+HAPROXY_PROXY_PROTOCOL = """\
+    # Behind a load balancer that speaks the PROXY protocol: connections from these trusted
+    # proxies must start with a PROXY header, and the client's address is the one it names.
+    # Nobody else may send one (it would be a bad HTTP request).
+    tcp-request connection expect-proxy layer4 if { src {{trusted}} }
+"""
+
+HAPROXY_SWITCH_FRONTEND = """\
+{{real_ip}}
+    # Maintenance switch: on while this map says "maintenance on". HAProxy loads the map at start
+    # (so the state survives restarts) and `maintenance-endpoint switch on|off` changes the loaded
+    # copy through the runtime API: it takes effect at the next request.
+    acl maintenance_on str(maintenance),map({{map}},off) -m str on
+{{allow_acl}}    # While on, clients outside the allowlist get the endpoint's answer.
+    use_backend maintenance_switch_endpoint if maintenance_on{{unless_allowed}}
+"""
+
+HAPROXY_SWITCH_BACKEND = """\
+
+backend maintenance_switch_endpoint
+    # While the switch is on: the endpoint only, never the app (not even if the endpoint fails).
+    # HAProxy 2.6 cannot drop a request body: the endpoint gets the request as the client sent it.
+    # Every method may be retried here (retries/retry-on above): the endpoint keeps nothing.
+    http-send-name-header Host
+    server {{endpoint}} {{endpoint_address}} {{endpoint_options}}
+"""
+
+# HAProxy: how many trusted proxies in a row X-Forwarded-For is followed through.
+HAPROXY_TRUSTED_HOPS = 3
+
+
+def nginx_switch(state_dir: str, allow: list[str], trusted: list[str], proxy_protocol: bool) -> dict[str, str]:
+    """Placeholder values of NGINX_TEMPLATE for the switch ('' each without --state-dir)."""
+    if state_dir is None:
+        return {"switch_http": "", "switch_server": "", "switch_location": ""}
+    real_ip = ""
+    if trusted:
+        real_ip = render(NGINX_PROXY_PROTOCOL if proxy_protocol else NGINX_REAL_IP,
+                         trusted_lines="\n".join(f"    set_real_ip_from {c};" for c in trusted))
+    allow_lines = "".join(f"    {c} 1;\n" for c in allow) or "    # (no --allow: nobody bypasses the switch)\n"
+    state_file = f"{state_dir}/{switch.STATE_FILE}"
+    return {
+        "switch_http": render(NGINX_SWITCH_HTTP, allow_lines=allow_lines),
+        "switch_server": render(NGINX_SWITCH_SERVER, real_ip=real_ip, state_file=state_file, state_dir=state_dir),
+        "switch_location": NGINX_SWITCH_LOCATION,
+    }
+
+
+def haproxy_switch(state_dir: str, allow: list[str], trusted: list[str], proxy_protocol: bool,
+                   **endpoint: str) -> dict[str, str]:
+    """Placeholder values of HAPROXY_TEMPLATE for the switch ('' each without --state-dir)."""
+    if state_dir is None:
+        return {"switch_global": "", "switch_frontend": "", "switch_backend": ""}
+    real_ip = ""
+    if trusted and proxy_protocol:
+        real_ip = render(HAPROXY_PROXY_PROTOCOL, trusted=" ".join(trusted))
+    elif trusted:
+        real_ip = render(HAPROXY_REAL_IP, trusted=" ".join(trusted), hops=str(HAPROXY_TRUSTED_HOPS),
+                         set_src_lines="\n".join(
+                             f"    http-request set-src hdr_ip(X-Forwarded-For,-{n}) if maintenance_trusted_proxy"
+                             for n in range(1, HAPROXY_TRUSTED_HOPS + 1)))
+    allow_acl = f"    acl maintenance_allowed src {' '.join(allow)}\n" if allow else ""
+    return {
+        "switch_global": render(HAPROXY_SWITCH_GLOBAL, socket=switch.haproxy_socket(state_dir)),
+        "switch_frontend": render(HAPROXY_SWITCH_FRONTEND, real_ip=real_ip, map=switch.haproxy_map(state_dir),
+                                  allow_acl=allow_acl, unless_allowed=" !maintenance_allowed" if allow else ""),
+        "switch_backend": render(HAPROXY_SWITCH_BACKEND, **endpoint),
+    }
 
 
 def render(template: str, **values: str) -> str:
@@ -247,7 +393,7 @@ def generate(
     kind: str,
     endpoint: str,
     app: str = "127.0.0.1:8080",
-    listen: str = "80",
+    listen: str | list[str] = "80",
     endpoint_address: str | None = None,
     ca_file: str | None = None,
     resolvers: list[str] | None = None,
@@ -256,14 +402,30 @@ def generate(
     connect_timeout: str = "3s",
     read_timeout: str = "60s",
     standalone: bool = False,
+    state_dir: str | None = None,
+    allow: list[str] | None = None,
+    trusted_proxies: list[str] | None = None,
+    proxy_protocol: bool = False,
 ) -> str:
-    """Return the configuration text for `kind` ("nginx" or "haproxy")."""
+    """Return the configuration text for `kind` ("nginx" or "haproxy"); with `state_dir`, with
+    the maintenance switch, its allowlist `allow` and the `trusted_proxies` whose
+    X-Forwarded-For (or, with `proxy_protocol`, PROXY header) names the client."""
     endpoint = inputs.hostname(endpoint.rstrip("."), "--endpoint")
     app_h, app_p = inputs.host_port(app, "--app")
     app_addr = join_host_port(app_h, app_p)
     ep_h, ep_p = inputs.host_port(endpoint_address or endpoint, "--endpoint-address", default_port=443)
     ep_addr = join_host_port(ep_h, ep_p)
-    listen = parse_listen(listen)
+    listens = [parse_listen(v) for v in ([listen] if isinstance(listen, str) else listen or ["80"])]
+    if len(set(listens)) < len(listens):
+        raise UserError(f"--listen: an address is given twice ({', '.join(listens)}).")
+    if state_dir is not None:
+        state_dir = inputs.directory_path(state_dir, "--state-dir")
+    elif allow or trusted_proxies:
+        raise UserError("--allow and --trusted-proxy belong to the maintenance switch: add --state-dir DIR.")
+    if proxy_protocol and not trusted_proxies:
+        raise UserError("--proxy-protocol says how the --trusted-proxy names the client: add --trusted-proxy CIDR.")
+    allow = [inputs.cidr(c, "--allow") for c in allow or []]
+    trusted_proxies = [inputs.cidr(c, "--trusted-proxy") for c in trusted_proxies or []]
     for t, what in ((connect_timeout, "connect timeout"), (read_timeout, "read timeout")):
         if not re.fullmatch(r"\d+(ms|s|m)", t):
             raise UserError(f"{what} must look like 3s or 500ms, not {t!r}")
@@ -296,7 +458,9 @@ def generate(
                                   + ", ".join(SYSTEM_CA_BUNDLES) + "): pass --ca-file")
         body = render(
             NGINX_TEMPLATE,
-            app=app_addr, endpoint=endpoint, endpoint_address=ep_addr, listen=listen,
+            app=app_addr, endpoint=endpoint, endpoint_address=ep_addr,
+            listen="\n".join(f"    listen {v}{' proxy_protocol' if proxy_protocol else ''};" for v in listens),
+            **nginx_switch(state_dir, allow, trusted_proxies, proxy_protocol),
             resolvers=" ".join(resolver_list), resolver_comment=comment_lines(f"Name servers: {resolver_origin}."),
             ca_file=check_path(ca_file, "--ca-file"),
             connect_timeout=connect_timeout, read_timeout=read_timeout,
@@ -315,16 +479,34 @@ def generate(
         if app_host is None:
             app_host = app_h if ":" not in app_h else "app"
         app_host = inputs.host(app_host, "--app-host")
+        ca = check_path(ca_file, "--ca-file") if ca_file else "@system-ca"
+        endpoint_server = dict(
+            endpoint=endpoint, endpoint_address=ep_addr,
+            endpoint_options=f"ssl verify required ca-file {ca} sni str({endpoint}) verifyhost {endpoint} "
+                             "resolvers maintenance_dns resolve-prefer ipv4 init-addr last,libc,none")
         return render(
             HAPROXY_TEMPLATE,
-            app=app_addr, app_host=app_host, endpoint=endpoint, endpoint_address=ep_addr,
-            listen=listen if ":" in listen else f":{listen}",
+            app=app_addr, app_host=app_host, **endpoint_server,
+            listen="\n".join(f"    bind {v if ':' in v else ':' + v}" for v in listens),
             resolver_lines=lines, resolver_comment=comment_lines(f"Name servers: {resolver_origin}."),
-            ca_file=check_path(ca_file, "--ca-file") if ca_file else "@system-ca",
             health_path=health_path, connect_timeout=connect_timeout, read_timeout=read_timeout,
+            **haproxy_switch(state_dir, allow, trusted_proxies, proxy_protocol, **endpoint_server),
         )
     raise UserError(f"--kind must be nginx or haproxy, not {kind!r}")
 
 
 def comment_lines(text: str, indent: str = "") -> str:
     return "\n".join(f"{indent}# {line}" for line in textwrap.wrap(text, 92))
+
+
+def allowlist(kind: str, config: str) -> list[str]:
+    """The switch's allowlist as written in a configuration generated with --state-dir: the
+    entries of nginx's `geo $maintenance_allowed` block, or of HAProxy's `maintenance_allowed`
+    ACL. Each entry must pass the CIDR grammar."""
+    if kind == "nginx":
+        block = re.search(r"geo \$maintenance_allowed \{\n(.*?)\n\s*\}", config, re.S)
+        entries = re.findall(r"^\s*(\S+) 1;$", block.group(1), re.M) if block else []
+    else:
+        found = re.search(r"^\s*acl maintenance_allowed src (.+)$", config, re.M)
+        entries = found.group(1).split() if found else []
+    return [inputs.cidr(e, "allowlist in --config") for e in entries]

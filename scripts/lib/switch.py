@@ -1,0 +1,233 @@
+"""The planned-maintenance switch of the proxy recipes (``proxies.py``), kept in a state
+directory.
+
+The truth on disk is the file ``DIR/maintenance.on``: while it exists, the switch is on.
+Its content (JSON) says since when and who switched it on; a file made by hand (``touch``)
+counts as on too. Each proxy kind reads that truth its own way:
+
+- nginx tests for the file on every request (``if (-f ...)``): nothing to tell it, no
+  reload. A Caddy recipe (``file`` matcher) can work the same way: add its kind to
+  ``KINDS`` with ``FileOnly``.
+- HAProxy cannot test a file per request. It loads ``DIR/maintenance.map`` (one line,
+  ``maintenance on|off``, derived from the truth) at start, and the switch changes the
+  loaded map live through HAProxy's runtime API (``set map`` on its stats socket): no
+  reload, no dropped connection, and a restart reads the map file again.
+
+Every function here takes a checked state directory (``inputs.directory_path``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import json
+import os
+import socket
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .console import info
+from .errors import ExitCode, UserError
+
+STATE_FILE = "maintenance.on"
+HAPROXY_MAP = "maintenance.map"
+HAPROXY_SOCKET = "haproxy.sock"
+MAP_KEY = "maintenance"
+# A unix socket path is at most 107 bytes on Linux (sun_path holds 108 with the NUL).
+MAX_SOCKET_PATH = 107
+
+
+@dataclass
+class State:
+    on: bool
+    since: str | None = None  # ISO 8601, UTC
+    by: str | None = None
+
+
+def state_file(state_dir: str) -> Path:
+    return Path(state_dir) / STATE_FILE
+
+
+def haproxy_map(state_dir: str) -> str:
+    return f"{state_dir}/{HAPROXY_MAP}"
+
+
+def haproxy_socket(state_dir: str) -> str:
+    """The default runtime API socket, inside the state directory."""
+    path = f"{state_dir}/{HAPROXY_SOCKET}"
+    check_socket_path(path, "--state-dir")
+    return path
+
+
+def check_socket_path(path: str, what: str) -> str:
+    if len(path.encode()) > MAX_SOCKET_PATH:
+        raise UserError(f"{what}: the socket path {path} is longer than {MAX_SOCKET_PATH} bytes, "
+                        "the limit for unix sockets; choose a shorter directory.")
+    return path
+
+
+def read_state(state_dir: str) -> State:
+    path = state_file(state_dir)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return State(on=False)
+    since = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.UTC).isoformat(timespec="seconds")
+    by = None
+    try:
+        record = json.loads(path.read_text())
+        if isinstance(record, dict):
+            since = str(record.get("since") or since)
+            by = str(record["by"]) if record.get("by") else None
+    except (OSError, UnicodeDecodeError, ValueError):
+        pass  # made by hand (touch): on, since its modification time
+    return State(on=True, since=since, by=by)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` in one rename, so a reader sees the old or the new content, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # readable by the proxy's worker user
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def unsearchable(state_dir: str) -> str | None:
+    """The first directory on the way to `state_dir` that others may not search (o+x), or None.
+    nginx tests for the file as its worker user (www-data, nobody), not as root."""
+    path = Path(state_dir)
+    for directory in [*reversed(path.parents), path]:
+        try:
+            if not directory.stat().st_mode & stat.S_IXOTH:
+                return str(directory)
+        except OSError:
+            return str(directory)
+    return None
+
+
+def who() -> str:
+    """user@host of whoever runs the command (the sudo caller, not root, under sudo)."""
+    try:
+        user = os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+def set_state(state_dir: str, on: bool, now: datetime.datetime | None = None) -> State:
+    """Write the truth: create DIR/maintenance.on (on) or remove it (off). Creates DIR."""
+    Path(state_dir).mkdir(mode=0o755, parents=True, exist_ok=True)
+    path = state_file(state_dir)
+    if not on:
+        path.unlink(missing_ok=True)
+        return State(on=False)
+    current = read_state(state_dir)
+    if current.on:
+        return current  # already on: keep since/by of the first `on`
+    now = now or datetime.datetime.now(datetime.UTC)
+    state = State(on=True, since=now.isoformat(timespec="seconds"), by=who())
+    write_atomically(path, json.dumps({"since": state.since, "by": state.by}) + "\n")
+    return state
+
+
+# --------------------------------------------------------------------------------------------
+# Proxy kinds: how each one learns the state
+
+
+class FileOnly:
+    """nginx (and a Caddy recipe): the proxy tests DIR/maintenance.on per request."""
+
+    def __init__(self, state_dir: str, **_options):
+        self.state_dir = state_dir
+
+    def apply(self, state: State) -> str:
+        closed = unsearchable(self.state_dir)
+        if closed:
+            info(f"warning: {closed} is not searchable by other users: unless the proxy's worker runs as "
+                 f"its owner or group, it cannot see {STATE_FILE} and the switch stays off (chmod o+x).")
+        return "takes effect at the next request (the proxy tests for the file on each request)"
+
+    def live(self) -> str | None:
+        return None  # the file is what the proxy reads: nothing else to ask
+
+
+class HAProxy:
+    """HAProxy: DIR/maintenance.map (read at start) plus `set map` on the runtime API."""
+
+    def __init__(self, state_dir: str, socket_path: str | None = None, timeout: float = 2.0):
+        self.state_dir = state_dir
+        self.map = haproxy_map(state_dir)
+        self.socket = socket_path or haproxy_socket(state_dir)
+        self.timeout = timeout
+
+    def write_map(self, on: bool) -> None:
+        value = "on" if on else "off"
+        write_atomically(Path(self.map), "# Written by `maintenance-endpoint switch`; HAProxy reads it at start.\n"
+                                         f"# The truth is {STATE_FILE} beside it.\n{MAP_KEY} {value}\n")
+
+    def apply(self, state: State) -> str:
+        self.write_map(state.on)
+        value = "on" if state.on else "off"
+        if not os.path.exists(self.socket):
+            return (f"HAProxy is not running (no runtime API socket at {self.socket}): "
+                    "it reads the state when it starts")
+        answer = self.command(f"set map {self.map} {MAP_KEY} {value}")
+        if "not found" in answer.lower():  # the map was loaded without the key
+            answer = self.command(f"add map {self.map} {MAP_KEY} {value}")
+        if self.live() != value:
+            raise UserError(f"HAProxy did not take the switch (runtime API at {self.socket} answered "
+                            f"{answer.strip()!r}); the state directory says {value}, which HAProxy "
+                            "reads when it restarts.", ExitCode.FAILED)
+        return "in effect now (HAProxy runtime API), and read again at every start"
+
+    def live(self) -> str | None:
+        """'on'/'off' as the running HAProxy has it, or None if it is not running."""
+        if not os.path.exists(self.socket):
+            return None
+        for line in self.command(f"show map {self.map}").splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1] == MAP_KEY:
+                return parts[2]
+        return "off"  # no entry: the config's default
+
+    def command(self, line: str) -> str:
+        """One runtime API command (non-interactive: HAProxy answers and closes)."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(self.timeout)
+                s.connect(self.socket)
+                s.sendall(line.encode() + b"\n")
+                chunks = []
+                while chunk := s.recv(65536):
+                    chunks.append(chunk)
+        except OSError as exc:
+            raise UserError(f"Cannot use HAProxy's runtime API at {self.socket} ({exc.strerror or exc}); "
+                            "the state directory is written and HAProxy reads it when it restarts.",
+                            ExitCode.FAILED) from None
+        answer = b"".join(chunks).decode(errors="replace")
+        if answer.startswith("Unknown map identifier"):
+            raise UserError(f"The HAProxy at {self.socket} has no map {self.map}: it does not run a "
+                            f"configuration generated with --state-dir {self.state_dir}.", ExitCode.FAILED)
+        return answer
+
+
+# The Caddy recipe (file matcher on DIR/maintenance.on) will be "caddy": FileOnly.
+KINDS = {"nginx": FileOnly, "haproxy": HAProxy}
+
+
+def proxy(kind: str, state_dir: str, **options):
+    return KINDS[kind](state_dir, **options)
+
+
+def switch(kind: str, state_dir: str, on: bool, **options) -> tuple[State, str]:
+    """Flip the switch: the truth first (it is what every restart reads), then the proxy."""
+    p = proxy(kind, state_dir, **options)
+    state = set_state(state_dir, on)
+    return state, p.apply(state)
