@@ -8,7 +8,7 @@ import sys
 
 from .lib import inputs
 from .lib.aws import require_outputs, session, stack_outputs
-from .lib.console import add_debug_argument
+from .lib.console import add_debug_argument, add_region_profile_arguments
 from .lib.errors import UserError
 from .lib.proxies import SYSTEM_CA_BUNDLES, generate
 
@@ -45,8 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--standalone", action="store_true",
                    help="nginx: print a complete nginx.conf (events, http, pid, temp paths) instead of a "
                         "snippet for the http{} context; used for rehearsals (`nginx -p DIR -c FILE`)")
-    p.add_argument("--region", type=inputs.region_name, help="AWS region of the stack (with --stack-name)")
-    p.add_argument("--profile", help="AWS profile (with --stack-name)")
+    add_region_profile_arguments(p, note=" of the stack (with --stack-name)")
     add_debug_argument(p)
 
 

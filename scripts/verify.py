@@ -7,7 +7,7 @@ import json
 import sys
 
 from .lib import inputs
-from .lib.console import add_debug_argument
+from .lib.console import add_debug_argument, add_region_profile_arguments
 from .lib.errors import ExitCode
 from .lib.probe import Check, render_probe, render_table, verify
 
@@ -26,8 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("url", nargs="?", help="endpoint URL, e.g. https://d111111abcdef8.cloudfront.net/")
     target.add_argument("--stack-name", type=inputs.stack_name, help="read EndpointUrl, MaintenanceObjectKey and parameters from this stack")
-    p.add_argument("--region", type=inputs.region_name, help="AWS region of the stack (default: AWS_REGION / AWS_DEFAULT_REGION / profile)")
-    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    add_region_profile_arguments(p, note=" of the stack")
     p.add_argument("--content", metavar="FILE", help="the page file: bodies must be byte-equal to it")
     p.add_argument("--retry-after", type=int, metavar="SECONDS",
                    help="the Retry-After value expected (default: the stack's parameter with --stack-name, "

@@ -7,7 +7,8 @@ import argparse
 import json
 import os
 import sys
-from typing import Iterable, TextIO
+from collections.abc import Iterable
+from typing import TextIO
 
 from .errors import ExitCode, UserError
 
@@ -67,17 +68,29 @@ def _isatty(stream) -> bool:
 
 
 def add_aws_arguments(parser: argparse.ArgumentParser, *, stack_required: bool = True) -> None:
-    """--stack-name, --region, --profile, --json, --debug."""
-    from .inputs import region_name, stack_name
+    """--stack-name, --region, --profile, --json, --debug; the epilog says how long AWS
+    calls may take."""
+    from .inputs import stack_name
 
     parser.add_argument("--stack-name", required=stack_required, type=stack_name,
                         help="CloudFormation stack name")
-    parser.add_argument("--region", type=region_name,
-                        help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / profile)")
-    parser.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    add_region_profile_arguments(parser)
     parser.add_argument("--json", action="store_true",
                         help="print a machine-readable summary on stdout")
     add_debug_argument(parser)
+
+
+def add_region_profile_arguments(parser: argparse.ArgumentParser, *, note: str = "") -> None:
+    """--region and --profile (each checked against its grammar; empty is an error, never
+    "the default"), and the time bound of AWS calls appended to the epilog."""
+    from .aws import LIMITS
+    from .inputs import profile_name, region_name
+
+    parser.add_argument("--region", type=region_name, help="AWS region" + note + " (default: "
+                        "AWS_REGION / AWS_DEFAULT_REGION / profile)")
+    parser.add_argument("--profile", type=profile_name,
+                        help="AWS profile" + note + " (default: AWS_PROFILE)")
+    parser.epilog = " ".join(filter(None, (parser.epilog, LIMITS.describe())))
 
 
 def add_debug_argument(parser: argparse.ArgumentParser) -> None:
