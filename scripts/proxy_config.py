@@ -10,6 +10,7 @@ from .lib import inputs
 from .lib.aws import require_outputs, session, stack_outputs
 from .lib.console import add_debug_argument, add_region_profile_arguments
 from .lib.errors import UserError
+from .lib.model import DEFAULT_DOMAIN
 from .lib.proxies import SYSTEM_CA_BUNDLES, generate
 
 HELP = "print an nginx or HAProxy configuration that fails over to the endpoint"
@@ -57,13 +58,18 @@ def endpoint_from_stack(stack_name: str, profile: str | None, region: str | None
 
 
 def run(args: argparse.Namespace) -> int:
-    endpoint = args.endpoint or endpoint_from_stack(args.stack_name, args.profile, args.region)
     if args.standalone and args.kind != "nginx":
-        raise UserError("--standalone applies to nginx only (the HAProxy output is always a complete file)")
-    text = generate(
-        args.kind, endpoint, app=args.app, listen=args.listen, endpoint_address=args.endpoint_address,
-        ca_file=args.ca_file, resolvers=args.resolver, app_host=args.app_host, health_path=args.health_path,
+        raise UserError("--standalone applies to nginx only (the HAProxy output is always a complete file).")
+    options = dict(
+        app=args.app, listen=args.listen, endpoint_address=args.endpoint_address, ca_file=args.ca_file,
+        resolvers=args.resolver, app_host=args.app_host, health_path=args.health_path,
         connect_timeout=args.connect_timeout, read_timeout=args.read_timeout, standalone=args.standalone,
     )
-    sys.stdout.write(text)
+    if args.endpoint is not None:
+        endpoint = args.endpoint
+    else:
+        # Every option is checked (by generating once for an example domain) before AWS is asked.
+        generate(args.kind, DEFAULT_DOMAIN, **options)
+        endpoint = endpoint_from_stack(args.stack_name, args.profile, args.region)
+    sys.stdout.write(generate(args.kind, endpoint, **options))
     return 0

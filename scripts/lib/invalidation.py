@@ -41,6 +41,9 @@ def validate_paths(paths: Sequence[str]) -> list[str]:
     for path in paths:
         if not path.startswith("/"):
             raise UserError(f"Invalidation path {path!r} must start with '/'.", ExitCode.USAGE)
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+            raise UserError(f"Invalidation path {path!r} holds a control character.",
+                            ExitCode.USAGE)
         if "*" in path[:-1]:
             raise UserError(f"Invalidation path {path!r} may only have '*' as its last "
                             "character.", ExitCode.USAGE)
