@@ -4,9 +4,12 @@ arguments every AWS command shares."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -32,6 +35,24 @@ def emit_result(result: dict, as_json: bool, human_lines: Iterable[str]) -> None
         for line in human_lines:
             print(line)
     sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def ctrl_c_deferred():
+    """Within the block Ctrl-C (SIGINT) only takes note; it interrupts once the block is
+    done. For clean-ups that must not be cut in half. Main thread only (elsewhere a
+    no-op: Python delivers signals to the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def format_elapsed(seconds: float) -> str:

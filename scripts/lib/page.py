@@ -116,8 +116,8 @@ def upload_content(s3, bucket: str, key: str, data: bytes, content_type: str,
     )
     info(f"Uploaded the page to s3://{bucket}/{key} ({len(data)} bytes, {content_type}).",
          file=out)
-    return {**result, "uploaded": True, "version_id": response.get("VersionId"),
-            "last_modified": None,
+    return {**result, "uploaded": True, "was_missing": head is None,
+            "version_id": response.get("VersionId"), "last_modified": None,
             "invalidation": "required" if needs_invalidation else "not-required"}
 
 
