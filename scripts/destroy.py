@@ -30,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
 def summary_line(result: dict) -> str:
     name = result["stack_name"]
     if result["already_deleted"]:
-        return f"Stack {name} was already deleted (at {result['deleted_at']}); nothing to do."
+        at = result.get("deleted_at")
+        when = f" (at {at.isoformat(timespec='seconds')})" if hasattr(at, "isoformat") else ""
+        return f"Stack {name} was already deleted{when}; nothing to do."
     how = " (its deletion was already under way)" if result["was_deleting"] else ""
     return (f"Stack {name} deleted{how}: {result['deleted_objects']} object versions removed "
             f"from {result['bucket'] or 'no bucket'}; took {result['elapsed_seconds']:.0f} s.")
