@@ -19,9 +19,10 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from .aws import Clients, StackWatcher, describe_stack, outputs_of
 from .console import confirm, ctrl_c_deferred, format_elapsed, info

@@ -14,7 +14,8 @@ import sys
 import time
 import urllib.parse
 import uuid
-from typing import Callable, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from botocore.exceptions import ClientError
 
@@ -160,7 +161,7 @@ def earlier_invalidation(cloudfront, distribution_id: str, page_path: str,
     the upload is less than the edge TTL old and none covers it (the uploading run
     stopped early). One ListInvalidations, plus one GetInvalidation per invalidation
     created since the upload."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if last_modified is None or now - last_modified > EDGE_DEFAULT_TTL:
         return False, None
     listing = cloudfront.list_invalidations(DistributionId=distribution_id, MaxItems="10")
