@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from importlib import metadata
 
 from . import (
@@ -22,6 +23,7 @@ from . import (
     switch,
     verify,
 )
+from .lib.aws import LIMITS
 from .lib.errors import MEANING, UserError, run
 
 COMMANDS = {
@@ -59,7 +61,8 @@ def build_parser() -> Parser:
         description="A serverless maintenance endpoint on AWS (S3 + CloudFront) that answers "
         "every path and method with 503, Retry-After and your page.",
         epilog="Exit codes:\n" + "\n".join(f"  {int(code):>3}  {text}"
-                                           for code, text in MEANING.items()),
+                                           for code, text in MEANING.items())
+        + "\n\n" + "\n".join(textwrap.wrap(LIMITS.describe(), 79)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version",

@@ -23,8 +23,16 @@ def run(args: argparse.Namespace) -> int:
     sess = session(args.profile, args.region)
     result = destroy(Clients.from_session(sess), args.stack_name, yes=args.yes,
                      timeout=args.timeout * 60)
-    emit_result(result, args.json, [
-        f"Stack {result['stack_name']} deleted ({result['deleted_objects']} object versions "
-        f"removed from {result['bucket'] or 'no bucket'}); took "
-        f"{result['elapsed_seconds']:.0f} s."])
+    emit_result(result, args.json, [summary_line(result)])
     return 0
+
+
+def summary_line(result: dict) -> str:
+    name = result["stack_name"]
+    if result["already_deleted"]:
+        at = result.get("deleted_at")
+        when = f" (at {at.isoformat(timespec='seconds')})" if hasattr(at, "isoformat") else ""
+        return f"Stack {name} was already deleted{when}; nothing to do."
+    how = " (its deletion was already under way)" if result["was_deleting"] else ""
+    return (f"Stack {name} deleted{how}: {result['deleted_objects']} object versions removed "
+            f"from {result['bucket'] or 'no bucket'}; took {result['elapsed_seconds']:.0f} s.")

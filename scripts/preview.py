@@ -30,7 +30,7 @@ EPILOG = ("With --tls a handshake whose SNI is absent or not --domain is refused
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description, p.epilog = DESCRIPTION, EPILOG
-    p.add_argument("--content", metavar="FILE",
+    p.add_argument("--content", type=inputs.local_path, metavar="FILE",
                    help="page file (default: the bundled page for MaintenanceObjectKey)")
     p.add_argument("--host", default="127.0.0.1", type=inputs.host,
                    help="address to listen on (default: 127.0.0.1)")
@@ -38,16 +38,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="port (default: a free one; see the 'listening on' line)")
     p.add_argument("--tls", action="store_true",
                    help="serve HTTPS with a throwaway CA and a cert for --domain")
-    p.add_argument("--domain", default=DEFAULT_DOMAIN,
+    p.add_argument("--domain", default=DEFAULT_DOMAIN, type=inputs.hostname,
                    help=f"the endpoint's name (default: {DEFAULT_DOMAIN})")
-    p.add_argument("--ca-out", metavar="FILE", help="with --tls: write the CA certificate (PEM) here")
-    p.add_argument("--log", metavar="FILE",
+    p.add_argument("--ca-out", type=inputs.local_path, metavar="FILE", help="with --tls: write the CA certificate (PEM) here")
+    p.add_argument("--log", type=inputs.local_path, metavar="FILE",
                    help='append one JSON line per request: {"method","path","host","sni","status"}')
     p.add_argument("--retry-after", metavar="SECONDS",
                    help="value of the RetryAfterSeconds parameter")
     p.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
                    help="override a template parameter default (repeatable)")
-    p.add_argument("--template", metavar="FILE",
+    p.add_argument("--template", type=inputs.local_path, metavar="FILE",
                    help="a template JSON file instead of the built-in template")
     p.add_argument("--check-host", action=argparse.BooleanOptionalAction, default=None,
                    help="answer 403 when Host is not --domain (default: on with --tls, off without)")
@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.ca_out and not args.tls:
+    if args.ca_out is not None and not args.tls:
         raise UserError("--ca-out needs --tls.")
     parameters = dict(parse_assignment(item) for item in args.parameter)
     if args.retry_after is not None:

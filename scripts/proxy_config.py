@@ -8,8 +8,9 @@ import sys
 
 from .lib import caddy, cloudflare, inputs
 from .lib.aws import require_outputs, session, stack_outputs
-from .lib.console import add_debug_argument
+from .lib.console import add_debug_argument, add_region_profile_arguments
 from .lib.errors import UserError
+from .lib.model import DEFAULT_DOMAIN
 from .lib.proxies import SYSTEM_CA_BUNDLES, generate
 
 HELP = "print an nginx, HAProxy or Caddy configuration, or a Cloudflare Worker, that fails over to the endpoint"
@@ -67,8 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retry-after", metavar="SECONDS",
                    help="Cloudflare: Retry-After of the Worker's own minimal 503, sent when the endpoint "
                         "cannot be reached either (default: the template's RetryAfterSeconds default)")
-    p.add_argument("--region", type=inputs.region_name, help="AWS region of the stack (with --stack-name)")
-    p.add_argument("--profile", help="AWS profile (with --stack-name)")
+    add_region_profile_arguments(p, note=" of the stack (with --stack-name)")
     add_debug_argument(p)
 
 
@@ -80,21 +80,28 @@ def endpoint_from_stack(stack_name: str, profile: str | None, region: str | None
 
 
 def run(args: argparse.Namespace) -> int:
-    endpoint = args.endpoint or endpoint_from_stack(args.stack_name, args.profile, args.region)
-    if args.kind in ("caddy", "cloudflare"):
-        sys.stdout.write(generate_recipe(args, endpoint))
-        return 0
     if args.standalone and args.kind != "nginx":
-        raise UserError("--standalone applies to nginx only (the HAProxy output is always a complete file)")
-    text = generate(
+        raise UserError("--standalone applies to nginx only (the HAProxy output is always a complete file).")
+    if args.endpoint is not None:
+        endpoint = args.endpoint
+    else:
+        # Every option is checked (by generating once for an example domain) before AWS is asked.
+        configuration(args, DEFAULT_DOMAIN)
+        endpoint = endpoint_from_stack(args.stack_name, args.profile, args.region)
+    sys.stdout.write(configuration(args, endpoint))
+    return 0
+
+
+def configuration(args: argparse.Namespace, endpoint: str) -> str:
+    if args.kind in ("caddy", "cloudflare"):
+        return generate_recipe(args, endpoint)
+    return generate(
         args.kind, endpoint, app=args.app, listen=args.listen or ["80"], endpoint_address=args.endpoint_address,
         ca_file=args.ca_file, resolvers=args.resolver, app_host=args.app_host, health_path=args.health_path,
         connect_timeout=args.connect_timeout, read_timeout=args.read_timeout, standalone=args.standalone,
         state_dir=args.state_dir, allow=args.allow, trusted_proxies=args.trusted_proxy,
         proxy_protocol=args.proxy_protocol,
     )
-    sys.stdout.write(text)
-    return 0
 
 
 # Options that mean nothing to a kind (those without a default, so a given one is detectable).

@@ -7,7 +7,7 @@ import json
 import sys
 
 from .lib import inputs
-from .lib.console import add_debug_argument
+from .lib.console import add_debug_argument, add_region_profile_arguments
 from .lib.errors import ExitCode
 from .lib.probe import Check, render_probe, render_table, verify
 
@@ -26,22 +26,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("url", nargs="?", help="endpoint URL, e.g. https://d111111abcdef8.cloudfront.net/")
     target.add_argument("--stack-name", type=inputs.stack_name, help="read EndpointUrl, MaintenanceObjectKey and parameters from this stack")
-    p.add_argument("--region", type=inputs.region_name, help="AWS region of the stack (default: AWS_REGION / AWS_DEFAULT_REGION / profile)")
-    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
-    p.add_argument("--content", metavar="FILE", help="the page file: bodies must be byte-equal to it")
-    p.add_argument("--retry-after", type=int, metavar="SECONDS",
+    add_region_profile_arguments(p, note=" of the stack")
+    p.add_argument("--content", type=inputs.local_path, metavar="FILE", help="the page file: bodies must be byte-equal to it")
+    p.add_argument("--retry-after", metavar="SECONDS",
                    help="the RetryAfterSeconds expected (default: the stack's parameter with --stack-name, "
                    "else any valid value); with --stack-name and a MaintenanceEndsAt ahead, GET/HEAD may "
                    "count down to it instead")
-    p.add_argument("--page-path", help="the page's own path (default: from the stack, or /<key> for --content)")
-    p.add_argument("--template", metavar="FILE", help="a template JSON file instead of the built-in template")
+    p.add_argument("--page-path", type=inputs.url_path, help="the page's own path (default: from the stack, or /<key> for --content)")
+    p.add_argument("--template", type=inputs.local_path, metavar="FILE", help="a template JSON file instead of the built-in template")
     p.add_argument("--strict", action="store_true", help="fail when a security header is missing or different")
-    p.add_argument("--requests", type=int, default=100, metavar="N", help="load probe GETs (default 100; 0: none)")
-    p.add_argument("--concurrency", type=int, default=4, metavar="C", help="load probe parallelism (default 4)")
-    p.add_argument("--max-time", type=float, default=60.0, metavar="S",
+    p.add_argument("--requests", type=lambda v: inputs.whole_number(v, 0, 100_000), default=100, metavar="N", help="load probe GETs (default 100; 0: none)")
+    p.add_argument("--concurrency", type=lambda v: inputs.whole_number(v, 1, 256), default=4, metavar="C", help="load probe parallelism (default 4)")
+    p.add_argument("--max-time", type=lambda v: inputs.finite_number(v, "seconds"), default=60.0, metavar="S",
                    help="stop the load probe after S seconds (default 60)")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="per-request timeout (default 10 s)")
-    p.add_argument("--ca-bundle", metavar="FILE", help="trust this CA (PEM) instead of the system bundle, "
+    p.add_argument("--timeout", type=lambda v: inputs.finite_number(v, "seconds"), default=10.0, metavar="S", help="per-request timeout (default 10 s)")
+    p.add_argument("--ca-bundle", type=inputs.local_path, metavar="FILE", help="trust this CA (PEM) instead of the system bundle, "
                    "e.g. the --ca-out of preview --tls")
     p.add_argument("--connect-to", type=inputs.host_port, metavar="HOST:PORT",
                    help="connect here instead of the URL's host; Host, SNI and certificate name stay the URL's")

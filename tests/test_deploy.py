@@ -455,7 +455,6 @@ def test_stack_wait_deadline(cfn, s3, cloudfront, bucket, distribution_id, page,
 
 @pytest.mark.parametrize("status, words", [
     ("ROLLBACK_COMPLETE", "maintenance-endpoint destroy --stack-name maint-test"),
-    ("UPDATE_IN_PROGRESS", "busy (UPDATE_IN_PROGRESS)"),
     ("UPDATE_ROLLBACK_FAILED", "continue-update-rollback"),
     ("DELETE_FAILED", "cannot be updated"),
 ])

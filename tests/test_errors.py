@@ -245,8 +245,9 @@ def test_stack_states_through_main(page):
     for status, expected in [("ROLLBACK_COMPLETE", "is in ROLLBACK_COMPLETE (its creation "
                               "failed) and cannot be updated: delete it with `maintenance-"
                               "endpoint destroy --stack-name s` and deploy again."),
-                             ("CREATE_IN_PROGRESS", "Stack s is busy (CREATE_IN_PROGRESS); "
-                              "wait for it to finish, then re-run deploy.")]:
+                             ("DELETE_FAILED", "Stack s is in DELETE_FAILED and cannot be "
+                              "updated: destroy it with `maintenance-endpoint destroy "
+                              "--stack-name s` and deploy again.")]:
         cfn = cfn_client()
         with Stubber(cfn) as stub:
             add_describe(stub, "s", stack("s", status))

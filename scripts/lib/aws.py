@@ -7,39 +7,119 @@ https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 import boto3
 import botocore.exceptions
+import botocore.session
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .console import format_elapsed
-from .errors import DEFAULT_REGION_HINT, ExitCode, UserError, error_code, error_message
+from .errors import (
+    DEFAULT_REGION_HINT,
+    ExitCode,
+    NotAwsResponse,
+    UserError,
+    error_code,
+    error_message,
+)
+from .inputs import http_url, is_region_name
 
 # ---------------------------------------------------------------------------------------
 # Sessions and clients
 
 
+@dataclass(frozen=True)
+class CallLimits:
+    """How long one AWS API call may take. botocore's defaults (60 s to connect, 60 s of
+    silence, 5 attempts in legacy mode) let a silent endpoint hold a command for minutes;
+    these make every call give up within ``worst_case_seconds()``.
+    https://docs.aws.amazon.com/boto3/latest/guide/retries.html"""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    attempts: int = 3  # total, in botocore's "standard" retry mode
+
+    # Standard mode waits at most rand() * 2**i s between attempts for throttling errors
+    # (50 ms scale otherwise): below 2**attempts s in all.
+    def worst_case_seconds(self) -> float:
+        return self.attempts * (self.connect_timeout + self.read_timeout) + 2 ** self.attempts
+
+    def config(self) -> Config:
+        return Config(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
+                      retries={"mode": "standard", "total_max_attempts": self.attempts})
+
+    def describe(self) -> str:
+        return (f"Each AWS call gives up after {self.connect_timeout:g} s without a connection "
+                f"or {self.read_timeout:g} s without an answer, and is tried at most {self.attempts} "
+                f"times: an AWS endpoint that is unreachable, silent or not AWS fails the "
+                f"command within about {self.worst_case_seconds():.0f} s (exit 3).")
+
+
+LIMITS = CallLimits()
+# The endpoint overrides boto3 reads from the environment for the services used here.
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDFORMATION",
+                      "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_CLOUDFRONT")
+# Protocols whose answers are XML documents (CloudFormation: query; S3, CloudFront: rest-xml).
+XML_PROTOCOLS = ("query", "rest-xml", "ec2")
+
+
+def refuse_non_aws_answer(operation_model, response_dict, **_) -> None:
+    """botocore ``before-parse`` hook: an HTML page or a non-XML body where an AWS API
+    answers XML is some other server (a captive portal, a web server at AWS_ENDPOINT_URL).
+    botocore would parse it as an empty answer or fail with a KeyError."""
+    if operation_model.has_streaming_output:
+        return  # GetObject: the body is the object, whatever it holds
+    head = (response_dict.get("body") or b"")[:256].lstrip().lower()
+    if not head:
+        return
+    status = response_dict.get("status_code")
+    if head.startswith((b"<!doctype html", b"<html")):
+        raise NotAwsResponse(operation_model.name, status, "an HTML page")
+    if operation_model.service_model.protocol in XML_PROTOCOLS and not head.startswith(b"<"):
+        raise NotAwsResponse(operation_model.name, status, "a body that is not XML")
+
+
 def session(profile: str | None = None, region: str | None = None, *,
-            require_region: bool = True, require_credentials: bool = True) -> boto3.Session:
+            require_region: bool = True, require_credentials: bool = True,
+            limits: CallLimits | None = None) -> boto3.Session:
     """A boto3 session for ``profile``/``region`` (``None``: AWS_PROFILE, AWS_REGION,
-    AWS_DEFAULT_REGION, the config files). Raises ``UserError`` (ExitCode.CONFIG) for an
-    unknown profile, no region, or no credentials. Makes no network call (credential
-    providers that need one, such as SSO or IMDS, are resolved by botocore lazily)."""
+    AWS_DEFAULT_REGION, the config files) whose clients keep to ``limits`` (default
+    ``LIMITS``) and refuse answers that are not AWS's. Raises ``UserError``
+    (ExitCode.CONFIG) for an unknown profile, a missing or malformed region or endpoint
+    URL, or no credentials. Makes no network call (credential providers that need one,
+    such as SSO or IMDS, are resolved by botocore lazily)."""
+    for name in ENDPOINT_VARIABLES:
+        value = os.environ.get(name)
+        if value and not _is_endpoint_url(value):
+            raise UserError(f"{name}={value!r} is not an http(s) URL such as "
+                            "http://127.0.0.1:4566.", ExitCode.CONFIG)
     # boto3 itself reads AWS_DEFAULT_REGION and the profile's region, not AWS_REGION
     # (the name the other SDKs and the AWS CLI v2 use): honour both, AWS_REGION first.
     region = region or os.environ.get("AWS_REGION") or None
+    core = botocore.session.get_session()
+    core.set_default_client_config((limits or LIMITS).config())
+    core.register("before-parse", refuse_non_aws_answer)
     try:
-        sess = boto3.Session(profile_name=profile or None, region_name=region)
+        sess = boto3.Session(botocore_session=core, profile_name=profile or None,
+                             region_name=region)
+        resolved_region = sess.region_name
     except botocore.exceptions.ProfileNotFound as exc:
         raise UserError(f"AWS profile {exc.kwargs.get('profile')!r} is not defined in "
                         "~/.aws/config or ~/.aws/credentials.", ExitCode.CONFIG) from exc
-    if require_region and not sess.region_name:
+    if require_region and not resolved_region:
         raise UserError(f"No AWS region is configured: {DEFAULT_REGION_HINT}.", ExitCode.CONFIG)
+    if resolved_region and not is_region_name(resolved_region):
+        raise UserError(f"The AWS region {resolved_region!r} (from --region, AWS_REGION, "
+                        "AWS_DEFAULT_REGION or the profile) is not a region name such as "
+                        "us-east-1.", ExitCode.CONFIG)
     if require_credentials:
         try:
             creds = sess.get_credentials()
@@ -51,6 +131,14 @@ def session(profile: str | None = None, region: str | None = None, *,
     return sess
 
 
+def _is_endpoint_url(value: str) -> bool:
+    try:
+        http_url(value)
+    except argparse.ArgumentTypeError:
+        return False
+    return True
+
+
 @dataclass
 class Clients:
     """The three clients the commands use; tests build it from moto/Stubber clients."""
@@ -60,7 +148,7 @@ class Clients:
     cloudfront: Any
 
     @classmethod
-    def from_session(cls, sess: boto3.Session) -> "Clients":
+    def from_session(cls, sess: boto3.Session) -> Clients:
         return cls(cfn=sess.client("cloudformation"), s3=sess.client("s3"),
                    cloudfront=sess.client("cloudfront"))
 
@@ -85,8 +173,28 @@ def describe_stack(cfn, stack_name: str) -> dict | None:
             return None
         raise
     # Never act on a stack other than the one named, whatever the endpoint answers.
-    return next((s for s in stacks if stack_name in (s.get("StackName"), s.get("StackId"))),
-                None)
+    stack = next((s for s in stacks if stack_name in (s.get("StackName"), s.get("StackId"))),
+                 None)
+    # By name, AWS answers only for a live stack; some emulators also return a deleted
+    # one. By id, a deleted stack is still described (DELETE_COMPLETE), which the waits use.
+    if stack is not None and stack_name == stack.get("StackName") \
+            and stack.get("StackStatus") == "DELETE_COMPLETE":
+        return None
+    return stack
+
+
+def deleted_stack(cfn, stack_name: str) -> dict | None:
+    """The most recent stack named ``stack_name`` that was deleted (its ListStacks summary,
+    kept by CloudFormation for 90 days), or None if there is none."""
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListStacks.html
+    found = None
+    for page in cfn.get_paginator("list_stacks").paginate(StackStatusFilter=["DELETE_COMPLETE"]):
+        for summary in page.get("StackSummaries", []):
+            if summary.get("StackName") == stack_name and (
+                    found is None or summary.get("DeletionTime") and found.get("DeletionTime")
+                    and summary["DeletionTime"] > found["DeletionTime"]):
+                found = summary
+    return found
 
 
 def outputs_of(stack: dict) -> dict[str, str]:

@@ -4,10 +4,14 @@ arguments every AWS command shares."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
-from typing import Iterable, TextIO
+import threading
+from collections.abc import Iterable
+from typing import TextIO
 
 from .errors import ExitCode, UserError
 
@@ -31,6 +35,24 @@ def emit_result(result: dict, as_json: bool, human_lines: Iterable[str]) -> None
         for line in human_lines:
             print(line)
     sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def ctrl_c_deferred():
+    """Within the block Ctrl-C (SIGINT) only takes note; it interrupts once the block is
+    done. For clean-ups that must not be cut in half. Main thread only (elsewhere a
+    no-op: Python delivers signals to the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def format_elapsed(seconds: float) -> str:
@@ -67,17 +89,29 @@ def _isatty(stream) -> bool:
 
 
 def add_aws_arguments(parser: argparse.ArgumentParser, *, stack_required: bool = True) -> None:
-    """--stack-name, --region, --profile, --json, --debug."""
-    from .inputs import region_name, stack_name
+    """--stack-name, --region, --profile, --json, --debug; the epilog says how long AWS
+    calls may take."""
+    from .inputs import stack_name
 
     parser.add_argument("--stack-name", required=stack_required, type=stack_name,
                         help="CloudFormation stack name")
-    parser.add_argument("--region", type=region_name,
-                        help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / profile)")
-    parser.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    add_region_profile_arguments(parser)
     parser.add_argument("--json", action="store_true",
                         help="print a machine-readable summary on stdout")
     add_debug_argument(parser)
+
+
+def add_region_profile_arguments(parser: argparse.ArgumentParser, *, note: str = "") -> None:
+    """--region and --profile (each checked against its grammar; empty is an error, never
+    "the default"), and the time bound of AWS calls appended to the epilog."""
+    from .aws import LIMITS
+    from .inputs import profile_name, region_name
+
+    parser.add_argument("--region", type=region_name, help="AWS region" + note + " (default: "
+                        "AWS_REGION / AWS_DEFAULT_REGION / profile)")
+    parser.add_argument("--profile", type=profile_name,
+                        help="AWS profile" + note + " (default: AWS_PROFILE)")
+    parser.epilog = " ".join(filter(None, (parser.epilog, LIMITS.describe())))
 
 
 def add_debug_argument(parser: argparse.ArgumentParser) -> None:

@@ -19,14 +19,15 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from .aws import Clients, StackWatcher, describe_stack, outputs_of
-from .console import confirm, format_elapsed, info
-from .errors import ExitCode, UserError
-from .invalidation import create_invalidation, invalidation_missed, wait_for_invalidation
+from .console import confirm, ctrl_c_deferred, format_elapsed, info
+from .errors import ExitCode, UserError, one_line
+from .invalidation import create_invalidation, earlier_invalidation, wait_for_invalidation
 from .page import DEFAULT_CONTENT, default_object_key, read_content, upload_content
 from .parameters import (
     api_parameters,
@@ -39,6 +40,7 @@ from .parameters import (
 )
 
 DEFAULT_TIMEOUT_MINUTES = 30.0
+CHANGE_SET_PREFIX = "maintenance-endpoint-"
 NO_CHANGES_MARKERS = ("didn't contain changes", "no updates are to be performed")
 
 # Stack states an update may start from; https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html
@@ -148,6 +150,7 @@ class Plan:
     stack: dict | None  # the live stack, None when it does not exist
     previous: dict[str, str] | None  # its parameter values
     effective: dict[str, str] = field(default_factory=dict)
+    waited_for: str | None = None  # the *_IN_PROGRESS status found, and waited out, first
 
     @property
     def exists(self) -> bool:
@@ -181,7 +184,8 @@ class Deployer:
         start = self.clock()
         plan = self.plan()
         result: dict[str, Any] = {"stack_name": self.stack_name, "change_set": None,
-                                  "changes": [], "upload": None, "invalidation": None}
+                                  "changes": [], "upload": None, "invalidation": None,
+                                  "waited_for": plan.waited_for}
         if self.up_to_date(plan):
             result["action"], stack = "unchanged", plan.stack
         else:
@@ -204,6 +208,7 @@ class Deployer:
         template = self.template if self.template is not None else load_template()
         overrides = validate_overrides(template, dict(self.overrides))
         stack = describe_stack(self.clients.cfn, self.stack_name)
+        stack, waited_for = self.settle(stack)
         check_state(stack, self.stack_name)
         # A REVIEW_IN_PROGRESS stack is the empty shell of a CREATE change set never
         # executed: it is created anew.
@@ -216,10 +221,29 @@ class Deployer:
             key = default_object_key(self.content, deployed_key)
             if key != (deployed_key or key_spec.get("Default")):
                 overrides["MaintenanceObjectKey"] = key
-        plan = Plan(data, content_type, sha256, template, overrides, stack, previous)
+        plan = Plan(data, content_type, sha256, template, overrides, stack, previous,
+                    waited_for=waited_for)
         plan.effective = effective_parameters(template, overrides, previous)
         check_rules(plan.effective)
         return plan
+
+    def settle(self, stack: dict | None) -> tuple[dict | None, str | None]:
+        """Wait out an operation already under way (an interrupted run's, or someone
+        else's) so the re-run of an interrupted deploy finishes the job instead of
+        failing as busy. Returns the settled stack (None once deleted) and the status
+        that was waited for."""
+        status = (stack or {}).get("StackStatus", "")
+        if not status.endswith("_IN_PROGRESS") or status == "REVIEW_IN_PROGRESS":
+            return stack, None
+        info(f"Stack {self.stack_name} is {status} (an earlier run, or someone else, started "
+             "it): waiting for that to finish first...", file=self.out)
+        watcher = StackWatcher(self.clients.cfn, stack["StackId"], out=self.out,
+                               clock=self.clock, sleep=self.sleep,
+                               poll_interval=self.poll_interval)
+        final = watcher.wait(self.timeout, action="deploy")
+        if final is None or final["StackStatus"] == "DELETE_COMPLETE":
+            final = None
+        return final, status
 
     # 2. Up to date? Same parameters and the same template: no change set at all.
     def up_to_date(self, plan: Plan) -> bool:
@@ -245,7 +269,11 @@ class Deployer:
         cfn = self.clients.cfn
         change_type = "UPDATE" if plan.exists else "CREATE"
         # Unique per run: two runs within one second must not collide.
-        name = self.change_set_name or f"maintenance-endpoint-{uuid.uuid4().hex[:16]}"
+        name = self.change_set_name or f"{CHANGE_SET_PREFIX}{uuid.uuid4().hex[:16]}"
+        if plan.stack is not None and not plan.exists:
+            # The empty shell of a CREATE change set: an earlier run stopped before it
+            # could delete its change set (a Ctrl-C during CreateChangeSet itself).
+            self._delete_stale_change_sets()
         response = cfn.create_change_set(
             StackName=self.stack_name, ChangeSetName=name, ChangeSetType=change_type,
             TemplateBody=template_body(plan.template),
@@ -303,15 +331,32 @@ class Deployer:
 
     def _discard(self, change_set_id: str, stack_id: str, plan: Plan) -> None:
         """Delete the change set (and the empty stack a CREATE change set leaves behind);
-        best effort, so the error that led here is the one reported."""
+        best effort, so the error that led here is the one reported. A second Ctrl-C
+        does not cut this short (each call is bounded by aws.LIMITS)."""
         cfn = self.clients.cfn
-        try:
-            cfn.delete_change_set(ChangeSetName=change_set_id)
-            if not plan.exists and plan.stack is None:
-                cfn.delete_stack(StackName=stack_id)
-        except Exception as exc:  # noqa: BLE001 - reported, then the first error wins
-            info(f"Could not delete change set {change_set_id}: {exc}; delete it by hand "
-                 "if it is still there.", file=self.out)
+        with ctrl_c_deferred():
+            try:
+                info(f"Deleting change set {change_set_id}, which was not executed...",
+                     file=self.out)
+                cfn.delete_change_set(ChangeSetName=change_set_id)
+                if not plan.exists and plan.stack is None:
+                    cfn.delete_stack(StackName=stack_id)
+            except Exception as exc:  # noqa: BLE001 - reported, then the first error wins
+                info(f"Could not delete change set {change_set_id}: {one_line(exc)}; the next "
+                     "deploy deletes it, or delete it by hand.", file=self.out)
+
+    def _delete_stale_change_sets(self) -> None:
+        """Delete change sets an earlier run made and never executed (it was stopped
+        before it could delete them); ones still being computed are left alone."""
+        cfn = self.clients.cfn
+        for page in cfn.get_paginator("list_change_sets").paginate(StackName=self.stack_name):
+            for cs in page.get("Summaries", []):
+                if cs.get("ChangeSetName", "").startswith(CHANGE_SET_PREFIX) \
+                        and cs.get("Status") in ("CREATE_COMPLETE", "FAILED") \
+                        and cs.get("ExecutionStatus") != "EXECUTE_IN_PROGRESS":
+                    info(f"Deleting change set {cs['ChangeSetName']}, left by an earlier run.",
+                         file=self.out)
+                    cfn.delete_change_set(ChangeSetName=cs["ChangeSetId"])
 
     # 4. Publish the page.
     def publish_page(self, plan: Plan, outputs: dict, created: bool) -> dict:
@@ -331,11 +376,17 @@ class Deployer:
         distribution_id = outputs.get("DistributionId", "")
         needed = upload["uploaded"] and not created
         if not needed and upload["invalidation"] == "required" and self.invalidate \
-                and distribution_id and invalidation_missed(
-                    cloudfront, distribution_id, "/" + upload["key"], upload["last_modified"]):
-            info("The page was uploaded recently but never invalidated (an earlier run "
-                 "stopped early): invalidating now.", file=self.out)
-            needed = True
+                and distribution_id:
+            missed, earlier = earlier_invalidation(
+                cloudfront, distribution_id, "/" + upload["key"], upload["last_modified"])
+            if missed:
+                info("The page was uploaded recently but never invalidated (an earlier run "
+                     "stopped early): invalidating now.", file=self.out)
+                needed = True
+            elif earlier is not None and earlier.get("Status", "").lower() != "completed":
+                info(f"Invalidation {earlier['Id']} of the page, created by an earlier run, "
+                     f"is still {earlier.get('Status')}.", file=self.out)
+                return self._finish_invalidation(distribution_id, earlier, earlier=True)
         if not needed:
             return None
         if not self.invalidate:
@@ -345,14 +396,17 @@ class Deployer:
         inv = create_invalidation(cloudfront, distribution_id, ["/*"])
         info(f"Created invalidation {inv['Id']} of /* on distribution {distribution_id}.",
              file=self.out)
+        return self._finish_invalidation(distribution_id, inv, earlier=False)
+
+    def _finish_invalidation(self, distribution_id: str, inv: dict, *, earlier: bool) -> dict:
         if self.wait and inv.get("Status", "").lower() != "completed":
             inv = wait_for_invalidation(
-                cloudfront, distribution_id, inv["Id"],
+                self.clients.cloudfront, distribution_id, inv["Id"],
                 timeout=self.invalidation_timeout if self.invalidation_timeout is not None
                 else self.timeout,
                 poll_interval=self.poll_interval, clock=self.clock, sleep=self.sleep,
                 out=self.out)
-        return {"id": inv["Id"], "status": inv.get("Status", "")}
+        return {"id": inv["Id"], "status": inv.get("Status", ""), "earlier_run": earlier}
 
     # 6. Summary.
     @staticmethod
@@ -385,6 +439,22 @@ def deploy(clients: Clients, stack_name: str, *, content: str | Path = DEFAULT_C
                     out=out or sys.stderr, **options).run()
 
 
+def stack_line(result: dict) -> str:
+    """What this run did to the stack, in words that stay true after an interrupted run:
+    a stack an earlier run created but never finished publishing is not "unchanged"."""
+    name, action, status = result["stack_name"], result["action"], result["stack_status"]
+    waited = result.get("waited_for")
+    before = f"waited for the {waited} already under way, then " if waited else ""
+    if action == "unchanged":
+        if result["upload"].get("was_missing"):
+            return (f"Stack {name}: {before}no stack change needed ({status}), but its page "
+                    "was missing: an earlier deploy stopped before publishing it, and this "
+                    "run finished the job.")
+        return f"Stack {name}: {before}no change needed ({status})." if waited \
+            else f"Stack {name}: unchanged ({status})."
+    return f"Stack {name}: {before}{action} ({status})."
+
+
 def summary_lines(result: dict) -> list[str]:
     if result["action"] == "change-set-created":
         cs = result["change_set"]
@@ -394,13 +464,15 @@ def summary_lines(result: dict) -> list[str]:
                 f"--change-set-name {cs['id']}"]
     upload = result["upload"]
     inv = result["invalidation"] or {"id": None, "status": "none needed"}
+    page = ("uploaded (it was missing)" if upload.get("was_missing") else "uploaded") \
+        if upload["uploaded"] else "unchanged"
     return [
-        f"Stack {result['stack_name']}: {result['action']} ({result['stack_status']}).",
+        stack_line(result),
         f"Endpoint URL:     {result['endpoint_url']}",
         f"Distribution:     {result['distribution_id']}",
-        f"Bucket:           {result['bucket']} (page: {result['object_key']}, "
-        f"{'uploaded' if upload['uploaded'] else 'unchanged'})",
-        f"Invalidation:     {' '.join(filter(None, (inv['id'], inv['status'])))}",
+        f"Bucket:           {result['bucket']} (page: {result['object_key']}, {page})",
+        f"Invalidation:     {' '.join(filter(None, (inv['id'], inv['status'])))}"
+        + (" (created by an earlier run)" if inv.get("earlier_run") else ""),
         f"Reverse proxy:    send Host: {result['proxy']['host_header']} and TLS SNI "
         f"{result['proxy']['sni']} to the endpoint.",
         f"Took {result['elapsed_seconds']:.0f} s.",

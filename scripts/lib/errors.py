@@ -8,11 +8,14 @@ and returns the code; ``--debug`` in argv adds the traceback.
 from __future__ import annotations
 
 import enum
+import re
 import sys
 import traceback
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 import botocore.exceptions
+import botocore.parsers
 from botocore.exceptions import ClientError
 
 
@@ -61,9 +64,29 @@ DEFAULT_REGION_HINT = "pass --region or set AWS_REGION (the stack may live in an
     "its certificate must be in us-east-1)"
 ACCESS_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
                        "AuthorizationError", "Forbidden", "403"}
+# AWS error codes are words such as AccessDenied or ValidationError; botocore puts the bare
+# HTTP status there (or nothing) when the answer held no error code at all.
+AWS_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9.]*")
 BAD_CREDENTIALS_CODES = {"InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
                          "SignatureDoesNotMatch", "UnrecognizedClientException",
                          "InvalidAccessKeyId", "InvalidToken", "RequestExpired"}
+
+
+ENDPOINT_HINT = "check AWS_ENDPOINT_URL, the region and any proxy in between"
+
+
+class NotAwsResponse(UserError):
+    """An answer that cannot come from an AWS API (an HTML page, a body that is not XML),
+    raised before botocore parses it (see ``aws.session``)."""
+
+    def __init__(self, operation: str, status: int, what: str):
+        super().__init__(f"The AWS endpoint answered {operation} with HTTP {status} and "
+                         f"{what}, not an AWS API response; {ENDPOINT_HINT}.", ExitCode.CONFIG)
+
+
+def _endpoint_of(exc: BaseException) -> str:
+    kwargs = getattr(exc, "kwargs", None) or {}
+    return kwargs.get("endpoint_url") or "(unknown)"
 
 
 def error_code(exc: ClientError) -> str:
@@ -88,6 +111,13 @@ def explain(exc: BaseException) -> tuple[str, ExitCode]:
     if isinstance(exc, ClientError):
         code, msg = error_code(exc), error_message(exc).rstrip(".")
         op = exc.operation_name
+        if not AWS_ERROR_CODE.fullmatch(code) and not op.startswith("Head"):
+            # No AWS error code in the answer (botocore then uses the HTTP status, or
+            # nothing): whatever answered does not speak the AWS API. HEAD answers have
+            # no body, so S3's HeadObject errors are only a status.
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return (f"The AWS endpoint answered {op} with HTTP {status} and no AWS error "
+                    f"code: it is not an AWS API; {ENDPOINT_HINT}.", ExitCode.CONFIG)
         if code in ACCESS_DENIED_CODES:
             return f"Access denied calling {op}: {msg}.", ExitCode.ACCESS_DENIED
         if code in BAD_CREDENTIALS_CODES:
@@ -100,9 +130,32 @@ def explain(exc: BaseException) -> tuple[str, ExitCode]:
         return f"No AWS region is configured: {DEFAULT_REGION_HINT}.", ExitCode.CONFIG
     if isinstance(exc, botocore.exceptions.ProfileNotFound):
         return f"AWS profile {exc.kwargs.get('profile')!r} is not defined.", ExitCode.CONFIG
-    if isinstance(exc, (botocore.exceptions.EndpointConnectionError,
-                        botocore.exceptions.ConnectTimeoutError)):
+    endpoint = _endpoint_of(exc)
+    if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
+        return (f"Cannot reach AWS: no connection to {endpoint} within the connect timeout, "
+                f"on every attempt; {ENDPOINT_HINT}.", ExitCode.CONFIG)
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
         return f"Cannot reach AWS: {exc}.", ExitCode.CONFIG
+    if isinstance(exc, botocore.exceptions.ReadTimeoutError):
+        return (f"The AWS endpoint {endpoint} accepted the connection but sent no answer "
+                f"within the read timeout, on every attempt; {ENDPOINT_HINT}.", ExitCode.CONFIG)
+    if isinstance(exc, botocore.exceptions.SSLError):
+        reason = exc.kwargs.get("error") or exc
+        return (f"TLS with the AWS endpoint {endpoint} failed ({reason}): it is not AWS, or "
+                f"something in between presents another certificate; {ENDPOINT_HINT}.",
+                ExitCode.CONFIG)
+    if isinstance(exc, botocore.exceptions.ConnectionClosedError):
+        return (f"The AWS endpoint {endpoint} closed the connection without answering, on "
+                f"every attempt; {ENDPOINT_HINT}.", ExitCode.CONFIG)
+    if isinstance(exc, botocore.parsers.ResponseParserError):
+        # Its text holds the raw answer (an HTML page, say): not for the user's terminal.
+        return (f"The AWS endpoint gave an answer that cannot be parsed as an AWS API "
+                f"response; {ENDPOINT_HINT}.", ExitCode.CONFIG)
+    if isinstance(exc, botocore.exceptions.InvalidRegionError):
+        return (f"The AWS region {exc.kwargs.get('region_name')!r} is not a region name such "
+                f"as us-east-1: {DEFAULT_REGION_HINT}.", ExitCode.CONFIG)
+    if isinstance(exc, botocore.exceptions.ConnectionError):
+        return f"Cannot talk to AWS: {exc}; {ENDPOINT_HINT}.", ExitCode.CONFIG
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return f"AWS SDK error: {exc}.", ExitCode.ERROR
     return (f"Unexpected error {type(exc).__name__}: {exc} (re-run with --debug for a "

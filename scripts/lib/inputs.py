@@ -6,6 +6,7 @@ call without passing one of these."""
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import math
 import re
@@ -15,11 +16,16 @@ import urllib.parse
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
 _STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
 # A stack id (ARN) is accepted wherever a name is: DescribeStacks takes both.
-_STACK_ID = re.compile(r"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack/"
+_STACK_ID = re.compile(r"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:[0-9]{12}:stack/"
                        r"[A-Za-z][-A-Za-z0-9]{0,127}/[0-9a-f-]{36}")
-# Region names: two letters, a dash, words, a dash, a digit (us-east-1, ap-southeast-2,
-# us-gov-west-1, eu-isoe-west-1).
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+# Region names follow the regionRegex of each AWS partition (aws, aws-cn, aws-us-gov, the
+# ISO and EU sovereign partitions), as published in the SDKs' endpoint rules (botocore's
+# data/partitions.json): us-east-1, cn-north-1, us-gov-west-1, eu-isoe-west-1,
+# eusc-de-east-1. A new region of a known partition passes without an SDK upgrade.
+# https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html
+# The partitions' "\w+" would take "_" and their "$" a trailing newline: characters are
+# checked first, and the whole value must match.
+_REGION_CHARS = re.compile(r"[a-z]{2,4}(-[a-z0-9]+){1,3}-[0-9]{1,2}")
 # A DNS name (optionally a leading "*." wildcard), at most 253 characters, labels of at
 # most 63, a top-level label of letters.
 _HOSTNAME = re.compile(
@@ -27,6 +33,22 @@ _HOSTNAME = re.compile(
 # A single-label or dotted name such as "app" or "app.internal" (proxy upstreams).
 _LOCAL_NAME = re.compile(
     r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+# A last label that inet_aton() (and so getaddrinfo, nginx and HAProxy) reads as a number:
+# "127.1", "0x7f", "0x7f.1" and "017" are addresses, not names. RFC 3696 section 2: a
+# top-level label is never all-numeric.
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
+# AWS profile names: the key of a [profile NAME] section. No grammar is published; these
+# characters cover the names the AWS CLI's `configure` writes, and exclude white space,
+# brackets and control characters that cannot be a section name.
+_PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=,-]{0,127}")
+# Durations in proxy configurations: a whole number and a unit that nginx and HAProxy
+# both read the same way (nginx: "ms", "s", "m", "h"; HAProxy: "ms", "s", "m", "h").
+# https://nginx.org/en/docs/syntax.html  https://docs.haproxy.org/2.6/configuration.html#2.5
+_DURATION = re.compile(r"([0-9]{1,8})(ms|s|m|h)")
+_DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+# One component of an absolute file path written into a proxy configuration: characters
+# that neither nginx nor HAProxy treat specially, at most NAME_MAX (255) of them.
+_PATH_COMPONENT = re.compile(r"[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,254}|\.[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,253}")
 
 # A UTC time written one way only: YYYY-MM-DDTHH:MM:SSZ, years 2000-2099, upper-case T and Z,
 # whole seconds, a real month and day (29 February in any year). It is the template's
@@ -53,10 +75,40 @@ def stack_name(value: str, what: str | None = None) -> str:
                 "digits and '-', at most 128 characters)", what)
 
 
+@functools.cache
+def _partition_regions() -> tuple[re.Pattern, ...]:
+    import botocore.loaders
+
+    partitions = botocore.loaders.create_loader().load_data("partitions")["partitions"]
+    return tuple(re.compile(p["regionRegex"].lstrip("^").rstrip("$"), re.ASCII)
+                 for p in partitions)
+
+
+def is_region_name(value: str) -> bool:
+    return bool(_REGION_CHARS.fullmatch(value or "")) and any(
+        p.fullmatch(value) for p in _partition_regions())
+
+
 def region_name(value: str, what: str | None = None) -> str:
-    if _REGION.fullmatch(value or ""):
+    if is_region_name(value):
         return value
     raise _fail(f"{value!r} is not an AWS region name such as us-east-1", what)
+
+
+def profile_name(value: str, what: str | None = None) -> str:
+    """An AWS profile name; empty is an error (never "the default profile")."""
+    if _PROFILE.fullmatch(value or ""):
+        return value
+    raise _fail(f"{value!r} is not an AWS profile name (letters, digits and ._@+=,-; "
+                "unset --profile to use the default)", what)
+
+
+def local_path(value: str, what: str | None = None) -> str:
+    """A path to a local file as typed: not empty and without NUL or line breaks (the
+    file itself is judged by ``files`` when it is opened)."""
+    if value and len(value) <= 4096 and not any(ch in value for ch in "\0\n\r"):
+        return value
+    raise _fail(f"{value!r} is not a file name", what)
 
 
 def is_hostname(name: str, *, wildcard: bool = False) -> bool:
@@ -82,14 +134,24 @@ def ip_address(value: str) -> str | None:
         return None
 
 
-def host(value: str, what: str | None = None) -> str:
-    """An IP address (v4 or v6, no scope id) or a host name (single label allowed)."""
+def is_local_name(value: str) -> bool:
+    """True for a host name, single label allowed ("app", "app.internal"), that no
+    resolver would read as an address."""
+    name = (value or "").lower()
+    return bool(_LOCAL_NAME.fullmatch(name)) and not _NUMERIC_LABEL.fullmatch(
+        name.rsplit(".", 1)[-1])
+
+
+def host(value: str, what: str | None = None, *, ipv6: bool = True) -> str:
+    """An IP address (v4, or v6 unless ``ipv6`` is False; no scope id) or a host name
+    (single label allowed)."""
     address = ip_address(value)
-    if address:
+    if address and (ipv6 or ":" not in address):
         return address
-    if _LOCAL_NAME.fullmatch((value or "").lower()) and not re.fullmatch(r"[0-9.]+", value):
+    if not address and is_local_name(value):
         return value.lower()
-    raise _fail(f"{value!r} is not an IP address or host name", what)
+    kinds = "an IP address or host name" if ipv6 else "a host name or IPv4 address"
+    raise _fail(f"{value!r} is not {kinds}", what)
 
 
 def port(value: str, what: str | None = None, *, allow_zero: bool = False) -> int:
@@ -122,6 +184,59 @@ def host_port(value: str, what: str | None = None, *, default_port: int | None =
 
 def join_host_port(name: str, number: int) -> str:
     return f"[{name}]:{number}" if ":" in name else f"{name}:{number}"
+
+
+def address(value: str, what: str | None = None, *, default_port: int | None = None,
+            names: bool = True) -> str:
+    """HOST:PORT (see ``host_port``) in canonical form, e.g. "[::1]:8080"; with
+    ``names=False`` the host must be an IP address."""
+    name, number = host_port(value, what, default_port=default_port)
+    if not names and not ip_address(name):
+        raise _fail(f"{value!r} names a host; an IP address is needed here", what)
+    return join_host_port(name, number)
+
+
+def listen(value: str, what: str | None = None) -> str:
+    """PORT or ADDRESS:PORT to listen on (an IP address, never a name: a name may resolve
+    to several addresses, or to one that is not on this host)."""
+    if re.fullmatch(r"[0-9]+", value or ""):
+        return str(port(value, what))
+    return address(value, what, names=False)
+
+
+def duration(value: str, what: str | None = None, *, high_ms: int = 86_400_000) -> str:
+    """A timeout for a proxy configuration such as 3s or 500ms: more than zero (0 means
+    "no timeout" to HAProxy but "at once" to nginx) and at most ``high_ms``."""
+    m = _DURATION.fullmatch(value or "")
+    if m and 0 < int(m.group(1)) * _DURATION_MS[m.group(2)] <= high_ms:
+        return f"{int(m.group(1))}{m.group(2)}"
+    raise _fail(f"{value!r} is not a duration such as 3s or 500ms (ms, s, m or h; more "
+                f"than 0, at most {high_ms // 3_600_000} h)", what)
+
+
+def absolute_path(value: str, what: str | None = None) -> str:
+    """An absolute file path to write into a configuration file: '/'-separated
+    components of letters, digits and ._@+- (no '.', '..', empty or over-long component),
+    at most 4095 characters."""
+    parts = (value or "").split("/")
+    if len(value or "") <= 4095 and parts[0] == "" and len(parts) > 1 and all(
+            _PATH_COMPONENT.fullmatch(part) for part in parts[1:]):
+        return value
+    raise _fail(f"{value!r} is not an absolute file path of letters, digits and ._@+- "
+                "(no '..', no empty part)", what)
+
+
+def http_path(value: str, what: str | None = None) -> str:
+    """A request target for a configuration file such as /health or /status?full=1:
+    unreserved characters, '/', valid %XX escapes and a query of the same plus '=&';
+    nothing a proxy configuration treats specially (white space, quotes, ';', '#', '$',
+    braces, backslash)."""
+    segment = r"(?:[A-Za-z0-9._~!*+,:@/-]|%[0-9A-Fa-f]{2})"
+    query = r"(?:[A-Za-z0-9._~!*+,:@/?=&-]|%[0-9A-Fa-f]{2})"
+    if len(value or "") <= 1024 and re.fullmatch(rf"/{segment}*(\?{query}*)?", value or ""):
+        return value
+    raise _fail(f"{value!r} is not a path such as /health (letters, digits, -._~!*+,:@/, "
+                "%XX escapes and a ?query)", what)
 
 
 def cidr(value: str, what: str | None = None) -> str:

@@ -14,7 +14,8 @@ import sys
 import time
 import urllib.parse
 import uuid
-from typing import Callable, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from botocore.exceptions import ClientError
 
@@ -38,6 +39,9 @@ def validate_paths(paths: Sequence[str]) -> list[str]:
     for path in paths:
         if not path.startswith("/"):
             raise UserError(f"Invalidation path {path!r} must start with '/'.", ExitCode.USAGE)
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+            raise UserError(f"Invalidation path {path!r} holds a control character.",
+                            ExitCode.USAGE)
         if "*" in path[:-1]:
             raise UserError(f"Invalidation path {path!r} may only have '*' as its last "
                             "character.", ExitCode.USAGE)
@@ -145,14 +149,18 @@ def covers(path: str, page_path: str) -> bool:
     return path == page_path or (path.endswith("*") and page_path.startswith(path[:-1]))
 
 
-def invalidation_missed(cloudfront, distribution_id: str, page_path: str,
-                        last_modified: dt.datetime, now: dt.datetime | None = None) -> bool:
-    """True when the page was uploaded less than the edge TTL ago and no invalidation
-    created after it covers ``page_path`` (the uploading run stopped early): one
-    ListInvalidations, plus one GetInvalidation per invalidation created since."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+def earlier_invalidation(cloudfront, distribution_id: str, page_path: str,
+                         last_modified: dt.datetime | None, now: dt.datetime | None = None
+                         ) -> tuple[bool, dict | None]:
+    """(missed, covering) for a page uploaded ``last_modified``: ``covering`` is an
+    invalidation created after the upload whose paths cover ``page_path`` (its
+    GetInvalidation ``Invalidation``, possibly still InProgress); ``missed`` is True when
+    the upload is less than the edge TTL old and none covers it (the uploading run
+    stopped early). One ListInvalidations, plus one GetInvalidation per invalidation
+    created since the upload."""
+    now = now or dt.datetime.now(dt.UTC)
     if last_modified is None or now - last_modified > EDGE_COPY_LIFETIME:
-        return False
+        return False, None
     listing = cloudfront.list_invalidations(DistributionId=distribution_id, MaxItems="10")
     for item in listing.get("InvalidationList", {}).get("Items", []) or []:
         if item["CreateTime"] < last_modified:
@@ -160,5 +168,5 @@ def invalidation_missed(cloudfront, distribution_id: str, page_path: str,
         batch = cloudfront.get_invalidation(DistributionId=distribution_id, Id=item["Id"])
         paths = batch["Invalidation"]["InvalidationBatch"]["Paths"].get("Items", []) or []
         if any(covers(p, page_path) for p in paths):
-            return False
-    return True
+            return False, batch["Invalidation"]
+    return True, None

@@ -7,7 +7,6 @@ import base64
 import datetime as dt
 import hashlib
 import json
-import stat
 from pathlib import Path
 from typing import TextIO
 
@@ -15,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from .console import info
 from .errors import ExitCode, UserError, error_code
+from .files import read_bytes
 
 # The JSON variant is an RFC 9457 problem document.
 CONTENT_TYPES = {
@@ -84,28 +84,18 @@ EDGE_COPY_LIFETIME = dt.timedelta(seconds=EDGE_MAX_AGE + STALE_WHILE_REVALIDATE)
 def read_content(path: str | Path) -> tuple[bytes, str, str]:
     """(bytes, Content-Type, sha256 hex) of the page; ``UserError`` (ExitCode.USAGE) when it
     is missing, empty, too big, of an unknown type or not what its suffix says."""
+    if not str(path):
+        raise UserError("Content file is empty: name a file (.html or .json).", ExitCode.USAGE)
     path = Path(path)
     content_type = CONTENT_TYPES.get(path.suffix.lower())
     if content_type is None:
         raise UserError(f"Content file {path} has an unknown type {path.suffix or '(none)'!r}; "
                         f"use one of {', '.join(sorted(CONTENT_TYPES))}.", ExitCode.USAGE)
-    try:
-        info_ = path.stat()
-        if not stat.S_ISREG(info_.st_mode):
-            raise UserError(f"Content file {path} is not a regular file.", ExitCode.USAGE)
-        size = info_.st_size
-        if size == 0:
-            raise UserError(f"Content file {path} is empty.", ExitCode.USAGE)
-        if size > MAX_CONTENT_BYTES:
-            raise UserError(f"Content file {path} is {size} bytes; the limit is "
-                            f"{MAX_CONTENT_BYTES} bytes (a maintenance page should be one "
-                            "small self-contained file).", ExitCode.USAGE)
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"Content file {path} does not exist.", ExitCode.USAGE) from None
-    except OSError as exc:  # a path through a file, no permission, a name too long...
-        raise UserError(f"Content file {path} cannot be read: {exc.strerror or exc}.",
-                        ExitCode.USAGE) from None
+    # A directory, FIFO, missing file, path through a file, no permission, a name too
+    # long, more than the limit: one sentence each (files.read_bytes).
+    data = read_bytes(path, "Content file", max_bytes=MAX_CONTENT_BYTES)
+    if not data:
+        raise UserError(f"Content file {path} is empty.", ExitCode.USAGE)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -156,8 +146,8 @@ def upload_content(s3, bucket: str, key: str, data: bytes, content_type: str,
     )
     info(f"Uploaded the page to s3://{bucket}/{key} ({len(data)} bytes, {content_type}).",
          file=out)
-    return {**result, "uploaded": True, "version_id": response.get("VersionId"),
-            "last_modified": None,
+    return {**result, "uploaded": True, "was_missing": head is None,
+            "version_id": response.get("VersionId"), "last_modified": None,
             "invalidation": "required" if needs_invalidation else "not-required"}
 
 

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from .errors import ExitCode, UserError
+from .files import read_bytes
 from .inputs import is_hostname
 from .template import build_template
 
@@ -18,6 +19,10 @@ FLAG_FOR_PARAMETER = {
     "RetryAfterSeconds": "--retry-after",
 }
 
+# A CloudFormation template is at most 1 MB (TemplateURL; a TemplateBody 51,200 bytes).
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+MAX_TEMPLATE_BYTES = 1024 * 1024
+
 ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):(\d{12}):certificate/(.+)$")
 
 
@@ -26,11 +31,11 @@ def load_template(path: str | Path | None = None) -> dict:
     read from a template JSON file ``path`` (e.g. one printed earlier)."""
     if path is None:
         return json.loads(build_template().to_json())
+    data = read_bytes(path, "Template file", max_bytes=MAX_TEMPLATE_BYTES)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"Template file {path} cannot be read: "
-                        f"{getattr(exc, 'strerror', None) or exc}.", ExitCode.USAGE) from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"Template file {path} is not UTF-8 text.", ExitCode.USAGE) from None
     try:
         template = json.loads(text)
     except ValueError as exc:

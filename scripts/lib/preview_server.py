@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from . import files
 from .errors import UserError
 from .inputs import is_hostname
 from .model import DEFAULT_DOMAIN, STAND_IN, Answer, cloudfront_error_page, endpoint_model
@@ -320,7 +321,7 @@ class Preview:
         self._records: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.log_path = Path(log) if log else None
-        self._log_file = open(log, "a", encoding="utf-8") if log else None  # noqa: SIM115
+        self._log_file = files.open_append(log, "--log") if log is not None else None
         self._tmp = tempfile.TemporaryDirectory(prefix="preview-")
         # The SNI callback runs in the thread doing the handshake: it leaves what it
         # saw here for finish_request.
@@ -358,11 +359,8 @@ class Preview:
         (tmp / "server.pem").write_bytes(material.cert_pem + material.key_pem)
         os.chmod(tmp / "server.pem", 0o600)
         self.ca_pem = material.ca_pem
-        self.ca_path = Path(ca_out) if ca_out else tmp / "ca.pem"
-        try:
-            self.ca_path.write_bytes(material.ca_pem)
-        except OSError as exc:
-            raise UserError(f"cannot write the CA to {self.ca_path}: {exc.strerror}") from exc
+        self.ca_path = files.write_bytes(ca_out if ca_out is not None else tmp / "ca.pem", "--ca-out",
+                                         material.ca_pem)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(tmp / "server.pem")

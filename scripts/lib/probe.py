@@ -26,6 +26,7 @@ import datetime
 import email.utils
 import math
 import re
+import ssl
 import threading
 import time
 import urllib.parse
@@ -33,7 +34,6 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -41,10 +41,11 @@ from requests.adapters import HTTPAdapter
 
 from .aws import describe_stack, outputs_of, require_outputs, session
 from .errors import ExitCode, UserError
+from .files import read_bytes
 from .inputs import http_url, url_path
 from .model import EndpointModel, endpoint_model
 from .page import EDGE_MAX_AGE, read_content
-from .parameters import load_template
+from .parameters import load_template, validate_overrides
 from .template import ALL_METHODS  # every method CloudFront can allow: verify sends them all
 
 # Headers verify checks itself; the rest of what the policy sets is "security headers".
@@ -60,6 +61,7 @@ COUNTDOWN_FLOOR_S = 60
 CLOCK_SKEW_S = 30
 COUNTDOWN_METHODS = ("GET", "HEAD")
 REQUEST_BODY = b"verify=1"
+MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024  # the system bundles are ~200 KB
 USER_AGENT = "maintenance-endpoint-verify/1"
 
 
@@ -561,17 +563,29 @@ def render_cache(probe: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _validate(args: argparse.Namespace) -> None:
-    if args.requests < 0 or args.requests > 100_000:
-        raise UserError("--requests must be between 0 and 100000.", ExitCode.USAGE)
-    if not 1 <= args.concurrency <= 256:
-        raise UserError("--concurrency must be between 1 and 256.", ExitCode.USAGE)
+def _validate(args: argparse.Namespace) -> dict:
+    """Every local check, before any AWS call or probe; returns the template."""
     if not 0 < args.max_time <= 3600 or not 0 < args.timeout <= 300:
         raise UserError("--max-time must be in (0, 3600] and --timeout in (0, 300] seconds.", ExitCode.USAGE)
-    if args.ca_bundle and not Path(args.ca_bundle).is_file():
-        raise UserError(f"--ca-bundle {args.ca_bundle} is not a file.", ExitCode.USAGE)
+    if args.ca_bundle:
+        check_ca_bundle(args.ca_bundle)
     if args.content:
         read_content(args.content)  # the same judgement as deploy: UserError (ExitCode.USAGE)
+    if args.page_path is not None:
+        url_path(args.page_path, "--page-path")
+    template = load_template(args.template)
+    if args.retry_after is not None:  # the template's own rule, as deploy applies it
+        validate_overrides(template, {"RetryAfterSeconds": args.retry_after})
+    return template
+
+
+def check_ca_bundle(path: str) -> None:
+    """``UserError`` unless ``path`` is a readable regular file holding PEM certificates."""
+    data = read_bytes(path, "--ca-bundle", max_bytes=MAX_CA_BUNDLE_BYTES)
+    try:
+        ssl.create_default_context(cadata=data.decode("ascii"))
+    except (ValueError, ssl.SSLError):
+        raise UserError(f"--ca-bundle {path} holds no PEM certificate.", ExitCode.USAGE) from None
 
 
 def check_url(url: str, source: str = "") -> str:
@@ -611,8 +625,7 @@ def resolve_target(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
     return outputs["EndpointUrl"], params
 
 
-def build_expectation(args: argparse.Namespace, deployed: dict[str, str]) -> Expectation:
-    template = load_template(args.template)
+def build_expectation(args: argparse.Namespace, deployed: dict[str, str], template: dict) -> Expectation:
     declared = set(template.get("Parameters") or {})
     params = {k: v for k, v in deployed.items() if k in declared}
     if args.retry_after is not None:
@@ -635,7 +648,7 @@ def build_expectation(args: argparse.Namespace, deployed: dict[str, str]) -> Exp
 
 
 def verify(args: argparse.Namespace) -> dict[str, Any]:
-    _validate(args)
+    template = _validate(args)
     url, deployed = resolve_target(args)
     if not url.endswith("/"):
         url += "/"
@@ -643,9 +656,9 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
         from .frontdoor_verify import verify_front_door
 
         return verify_front_door(args, url, deployed)
-    exp = build_expectation(args, deployed)
+    exp = build_expectation(args, deployed, template)
     # A path on the endpoint, never a URL: probes (POST and DELETE too) go to its host only.
-    page_path = url_path(args.page_path, "--page-path") if args.page_path else exp.model.page_path
+    page_path = args.page_path if args.page_path is not None else exp.model.page_path
     client = Client(url, ca_bundle=args.ca_bundle, connect_to=args.connect_to, timeout=args.timeout,
                     pool=max(args.concurrency, 4))
     paths = probe_paths(page_path)

@@ -16,7 +16,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from . import inputs, switch
+from . import files, inputs, switch
 from .errors import UserError
 from .inputs import join_host_port
 
@@ -354,9 +354,7 @@ def render(template: str, **values: str) -> str:
 
 def parse_listen(value: str) -> str:
     """'80', '127.0.0.1:8080', '[::]:80' -> 'addr:port' or 'port' (both proxies accept these)."""
-    if re.fullmatch(r"[0-9]+", value):
-        return str(inputs.port(value, "--listen"))
-    return join_host_port(*inputs.host_port(value, "--listen"))
+    return inputs.listen(value, "--listen")
 
 
 def system_nameservers(resolv_conf: str = "/etc/resolv.conf") -> list[str]:
@@ -378,11 +376,9 @@ def system_ca_bundle() -> str | None:
 
 
 def check_path(value: str, what: str) -> str:
-    """An absolute file path of plain characters (it is written into the config file)."""
-    if not re.fullmatch(r"/[A-Za-z0-9._/@+-]{0,4095}", value or "") or "/../" in value + "/":
-        raise UserError(f"{what} must be an absolute path of letters, digits and ._/@+- "
-                        f"(no '..'), not {value!r}.")
-    return value
+    """An absolute file path of plain characters (it is written into the config file); if
+    this host has it, it must be a regular file (the proxy may run elsewhere)."""
+    return files.check_if_present(inputs.absolute_path(value, what), what)
 
 
 # --------------------------------------------------------------------------------------------
@@ -413,8 +409,8 @@ def generate(
     endpoint = inputs.hostname(endpoint.rstrip("."), "--endpoint")
     app_h, app_p = inputs.host_port(app, "--app")
     app_addr = join_host_port(app_h, app_p)
-    ep_h, ep_p = inputs.host_port(endpoint_address or endpoint, "--endpoint-address", default_port=443)
-    ep_addr = join_host_port(ep_h, ep_p)
+    ep_addr = inputs.address(endpoint if endpoint_address is None else endpoint_address,
+                             "--endpoint-address", default_port=443)
     listens = [parse_listen(v) for v in ([listen] if isinstance(listen, str) else listen or ["80"])]
     if len(set(listens)) < len(listens):
         raise UserError(f"--listen: an address is given twice ({', '.join(listens)}).")
@@ -426,17 +422,15 @@ def generate(
         raise UserError("--proxy-protocol says how the --trusted-proxy names the client: add --trusted-proxy CIDR.")
     allow = [inputs.cidr(c, "--allow") for c in allow or []]
     trusted_proxies = [inputs.cidr(c, "--trusted-proxy") for c in trusted_proxies or []]
-    for t, what in ((connect_timeout, "connect timeout"), (read_timeout, "read timeout")):
-        if not re.fullmatch(r"\d+(ms|s|m)", t):
-            raise UserError(f"{what} must look like 3s or 500ms, not {t!r}")
-    if not re.fullmatch(r"/[A-Za-z0-9._~!$&'()*+,=:@/%?-]*", health_path) or "'" in health_path:
-        raise UserError(f"--health-path must be a URL path starting with '/', not {health_path!r}")
+    connect_timeout = inputs.duration(connect_timeout, "--connect-timeout")
+    read_timeout = inputs.duration(read_timeout, "--read-timeout")
+    health_path = inputs.http_path(health_path, "--health-path")
 
-    if resolvers:
-        resolver_list = [join_host_port(*inputs.host_port(r, "--resolver", default_port=53)) for r in resolvers]
-        for r in resolver_list:
-            if not inputs.ip_address(r.rsplit(":", 1)[0].strip("[]")):
-                raise UserError(f"--resolver must be an IP address (and port), not a name: {r!r}")
+    if resolvers is not None:
+        if not resolvers:
+            raise UserError("--resolver: no address given.")
+        resolver_list = [inputs.address(r, "--resolver", default_port=53, names=False)
+                         for r in resolvers]
         resolver_origin = "given with --resolver"
     else:
         resolver_list = []
@@ -478,8 +472,9 @@ def generate(
             resolver_origin = "those in /etc/resolv.conf of the host HAProxy runs on"
         if app_host is None:
             app_host = app_h if ":" not in app_h else "app"
-        app_host = inputs.host(app_host, "--app-host")
-        ca = check_path(ca_file, "--ca-file") if ca_file else "@system-ca"
+        # It is also the server's name, sent as Host: no IPv6 (a Host needs it in brackets).
+        app_host = inputs.host(app_host, "--app-host", ipv6=False)
+        ca = check_path(ca_file, "--ca-file") if ca_file is not None else "@system-ca"
         endpoint_server = dict(
             endpoint=endpoint, endpoint_address=ep_addr,
             endpoint_options=f"ssl verify required ca-file {ca} sni str({endpoint}) verifyhost {endpoint} "

@@ -5,18 +5,20 @@ that means every version and every delete marker: they are deleted first, pagina
 batches of 1,000 (the DeleteObjects limit). Then the stack is deleted and its events
 streamed until DELETE_COMPLETE. Every step is idempotent, so re-running after a failure
 or Ctrl-C finishes the job (a stack in DELETE_FAILED is retried; a stack already
-DELETE_IN_PROGRESS is waited for).
+DELETE_IN_PROGRESS is waited for; a stack that ListStacks shows as DELETE_COMPLETE is
+reported as already deleted, exit 0).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from botocore.exceptions import ClientError
 
-from .aws import Clients, StackWatcher, describe_stack, outputs_of
+from .aws import Clients, StackWatcher, deleted_stack, describe_stack, outputs_of
 from .console import confirm, info
 from .errors import ExitCode, UserError, error_code
 
@@ -90,14 +92,26 @@ def destroy(clients: Clients, stack_name: str, *, yes: bool = False,
             sleep: Callable[[float], None] = time.sleep, out: TextIO | None = None,
             confirm_fn: Callable[[str], None] | None = None) -> dict:
     """Empty the bucket and delete the stack; returns {"stack_name", "stack_id", "bucket",
-    "deleted_objects", "status", "elapsed_seconds"}. ``UserError`` for expected failures."""
+    "deleted_objects", "status", "already_deleted", "elapsed_seconds"} ("already_deleted":
+    an earlier run, or someone else, had finished the job). ``UserError`` for expected
+    failures; ExitCode.NOT_FOUND for a name CloudFormation has no record of."""
     out = out or sys.stderr
     start = clock()
     cfn, s3 = clients.cfn, clients.s3
     stack = describe_stack(cfn, stack_name)
     if stack is None:
-        raise UserError(f"Stack {stack_name} does not exist in this account and region "
-                        "(nothing to destroy).", ExitCode.NOT_FOUND)
+        # A re-run after the deletion finished (say, the first run was interrupted while
+        # waiting) has nothing left to do: that is success. A name CloudFormation never
+        # saw (or deleted more than 90 days ago) is most likely a typo: not found.
+        gone = deleted_stack(cfn, stack_name)
+        if gone is None:
+            raise UserError(f"Stack {stack_name} does not exist in this account and region "
+                            "(nothing to destroy).", ExitCode.NOT_FOUND)
+        info(f"Stack {stack_name} was already deleted; nothing to do.", file=out)
+        return {"stack_name": stack_name, "stack_id": gone["StackId"], "bucket": None,
+                "deleted_objects": 0, "status": "DELETE_COMPLETE", "already_deleted": True,
+                "deleted_at": gone.get("DeletionTime"),
+                "elapsed_seconds": round(clock() - start, 1)}
     status = stack["StackStatus"]
     if status.endswith("_IN_PROGRESS") and status not in ("DELETE_IN_PROGRESS",
                                                           "REVIEW_IN_PROGRESS"):
@@ -125,5 +139,6 @@ def destroy(clients: Clients, stack_name: str, *, yes: bool = False,
                         f"{watcher.failure_reason()}; fix that and re-run destroy.",
                         ExitCode.FAILED)
     return {"stack_name": stack_name, "stack_id": stack["StackId"], "bucket": bucket,
-            "deleted_objects": deleted, "status": final_status,
+            "deleted_objects": deleted, "status": final_status, "already_deleted": False,
+            "was_deleting": status == "DELETE_IN_PROGRESS",
             "elapsed_seconds": round(clock() - start, 1)}
