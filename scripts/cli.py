@@ -15,7 +15,6 @@ from importlib import metadata
 from . import (
     deploy,
     destroy,
-    edge_switch,
     invalidate,
     preview,
     print_template,
@@ -35,9 +34,6 @@ COMMANDS = {
     "proxy-config": proxy_config,
     "switch": switch,
     "template": print_template,
-    # The front door's switch. The integrator joins it with the proxies' `switch` command
-    # (on/off/status --kind nginx|haproxy); --stack-name will select this mode.
-    "edge-switch": edge_switch,
 }
 
 

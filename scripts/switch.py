@@ -1,30 +1,57 @@
-"""`maintenance-endpoint switch on|off|status`: the planned-maintenance switch of the proxy
-recipes (`proxy-config --state-dir DIR`)."""
+"""`maintenance-endpoint switch on|off|status`: planned maintenance, switched where the
+traffic is decided:
+
+- at your proxy (`--kind nginx|haproxy|caddy --state-dir DIR`), for the recipes printed by
+  `proxy-config --state-dir DIR` (logic in lib/switch.py; docs/switch.md);
+- at the edge (`--stack-name NAME`), for a front door: the stack's CloudFront KeyValueStore
+  that its functions read, with an allowlist and an end time (logic in lib/edge_switch.py;
+  docs/front-door.md).
+"""
 
 from __future__ import annotations
 
 import argparse
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .lib import inputs, switch
-from .lib.console import add_debug_argument, emit_result, info
-from .lib.errors import UserError
+from .lib import edge_switch, inputs, switch
+from .lib.aws import session
+from .lib.console import add_debug_argument, add_region_profile_arguments, emit_result, info
+from .lib.errors import ExitCode, UserError
 from .lib.proxies import allowlist
 
-HELP = "switch planned maintenance on or off at the proxy, or show its state"
-DESCRIPTION = ("Put the site into maintenance (every client outside the allowlist gets the endpoint's "
-               "answer) or take it out, at the proxy configured by `proxy-config --state-dir DIR`. "
-               "Takes effect at the next request and survives restarts of the proxy. See docs/switch.md.")
+HELP = "switch planned maintenance on or off (at your proxy, or at the edge for a front door)"
+DESCRIPTION = (
+    "Put the site into maintenance (every client outside the allowlist gets the endpoint's "
+    "answer) or take it out, or show the switch. With --kind: at the proxy configured by "
+    "`proxy-config --state-dir DIR` (takes effect at the next request, survives restarts; "
+    "docs/switch.md). With --stack-name: at the edge, for a front door (no deploy; needs "
+    "the AWS CRT: pip install 'maintenance-endpoint[frontdoor]'; docs/front-door.md).")
+EPILOG = (
+    "Examples:\n"
+    "  maintenance-endpoint switch on --kind nginx --state-dir /var/lib/maintenance\n"
+    "  maintenance-endpoint switch status --kind haproxy --state-dir /var/lib/maintenance "
+    "--config /etc/haproxy/haproxy.cfg\n"
+    "  maintenance-endpoint switch on --stack-name shop --allow 203.0.113.0/24 "
+    "--allow 2001:db8::/48 --until 2026-12-01T22:00:00Z\n"
+    "  maintenance-endpoint switch off --stack-name shop\n\n"
+    "At the edge, `on` sets the whole switch: the allowlist is exactly the --allow networks "
+    "given (none: nobody is let through) and --until only sets Retry-After's countdown; "
+    "nothing turns the switch off by itself. At a proxy, the allowlist is the one in the "
+    "generated configuration (proxy-config --allow).\n\n" + edge_switch.REACHES_THE_EDGE)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = DESCRIPTION
+    p.description, p.epilog = DESCRIPTION, EPILOG
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("action", choices=("on", "off", "status"))
-    # Where the switch lives. One mode today (a proxy and its state directory); a second one
-    # (e.g. --stack-name for a switch at the edge) joins this group and gets its branch in run().
     mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--kind", choices=tuple(switch.KINDS), help="the proxy (as given to proxy-config)")
-    proxy = p.add_argument_group("proxy switch (with --kind)")
+    mode.add_argument("--kind", choices=tuple(switch.KINDS),
+                      help="the switch of this proxy (as given to proxy-config)")
+    mode.add_argument("--stack-name", type=inputs.stack_name,
+                      help="the switch of this front-door stack (AppOriginDomainName set)")
+    proxy = p.add_argument_group("at a proxy (with --kind)")
     proxy.add_argument("--state-dir", type=inputs.directory_path, metavar="DIR",
                        help="the directory given to proxy-config --state-dir")
     proxy.add_argument("--socket", type=inputs.absolute_file_path, metavar="PATH",
@@ -33,13 +60,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     proxy.add_argument("--config", type=inputs.absolute_file_path, metavar="FILE",
                        help="status: the generated configuration the proxy runs, to list the allowlist "
                             "(the allowlist lives there)")
+    edge = p.add_argument_group("at the edge (with --stack-name; also --region, --profile)")
+    edge.add_argument("--allow", action="append", default=[], type=inputs.cidr, metavar="CIDR",
+                      help="with on: a network let through to the app, e.g. 203.0.113.0/24 or "
+                      "2001:db8::/48 (a bare address is one host); repeat for more")
+    edge.add_argument("--until", type=inputs.utc_time, metavar="TIME",
+                      help="with on: when the maintenance should end, in UTC, e.g. "
+                      "2026-12-01T22:00:00Z; Retry-After counts down to it")
+    add_region_profile_arguments(p, note=" of the front-door stack (with --stack-name)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_debug_argument(p)
 
 
-def run(args: argparse.Namespace) -> int:
-    # One mode today, --kind (argparse requires it); a second mode branches off here.
+def run(args: argparse.Namespace, *, clients=None, now: float | None = None) -> int:
+    """``clients`` (cloudformation, cloudfront-keyvaluestore) and ``now`` are for tests of the
+    edge switch."""
+    if args.stack_name is not None:
+        for name in ("state_dir", "socket", "config"):
+            if getattr(args, name) is not None:
+                raise UserError(f"--{name.replace('_', '-')} goes with --kind, not --stack-name.")
+        return run_edge(args, clients, time.time() if now is None else now)
+    for name in ("region", "profile", "until"):
+        if getattr(args, name) is not None:
+            raise UserError(f"--{name} goes with --stack-name, not --kind.")
+    if args.allow:
+        raise UserError("--allow goes with --stack-name; at a proxy the allowlist is in the "
+                        "generated configuration (proxy-config --allow).")
     return run_proxy(args)
+
+
+# ---------------------------------------------------------------------------------------
+# At a proxy
 
 
 def run_proxy(args: argparse.Namespace) -> int:
@@ -51,7 +102,7 @@ def run_proxy(args: argparse.Namespace) -> int:
         raise UserError("--config applies to `switch status` only.")
     options = {"socket_path": switch.check_socket_path(args.socket, "--socket")} if args.socket else {}
     if args.action == "status":
-        return status(args, switch.proxy(args.kind, args.state_dir, **options))
+        return proxy_status(args, switch.proxy(args.kind, args.state_dir, **options))
     state, effect = switch.switch(args.kind, args.state_dir, args.action == "on", **options)
     info(f"maintenance switch {args.action}: {effect}.")
     result = {"maintenance": "on" if state.on else "off", "since": state.since, "by": state.by}
@@ -59,7 +110,7 @@ def run_proxy(args: argparse.Namespace) -> int:
     return 0
 
 
-def status(args: argparse.Namespace, proxy) -> int:
+def proxy_status(args: argparse.Namespace, proxy) -> int:
     state = switch.read_state(args.state_dir)
     live = proxy.live()
     allowed = allowlist(args.kind, read_config(args.config)) if args.config else None
@@ -86,3 +137,65 @@ def read_config(path: str) -> str:
         return Path(path).read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"--config: cannot read {path} ({getattr(exc, 'strerror', None) or exc}).") from None
+
+
+# ---------------------------------------------------------------------------------------
+# At the edge (a front door)
+
+
+def run_edge(args: argparse.Namespace, clients, now: float) -> int:
+    wanted = edge_switch_from(args, now)
+    if clients is None:
+        sess = session(args.profile, args.region)
+        clients = (sess.client("cloudformation"), edge_switch.store_client(sess))
+    cfn, kvs = clients
+    arn = edge_switch.switch_arn(cfn, args.stack_name)
+    if wanted is None:
+        current = edge_switch.read(kvs, arn)
+        emit_result({"stack": args.stack_name, "store": arn, **as_dict(current)}, args.json,
+                    describe(current))
+        return ExitCode.OK
+    written = edge_switch.write(kvs, arn, wanted)
+    info(edge_switch.REACHES_THE_EDGE)
+    emit_result({"stack": args.stack_name, "store": arn, **as_dict(wanted), "etag": written["etag"],
+                 "attempts": written["attempts"], "reaches_the_edge": edge_switch.REACHES_THE_EDGE},
+                args.json, ["written: " + describe(wanted)[0], *describe(wanted)[1:]])
+    return ExitCode.OK
+
+
+def edge_switch_from(args: argparse.Namespace, now: float) -> edge_switch.Switch | None:
+    """The switch the arguments ask to write (None for status); UserError for options that
+    do not go with the action."""
+    if args.action != "on" and (args.allow or args.until):
+        raise UserError(f"--allow and --until go with `on` only, not `{args.action}`.", ExitCode.USAGE)
+    if args.action == "status":
+        return None
+    if args.action == "off":
+        return edge_switch.OFF
+    if args.until:
+        end = datetime.strptime(args.until, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        if end.timestamp() <= now:
+            raise UserError(f"--until {args.until} is not in the future (it is now "
+                            f"{datetime.fromtimestamp(now, UTC):%Y-%m-%dT%H:%M:%SZ}).",
+                            ExitCode.USAGE)
+    return edge_switch.Switch(on=True, allow=tuple(dict.fromkeys(args.allow)), until=args.until)
+
+
+def describe(current: edge_switch.Switch) -> list[str]:
+    if not current.on:
+        lines = ["switch: off (every request goes to the app)"]
+    else:
+        who = ("nobody is let through" if not current.allow
+               else "let through: " + ", ".join(current.allow))
+        lines = [f"switch: ON (everyone else gets the maintenance 503; {who})"]
+        if current.until:
+            lines.append(f"Retry-After counts down to {current.until}")
+    if current.foreign is not None:
+        lines.append(f"note: the stored value {current.foreign!r} was not written by "
+                     "maintenance-endpoint; the edge functions read it as shown (docs/front-door.md)")
+    return lines
+
+
+def as_dict(current: edge_switch.Switch) -> dict:
+    return {"on": current.on, "allow": list(current.allow), "until": current.until,
+            "foreign_value": current.foreign}

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import http.client
 import subprocess
+import sys
 import time
 
 import pytest
 import requests
-from proxy_harness import APP_MARKER, LOOPBACK, AppServer, free_port, wait_until
+from proxy_harness import APP_MARKER, LOOPBACK, ROOT, AppServer, free_port, wait_until
 from requests.adapters import HTTPAdapter
 from runtime_harness import (
     ENDPOINT,
@@ -280,9 +281,17 @@ def test_endpoint_failing_too_gives_an_empty_5xx_never_500(preview, tmp_path, en
 # The maintenance switch and the allowlist
 
 
+def switch(rig, action: str) -> None:
+    """`maintenance-endpoint switch ACTION --kind caddy --state-dir DIR`, as an operator types it."""
+    subprocess.run([sys.executable, "-m", "scripts", "switch", action, "--kind", "caddy",
+                    "--state-dir", str(rig.state_dir)], cwd=ROOT, check=True, timeout=60,
+                   capture_output=True)
+
+
 def test_switch_and_allowlist(rig):
     assert_app(rig.request())
-    rig.switch_file.touch()
+    switch(rig, "on")
+    assert rig.switch_file.exists()
     # Everyone outside the allowlist gets the endpoint's answer, for every method...
     for method in METHODS:
         assert_maintenance(rig.request(method, "/", data=b"a=b" if method == "POST" else None), method)
@@ -315,7 +324,7 @@ def test_switch_and_allowlist(rig):
     rig.caddy.stop()
     rig.caddy.start()
     assert_maintenance(rig.request())
-    rig.switch_file.unlink()
+    switch(rig, "off")
     assert_app(rig.request())
 
 

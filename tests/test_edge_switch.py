@@ -1,4 +1,4 @@
-"""`maintenance-endpoint edge-switch`: the front door's switch in its KeyValueStore.
+"""`maintenance-endpoint switch --stack-name`: the front door's switch in its KeyValueStore.
 
 Nothing local plays the `cloudfront-keyvaluestore` API (moto 5.2 implements CloudFront's
 CreateKeyValueStore control plane, not the data plane's DescribeKeyValueStore, GetKey or
@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from cfn_stubs import cfn_client, stack
 
-from scripts import edge_switch as command
+from scripts import switch as command
 from scripts.cli import build_parser, main
 from scripts.lib import edge_switch
 from scripts.lib.errors import ExitCode, UserError, explain
@@ -83,7 +83,7 @@ class Stubs:
 
 def run(argv, stubs=None, now=NOW):
     """The command as the CLI parses it, with the stubbed clients; (exit code, stdout JSON)."""
-    args = build_parser().parse_args(["edge-switch", *argv, "--stack-name", STACK, "--json"])
+    args = build_parser().parse_args(["switch", *argv, "--stack-name", STACK, "--json"])
     return command.run(args, clients=None if stubs is None else (stubs.cfn, stubs.kvs), now=now)
 
 
@@ -115,7 +115,7 @@ def test_on_without_an_allowlist_lets_nobody_through_and_says_so(capsys):
     with Stubs() as s:
         s.describe("E1")
         s.put('{"on":true,"allow":[]}', "E1", "E2")
-        args = build_parser().parse_args(["edge-switch", "on", "--stack-name", STACK])
+        args = build_parser().parse_args(["switch", "on", "--stack-name", STACK])
         assert command.run(args, clients=(s.cfn, s.kvs), now=NOW) == ExitCode.OK
     assert "nobody is let through" in capsys.readouterr().out
 
@@ -221,7 +221,7 @@ def test_status_human_output(capsys):
         s.describe("E1")
         s.kvs_stub.add_response("get_key", {"Key": SWITCH_KEY, "Value": "junk", "ItemCount": 1,
                                             "TotalSizeInBytes": 4}, {"KvsARN": ARN, "Key": SWITCH_KEY})
-        args = build_parser().parse_args(["edge-switch", "status", "--stack-name", STACK])
+        args = build_parser().parse_args(["switch", "status", "--stack-name", STACK])
         command.run(args, clients=(s.cfn, s.kvs))
     out = capsys.readouterr().out
     assert "switch: ON" in out and "nobody is let through" in out
@@ -272,7 +272,7 @@ def test_bad_input_is_refused_in_one_sentence_before_any_aws_call(capsys, argv, 
     cfn, kvs = cfn_client(), kvs_client()
     with Stubber(cfn), Stubber(kvs):  # nothing stubbed: any call would fail the test
         try:
-            args = build_parser().parse_args(["edge-switch", *argv, "--stack-name", STACK])
+            args = build_parser().parse_args(["switch", *argv, "--stack-name", STACK])
             command.run(args, clients=(cfn, kvs), now=NOW)
         except UserError as err:
             assert says in str(err) and err.exit_code == ExitCode.USAGE
@@ -282,7 +282,7 @@ def test_bad_input_is_refused_in_one_sentence_before_any_aws_call(capsys, argv, 
 
 
 def test_bad_input_through_the_console_command(capsys):
-    code = main(["edge-switch", "on", "--stack-name", STACK, "--allow", "300.0.0.0/8"])
+    code = main(["switch", "on", "--stack-name", STACK, "--allow", "300.0.0.0/8"])
     err = capsys.readouterr().err
     assert code == ExitCode.USAGE
     assert err.count("\n") == 1 and err.startswith("error: ") and "300.0.0.0/8" in err
@@ -296,7 +296,7 @@ def test_without_the_crt_the_command_says_how_to_get_it():
     # botocore then runs without the CRT, as in an install without the [frontdoor] extra.
     script = ("import sys; sys.modules['awscrt'] = None\n"
               "from scripts.cli import main\n"
-              f"sys.exit(main(['edge-switch', 'status', '--stack-name', '{STACK}', '--region', 'us-east-1']))\n")
+              f"sys.exit(main(['switch', 'status', '--stack-name', '{STACK}', '--region', 'us-east-1']))\n")
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
            "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,

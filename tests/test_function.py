@@ -344,7 +344,7 @@ PAGE_RESPONSE_HEADERS = {"content-type": {"value": "text/html; charset=utf-8"},
 
 
 def switch(on=True, allow=(), until=None):
-    """The store's value as `maintenance-endpoint edge-switch` writes it."""
+    """The store's value as `maintenance-endpoint switch --stack-name` writes it."""
     return edge_switch.encode(edge_switch.Switch(on=on, allow=tuple(allow), until=until))
 
 

@@ -123,7 +123,7 @@ def _until(requests, url, method, want, deadline):
 
 
 def _switch(name, region, *args):
-    assert cli_main(["edge-switch", *args, "--stack-name", name, "--region", region]) == 0
+    assert cli_main(["switch", *args, "--stack-name", name, "--region", region]) == 0
 
 
 @pytest.mark.skipif(not APP_ORIGIN, reason="front door live test: set MAINTENANCE_LIVE_APP_ORIGIN to "

@@ -490,7 +490,7 @@ def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
 # What LocalStack cannot play here, beyond the CloudFront gaps above: the switch's
 # AWS::CloudFront::KeyValueStore (accepted without being created; its Arn, and so the
 # EdgeSwitchArn output, read "unknown"), the cloudfront-keyvaluestore API behind
-# `edge-switch` (tests/test_edge_switch.py stubs it with the real model), and the functions
+# `switch --stack-name` (tests/test_edge_switch.py stubs it with the real model), and the functions
 # that read it (tests/test_function.py runs them in node). What it does play: the
 # conditions choosing each mode's resources, the outputs deploy reads (the page's key under
 # the reserved prefix), the bucket policy naming that key, and the upload. It refuses to

@@ -172,7 +172,7 @@ def generate(
         admin=admin,
         admin_comment=("off (restart Caddy to load a changed file)" if admin == "off"
                        else "on loopback only, never on a public address"),
-        switch=switch_block(check_path(state_dir, "--state-dir"), allow, trusted) if state_dir else "",
+        switch=switch_block(inputs.directory_path(state_dir, "--state-dir"), allow, trusted) if state_dir else "",
         trusted_proxies=render(TRUSTED_PROXIES, trusted=" ".join(trusted)) if trusted else "",
         connect_timeout=caddy_duration(inputs.duration_ms(connect_timeout, "--connect-timeout")),
         read_timeout=caddy_duration(inputs.duration_ms(read_timeout, "--read-timeout")),

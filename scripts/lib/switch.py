@@ -219,7 +219,7 @@ class HAProxy:
 
 
 # The Caddy recipe (file matcher on DIR/maintenance.on) will be "caddy": FileOnly.
-KINDS = {"nginx": FileOnly, "haproxy": HAProxy}
+KINDS = {"nginx": FileOnly, "haproxy": HAProxy, "caddy": FileOnly}
 
 
 def proxy(kind: str, state_dir: str, **options):

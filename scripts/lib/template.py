@@ -152,7 +152,7 @@ FRONT_DOOR_ERROR_CODES = (502, 503, 504)
 APP_ORIGIN_READ_TIMEOUT = 60
 
 # The one key the front-door functions read: a JSON document that
-# `maintenance-endpoint edge-switch` (lib/edge_switch.py) writes, e.g.
+# `maintenance-endpoint switch --stack-name` (lib/edge_switch.py) writes, e.g.
 #   {"on":true,"allow":["203.0.113.0/24","2001:db8::/48"],"until":"2026-12-01T22:00:00Z"}
 SWITCH_KEY = "maintenance"
 
@@ -281,7 +281,7 @@ function handler(event) {
 # - exactly {"on": false, ...}: off.
 # - anything else that is not {"on": true, ...} (not JSON, another type, "on": "yes"): ON,
 #   with nobody let through. Someone wrote the switch and the functions cannot tell what
-#   was meant; closing the site is visible and undone in seconds (`edge-switch off`),
+#   was meant; closing the site is visible and undone in seconds (`switch off --stack-name`),
 #   opening a site under maintenance to the public is neither.
 # - "allow" not a list: nobody is let through. An entry that is not exactly ADDRESS/BITS
 #   (IPv4 dotted quad, IPv6 text, BITS without leading zeros and within the family; a
@@ -726,7 +726,7 @@ def add_function(t, title, purpose, code, *, condition, key_value_store=None):
 
 def add_edge_switch(t):
     """The maintenance switch of the front door: one KeyValueStore, read by its functions
-    and written by `maintenance-endpoint edge-switch` (no distribution update, no deploy)."""
+    and written by `maintenance-endpoint switch --stack-name` (no distribution update, no deploy)."""
     return t.add_resource(cf.KeyValueStore(
         "EdgeSwitch",
         Condition="IsFrontDoor",
