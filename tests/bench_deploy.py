@@ -3,7 +3,7 @@
     .venv/bin/python tests/bench_deploy.py [--reps 5]
 
 Not a test (pytest does not collect it: no ``test_`` prefix) and it asserts nothing
-about time: it prints figures. It starts its own LocalStack (tests/localstack.py:
+about time: it prints figures. It starts its own LocalStack (tests/support/localstack.py:
 own network namespace, loopback only) and a moto server, and stops both.
 
 What it measures, several repetitions each, medians:
@@ -57,7 +57,8 @@ ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
 
-import localstack as ls_harness  
+from support import localstack as ls_harness
+
 from scripts.lib.aws import Clients
 from scripts.lib.deployer import deploy
 from scripts.lib.page import DEFAULT_CONTENT

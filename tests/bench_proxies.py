@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from proxy_harness import KINDS, PAGE, Load, Preview, Rig, find_program, searchable_tmpdir, wait_until  # noqa: E402
+from support.proxy_harness import KINDS, PAGE, Load, Preview, Rig, find_program, searchable_tmpdir, wait_until  # noqa: E402
 from test_switch import OFFICE, PUBLIC, SwitchRig  # noqa: E402
 
 

@@ -118,8 +118,7 @@ def cfn():
     """A CloudFormation client answered by botocore's Stubber (flows moto cannot play);
     every queued response must be used by the end of the test."""
     from botocore.stub import Stubber
-
-    from cfn_stubs import cfn_client
+    from support.cfn_stubs import cfn_client
 
     client = cfn_client()
     with Stubber(client) as stub:

@@ -50,6 +50,10 @@ if command -v npm >/dev/null && { [ ! -f tests/node_modules/.installed ] \
     touch tests/node_modules/.installed
 fi
 
+# Lint first (configured in pyproject.toml): zero findings, or the run stops here.
+echo "== ruff check" >&2
+.venv/bin/ruff check --quiet scripts tests stack.py
+
 # The tests talk to loopback only. Where we can, make that a guarantee: run them in a
 # network namespace whose only interface is loopback (needs root and `ip`; the opt-in
 # live AWS test, which needs the internet, runs without it).

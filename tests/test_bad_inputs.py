@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import boto3
 import pytest
-from aws_gate import AwsGate
 from conftest import REGION
+from support.aws_gate import AwsGate
 
 from scripts.cli import main as cli_main
 from scripts.lib.errors import ExitCode

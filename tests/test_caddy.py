@@ -19,9 +19,9 @@ import time
 
 import pytest
 import requests
-from proxy_harness import APP_MARKER, LOOPBACK, ROOT, AppServer, free_port, wait_until
 from requests.adapters import HTTPAdapter
-from runtime_harness import (
+from support.proxy_harness import APP_MARKER, LOOPBACK, ROOT, AppServer, free_port, wait_until
+from support.runtime_harness import (
     ENDPOINT,
     METHODS,
     PAGE,

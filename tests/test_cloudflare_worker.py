@@ -28,8 +28,8 @@ import tomllib
 
 import pytest
 import requests
-from proxy_harness import APP_MARKER, LOOPBACK, AppServer, free_port, wait_until
-from runtime_harness import (
+from support.proxy_harness import APP_MARKER, LOOPBACK, AppServer, free_port, wait_until
+from support.runtime_harness import (
     ENDPOINT,
     METHODS,
     ROOT,

@@ -7,11 +7,11 @@ import io
 
 import pytest
 from botocore.stub import Stubber
+from support.cfn_stubs import FakeClock, add_describe, add_events, cfn_client, event, stack, stack_id
 
-from cfn_stubs import FakeClock, add_describe, add_events, cfn_client, event, stack, stack_id
 from scripts.lib.aws import StackWatcher, stack_outputs
 from scripts.lib.console import confirm
-from scripts.lib.errors import ExitCode, MEANING, UserError
+from scripts.lib.errors import MEANING, ExitCode, UserError
 from scripts.lib.page import CONTENT_TYPES
 
 

@@ -1,6 +1,6 @@
 """`maintenance-endpoint deploy`: S3 and CloudFront against the moto server (real HTTP on 127.0.0.1),
 CloudFormation through botocore's Stubber (moto cannot play change sets, events,
-rollbacks; see tests/cfn_stubs.py)."""
+rollbacks; see tests/support/cfn_stubs.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import json
 
 import pytest
 from botocore.stub import ANY
-
-from cfn_stubs import (
+from support.cfn_stubs import (
     FakeClock,
     add_describe,
     add_events,
@@ -21,6 +20,7 @@ from cfn_stubs import (
     stack,
     stack_id,
 )
+
 from scripts.cli import main as cli_main
 from scripts.lib import deployer, parameters
 from scripts.lib import page as page_lib

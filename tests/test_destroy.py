@@ -6,8 +6,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from support.cfn_stubs import FakeClock, add_describe, add_events, event, stack, stack_id
 
-from cfn_stubs import FakeClock, add_describe, add_events, event, stack, stack_id
 from scripts.lib import teardown
 from scripts.lib.aws import Clients
 from scripts.lib.errors import ExitCode, UserError

@@ -4,7 +4,7 @@ Nothing local plays the `cloudfront-keyvaluestore` API (moto 5.2 implements Clou
 CreateKeyValueStore control plane, not the data plane's DescribeKeyValueStore, GetKey or
 PutKey), so the store is botocore's Stubber with the real service model: it checks every
 request's parameters and every canned response against the model. CloudFormation (for the
-stack's EdgeSwitchArn output) is stubbed the same way (tests/cfn_stubs.py).
+stack's EdgeSwitchArn output) is stubbed the same way (tests/support/cfn_stubs.py).
 
 What the functions make of the stored value is tested in tests/test_function.py, fed with
 what this command writes (edge_switch.encode).
@@ -24,7 +24,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from cfn_stubs import cfn_client, stack
+from support.cfn_stubs import cfn_client, stack
 
 from scripts import switch as command
 from scripts.cli import build_parser, main

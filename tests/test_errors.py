@@ -12,8 +12,8 @@ import sys
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-
-from cfn_stubs import (
+from conftest import DUMMY_CREDENTIALS, REGION, ROOT, isolated_env
+from support.cfn_stubs import (
     FakeClock,
     add_describe,
     cfn_client,
@@ -21,13 +21,13 @@ from cfn_stubs import (
     outputs_for,
     stack,
 )
-from conftest import DUMMY_CREDENTIALS, REGION, ROOT, isolated_env
+
 from scripts.cli import main as cli_main
-from scripts.lib import deployer, parameters
+from scripts.lib import deployer, parameters, teardown
 from scripts.lib import page as page_lib
-from scripts.lib import teardown
 from scripts.lib.aws import Clients
-from scripts.lib.errors import ExitCode, run as run_main
+from scripts.lib.errors import ExitCode
+from scripts.lib.errors import run as run_main
 
 HTML = "<!doctype html><title>Maintenance</title>"
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from modes import FRONT_DOOR, MODE_CONDITIONS, in_mode
+from support.modes import FRONT_DOOR, MODE_CONDITIONS, in_mode
 
 from scripts.lib import edge_switch
 from scripts.lib import template as stack

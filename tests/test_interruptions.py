@@ -1,7 +1,7 @@
 """Ctrl-C at each wait of deploy and destroy, then the same command again: it finishes
 the job, leaves no change set behind, and its summary tells what happened.
 
-Against LocalStack (CloudFormation and S3; see tests/localstack.py): real
+Against LocalStack (CloudFormation and S3; see tests/support/localstack.py): real
 ``python -m scripts deploy|destroy`` subprocesses get SIGINT while they wait. To land the
 signal inside a chosen wait every time, the requests go through a proxy
 (``aws_gate.AwsGate``) that holds the answer to one chosen call (the server has already
@@ -34,11 +34,11 @@ import sys
 import uuid
 
 import boto3
-import localstack as ls_harness
 import pytest
-from aws_gate import AwsGate, Call
-from cfn_stubs import FakeClock, add_describe, add_events, event, stack, stack_id
 from conftest import REGION, ROOT
+from support import localstack as ls_harness
+from support.aws_gate import AwsGate, Call
+from support.cfn_stubs import FakeClock, add_describe, add_events, event, stack, stack_id
 
 from scripts.cli import main as cli_main
 from scripts.lib import deployer

@@ -9,9 +9,9 @@ import json
 import boto3
 import pytest
 from botocore.stub import Stubber
-
-from cfn_stubs import FakeClock, add_describe, cfn_client, outputs_for, stack
 from conftest import REGION
+from support.cfn_stubs import FakeClock, add_describe, cfn_client, outputs_for, stack
+
 from scripts import invalidate as inv_cmd
 from scripts.cli import main as cli_main
 from scripts.lib import invalidation as inv

@@ -33,7 +33,7 @@ What LocalStack (2026.3.0) cannot play, and how each test deals with it:
 - It does not enforce bucket policies: the policy is checked as text, never by trying
   requests against it.
 
-LocalStack runs in its own network namespace; see tests/localstack.py.
+LocalStack runs in its own network namespace; see tests/support/localstack.py.
 Typical runtime: about 60 s, of which ~30 s is the AWS CLI's create waiter, which
 polls DescribeStacks every 30 s (awscli's deployer) and first sees CREATE_IN_PROGRESS.
 """
@@ -48,9 +48,9 @@ import time
 from pathlib import Path
 
 import pytest
+from support import localstack as ls_harness
+from support.modes import FRONT_DOOR, in_mode
 
-import localstack as ls_harness
-from modes import FRONT_DOOR, in_mode
 from scripts.lib.page import CACHE_CONTROL
 from scripts.lib.template import build_template
 
@@ -351,8 +351,8 @@ def head_page(ls, bucket, key):
 def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
         localstack, template, moto_url, tmp_path):
     from scripts.lib.aws import Clients
-    from scripts.lib.page import CONTENT_TYPES
     from scripts.lib.deployer import deploy
+    from scripts.lib.page import CONTENT_TYPES
 
     ls, stack = localstack, "maint-ours"
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from modes import MODE_CONDITIONS, in_mode
-from proxy_harness import wait_until
+from support.modes import MODE_CONDITIONS, in_mode
+from support.proxy_harness import wait_until
 
 from scripts.cli import main as cli_main
 from scripts.lib.errors import ExitCode, UserError

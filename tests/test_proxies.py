@@ -19,7 +19,7 @@ import sys
 
 import pytest
 import requests
-from proxy_harness import (
+from support.proxy_harness import (
     APP_MARKER,
     ENDPOINT,
     KINDS,

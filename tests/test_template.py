@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from modes import FRONT_DOOR, MODE_CONDITIONS, in_mode
+from support.modes import FRONT_DOOR, MODE_CONDITIONS, in_mode
 
 from scripts.lib import template as stack
 

@@ -22,7 +22,7 @@ namespace a listening socket that was created *outside* it:
 
 1. this process binds a TCP socket on the host's 127.0.0.1, port 0 (the kernel
    picks a free port: no race between choosing and binding a port);
-2. ``unshare --net --mount python tests/localstack.py --inside FD 4566 LS_PYTHON``
+2. ``unshare --net --mount python tests/support/localstack.py --inside FD 4566 LS_PYTHON``
    inherits that socket's file descriptor (``pass_fds``). This small supervisor
    (stdlib only) brings loopback up, mounts the private S3 store, starts LocalStack as
    its child on 127.0.0.1:4566 *inside* the namespace (a fixed port is fine: the
@@ -65,7 +65,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VENV_PYTHON = ROOT / ".venv-localstack" / "bin" / "python"
 INNER_PORT = 4566
 REGION = "us-east-1"
@@ -138,7 +138,7 @@ class LocalStack:
         self._log = None
 
     # -- lifecycle ---------------------------------------------------------------
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         reason = unavailable_reason()
         if reason:
             raise LocalStackError(reason)
@@ -225,7 +225,7 @@ class LocalStack:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc) -> None:

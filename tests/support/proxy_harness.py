@@ -2,7 +2,7 @@
 restarted on the same port, nginx/HAProxy in the foreground, loopback port allocation,
 polling with deadlines, and a bounded load generator.
 
-Run as a script, this file is the app server:  python tests/proxy_harness.py PORT
+Run as a script, this file is the app server:  python tests/support/proxy_harness.py PORT
 It answers every request with 200 and a JSON body naming itself and echoing the request's
 Host and X-Forwarded-Host; GET /health answers 200 "ok"; /status/NNN answers status NNN (with
 the same JSON body), to play an app that fails on its own.
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = "d111111abcdef8.cloudfront.net"
 PAGE = (ROOT / "content" / "maintenance.html").read_bytes()
 KINDS = ("nginx", "haproxy")
@@ -100,7 +100,7 @@ def find_program(name: str) -> str | None:
 
 
 class AppServer:
-    """`python tests/proxy_harness.py PORT` in a subprocess: start(), kill() (SIGKILL, like a
+    """`python tests/support/proxy_harness.py PORT` in a subprocess: start(), kill() (SIGKILL, like a
     crash), start() again on the same port."""
 
     def __init__(self, port: int | None = None):

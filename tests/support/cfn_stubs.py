@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 _counter = itertools.count(1)
 
 

@@ -22,7 +22,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from proxy_harness import (
+
+from scripts.lib.console import in_ci
+from scripts.lib.preview_server import make_tls_material
+from support.proxy_harness import (
     LOOPBACK,
     AppServer,
     Load,
@@ -34,10 +37,7 @@ from proxy_harness import (
     wait_until,
 )
 
-from scripts.lib.console import in_ci
-from scripts.lib.preview_server import make_tls_material
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = "d111111abcdef8.cloudfront.net"
 PAGE = (ROOT / "content" / "maintenance.html").read_bytes()
 WORKERD = ROOT / "tests" / "node_modules" / ".bin" / "workerd"
