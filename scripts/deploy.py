@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .lib.aws import Clients, session
-from .lib.console import add_aws_arguments, emit_result, timeout_minutes
+from .lib.console import add_aws_arguments, add_timeout_argument, emit_result
 from .lib.deployer import DEFAULT_TIMEOUT_MINUTES, deploy, summary_lines
 from .lib.page import DEFAULT_CONTENT, read_content
 from .lib.parameters import load_template, parse_assignment, validate_overrides
@@ -36,9 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not wait for the invalidation to complete")
     parser.add_argument("--no-invalidate", action="store_true",
                         help="never invalidate (e.g. against an emulator without CloudFront)")
-    parser.add_argument("--timeout", type=timeout_minutes, default=DEFAULT_TIMEOUT_MINUTES,
-                        metavar="MINUTES", help="time budget for the stack operation and for "
-                        f"the invalidation, each (default {DEFAULT_TIMEOUT_MINUTES:g})")
+    add_timeout_argument(parser, DEFAULT_TIMEOUT_MINUTES, "the stack operation and for the invalidation, each")
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .lib.aws import Clients, session
-from .lib.console import add_aws_arguments, emit_result, timeout_minutes
+from .lib.console import add_aws_arguments, add_timeout_argument, emit_result
 from .lib.teardown import DEFAULT_TIMEOUT_MINUTES, destroy
 
 HELP = "delete the endpoint's stack after emptying its bucket"
@@ -14,9 +14,7 @@ HELP = "delete the endpoint's stack after emptying its bucket"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_aws_arguments(parser)
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    parser.add_argument("--timeout", type=timeout_minutes, default=DEFAULT_TIMEOUT_MINUTES,
-                        metavar="MINUTES", help="time budget for the deletion "
-                        f"(default {DEFAULT_TIMEOUT_MINUTES:g})")
+    add_timeout_argument(parser, DEFAULT_TIMEOUT_MINUTES, "the deletion")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .lib.aws import session
-from .lib.console import add_aws_arguments, emit_result, timeout_minutes
+from .lib.console import add_aws_arguments, add_timeout_argument, emit_result
 from .lib.invalidation import DEFAULT_PATHS, DEFAULT_TIMEOUT_MINUTES, invalidate, validate_paths
 
 HELP = "invalidate the endpoint's CloudFront cache (default /*) and wait for it"
@@ -17,9 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="path to invalidate (repeatable; default '/*')")
     parser.add_argument("--no-wait", action="store_true",
                         help="return once the invalidation is created")
-    parser.add_argument("--timeout", type=timeout_minutes, default=DEFAULT_TIMEOUT_MINUTES,
-                        metavar="MINUTES", help="how long to wait for completion "
-                        f"(default {DEFAULT_TIMEOUT_MINUTES:g})")
+    add_timeout_argument(parser, DEFAULT_TIMEOUT_MINUTES, "waiting for completion")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -118,6 +118,12 @@ def add_debug_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="print tracebacks for errors")
 
 
+def add_timeout_argument(parser: argparse.ArgumentParser, default: float, what: str) -> None:
+    """--timeout MINUTES: the time budget for ``what``."""
+    parser.add_argument("--timeout", type=timeout_minutes, default=default, metavar="MINUTES",
+                        help=f"time budget for {what} (default {default:g})")
+
+
 def timeout_minutes(value: str) -> float:
     """argparse type: a finite number of minutes above 0 and at most a day."""
     from .inputs import finite_number
