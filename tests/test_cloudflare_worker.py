@@ -334,4 +334,4 @@ def test_no_bad_answers_under_load_while_app_dies_and_returns(make_rig):
     load = MethodLoad(rig.url, workers=8, max_seconds=60, headers={"Host": SITE}).start()
     killed, restarted = app_dies_and_returns(load, rig.app)
     print("\n" + report_load("workerd", load, killed, restarted))
-    assert_no_bad_answers(load, rig.preview.entries()[seen:], methods=("GET", "HEAD"))
+    assert_no_bad_answers(load, rig.preview.entries()[seen:], methods=("GET", "HEAD"), killed=killed)

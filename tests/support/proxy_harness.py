@@ -457,6 +457,15 @@ class LoadResult:
         return {m: counts[m] for m in sorted({m for _, _, m, _ in self.samples})}
 
 
+def in_flight_at_kill(bad: list[tuple[float, float, str, str]], killed: float,
+                     labels: tuple[str, ...]) -> list[tuple[float, float, str, str]]:
+    """The bad answers to requests in flight at the app when it was SIGKILLed: sent before the
+    kill (its timestamp is taken just after SIGKILL is sent) and answered within a second of
+    it, with one of ``labels``. A proxy that has already passed on the app's response
+    headers, or (HAProxy 2.6) will not retry the request, cannot fail those over."""
+    return [s for s in bad if s[0] <= killed + 0.1 and s[1] <= killed + 1.0 and s[3] in labels]
+
+
 class Load:
     """`workers` threads, each with its own requests.Session (kept alive, as browsers do),
     sending `methods` in turn, each with a form body, to `url` until stop(), `max_requests`
