@@ -19,8 +19,7 @@ import time
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
-from support.proxy_harness import APP_MARKER, LOOPBACK, ROOT, AppServer, free_port, wait_until
+from support.proxy_harness import APP_MARKER, LOOPBACK, ROOT, AppServer, free_port, session, wait_until
 from support.runtime_harness import (
     ENDPOINT,
     METHODS,
@@ -50,18 +49,6 @@ ALLOWED = "127.0.0.2"
 TRUSTED_PROXY = "127.0.0.3"
 
 
-class SourceAddress(HTTPAdapter):
-    """Connections from a given loopback address."""
-
-    def __init__(self, address: str):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
 class CaddyRig:
     """The app, Caddy with a generated Caddyfile, the shared preview as the endpoint."""
 
@@ -87,9 +74,7 @@ class CaddyRig:
                              host=host)
 
     def request(self, method: str = "GET", path: str = "/", source: str | None = None, **kw) -> requests.Response:
-        with requests.Session() as s:
-            if source:
-                s.mount("http://", SourceAddress(source))
+        with session(source) as s:
             return s.request(method, self.url + path, timeout=15, **kw)
 
     def close(self) -> None:

@@ -492,12 +492,19 @@ class Load:
                 t0 = time.monotonic()
                 resp = exc = None
                 try:
-                    resp = send(s, method, f"{self.url}/load/{n}/{i}")
+                    resp = self.request(s, method, f"{self.url}/load/{n}/{i}")
                 except requests.RequestException as e:
                     exc = e
-                label = classify(resp, exc, self.page)
+                label = self.classify(method, resp, exc)
                 with self._lock:
                     self.result.samples.append((t0, time.monotonic(), method, label))
+
+    # What one request is and how its answer is judged; subclasses may change either.
+    def request(self, s: requests.Session, method: str, url: str) -> requests.Response:
+        return send(s, method, url)
+
+    def classify(self, method: str, resp: requests.Response | None, exc: BaseException | None) -> str:
+        return classify(resp, exc, self.page)
 
     def start(self) -> Load:
         self._futures = [self._pool.submit(self._worker, n) for n in range(self.workers)]

@@ -27,6 +27,7 @@ from scripts.lib.console import in_ci
 from scripts.lib.preview_server import make_tls_material
 from support.proxy_harness import (
     LOOPBACK,
+    METHODS,
     AppServer,
     Load,
     ProxyProcess,
@@ -42,7 +43,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = "d111111abcdef8.cloudfront.net"
 PAGE = (ROOT / "content" / "maintenance.html").read_bytes()
 WORKERD = ROOT / "tests" / "node_modules" / ".bin" / "workerd"
-METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 BODY = b"field=value&other=" + b"x" * 2000
 
 
@@ -267,37 +267,26 @@ def assert_app(resp: requests.Response, method: str = "GET") -> None:
 
 
 class MethodLoad(Load):
-    """Like proxy_harness.Load, but each worker cycles through every method (bodies on POST, PUT
-    and PATCH), and answers are also counted per method."""
+    """Like proxy_harness.Load, but each worker cycles through every method with a body on
+    POST, PUT and PATCH only, optional extra headers, and answers judged per method."""
 
     def __init__(self, url: str, workers: int = 8, max_seconds: float = 30.0, headers: dict | None = None):
-        super().__init__(url, PAGE, workers=workers, max_seconds=max_seconds)
+        super().__init__(url, PAGE, workers=workers, max_seconds=max_seconds, methods=METHODS)
         self.headers = headers or {}
-        self.by_method: collections.Counter = collections.Counter()
 
-    def _worker(self, n: int) -> None:
-        deadline = time.monotonic() + self.max_seconds
-        with requests.Session() as s:
-            i = 0
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                i += 1
-                method = METHODS[(n + i) % len(METHODS)]
-                t0 = time.monotonic()
-                resp = exc = None
-                try:
-                    resp = s.request(method, f"{self.url}/load/{n}/{i}", headers=self.headers, timeout=10,
-                                     data=BODY if method in ("POST", "PUT", "PATCH") else None)
-                except requests.RequestException as e:
-                    exc = e
-                label = classify_answer(method, resp, exc)
-                with self._lock:
-                    self.result.samples.append((t0, time.monotonic(), method, label))
-                    self.by_method[(method, label)] += 1
+    def request(self, s: requests.Session, method: str, url: str) -> requests.Response:
+        return s.request(method, url, headers=self.headers, timeout=10,
+                         data=BODY if method in ("POST", "PUT", "PATCH") else None)
+
+    def classify(self, method: str, resp: requests.Response | None, exc: BaseException | None) -> str:
+        return classify_answer(method, resp, exc)
 
     def table(self) -> dict[str, dict[str, int]]:
         """{method: {label: count}}"""
+        with self._lock:
+            counts = collections.Counter((method, label) for *_, method, label in self.result.samples)
         table: dict[str, dict[str, int]] = {}
-        for (method, label), count in sorted(self.by_method.items()):
+        for (method, label), count in sorted(counts.items()):
             table.setdefault(method, {})[label] = count
         return table
 
