@@ -204,11 +204,18 @@ def listen(value: str, what: str | None = None) -> str:
     return address(value, what, names=False)
 
 
+def _milliseconds(value: str, units: tuple[str, ...]) -> int | None:
+    """A whole number and one of ``units`` (ms, s, m, h) in milliseconds; None otherwise."""
+    m = _DURATION.fullmatch(value or "")
+    return int(m.group(1)) * _DURATION_MS[m.group(2)] if m and m.group(2) in units else None
+
+
 def duration(value: str, what: str | None = None, *, high_ms: int = 86_400_000) -> str:
     """A timeout for a proxy configuration such as 3s or 500ms: more than zero (0 means
     "no timeout" to HAProxy but "at once" to nginx) and at most ``high_ms``."""
-    m = _DURATION.fullmatch(value or "")
-    if m and 0 < int(m.group(1)) * _DURATION_MS[m.group(2)] <= high_ms:
+    ms = _milliseconds(value, ("ms", "s", "m", "h"))
+    if ms is not None and 0 < ms <= high_ms:
+        m = _DURATION.fullmatch(value)
         return f"{int(m.group(1))}{m.group(2)}"
     raise _fail(f"{value!r} is not a duration such as 3s or 500ms (ms, s, m or h; more "
                 f"than 0, at most {high_ms // 3_600_000} h)", what)
@@ -295,11 +302,9 @@ def url_path(value: str, what: str | None = None) -> str:
 def duration_ms(value: str, what: str | None = None, *, high_ms: int = 86_400_000) -> int:
     """A timeout such as 500ms, 3s or 2m (whole numbers, one unit), above zero and at most a
     day by default; returns milliseconds. Zero is refused: to Caddy it means "no timeout"."""
-    m = re.fullmatch(r"([0-9]{1,8})(ms|s|m)", value or "")
-    if m:
-        ms = int(m.group(1)) * {"ms": 1, "s": 1000, "m": 60_000}[m.group(2)]
-        if 0 < ms <= high_ms:
-            return ms
+    ms = _milliseconds(value, ("ms", "s", "m"))
+    if ms is not None and 0 < ms <= high_ms:
+        return ms
     raise _fail(f"{value!r} is not a timeout such as 500ms, 3s or 2m (above zero, at most "
                 f"{high_ms // 1000} s)", what)
 
