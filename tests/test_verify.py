@@ -472,10 +472,10 @@ def test_verifys_range_holds_what_the_function_answers_and_no_more():
                 ranges = probe.retry_after_expected(exp, "GET", now, now)
                 assert any(lo <= value <= hi for lo, hi in ranges), (retry_after, before, value, ranges)
                 assert all(hi - lo <= 2 * probe.CLOCK_SKEW_S + 1 for lo, hi in ranges)
-                assert min(lo for lo, _ in ranges) >= min(probe.COUNTDOWN_FLOOR_S, retry_after)
+                assert min(lo for lo, _ in ranges) >= min(probe.COUNTDOWN_FLOOR_SECONDS, retry_after)
             # the last second before the end: exactly the floor, on both sides
             last = model.answer("GET", "/x", now=exp.ends_at - 1).header("Retry-After")
-            assert int(last) == min(probe.COUNTDOWN_FLOOR_S, retry_after)
+            assert int(last) == min(probe.COUNTDOWN_FLOOR_SECONDS, retry_after)
             assert probe.retry_after_expected(exp, "POST", exp.ends_at - 600, exp.ends_at - 600) == [
                 (retry_after, retry_after)]
 

@@ -46,18 +46,20 @@ from .inputs import http_url, url_path
 from .model import EndpointModel, endpoint_model
 from .page import EDGE_MAX_AGE, read_content
 from .parameters import load_template, validate_overrides
-from .template import ALL_METHODS  # every method CloudFront can allow: verify sends them all
+from .template import (  # every method CloudFront can allow: verify sends them all
+    ALL_METHODS,
+    COUNTDOWN_FLOOR_SECONDS,
+)
 
 # Headers verify checks itself; the rest of what the policy sets is "security headers".
 _OWN_CHECKS = {"content-type", "retry-after", "cache-control", "content-length"}
 
 # The Retry-After countdown (template.py, VIEWER_RESPONSE_CODE): until MaintenanceEndsAt,
 # GET and HEAD (the viewer-response function's path) carry the whole seconds left, never
-# fewer than min(COUNTDOWN_FLOOR_S, RetryAfterSeconds); other methods, and every method
+# fewer than min(COUNTDOWN_FLOOR_SECONDS, RetryAfterSeconds); other methods, and every method
 # after the end, RetryAfterSeconds. verify checks a range rather than running the function
 # (tests/test_verify.py holds the two to each other with node). The edge's clock and ours
 # may differ by up to CLOCK_SKEW_S seconds.
-COUNTDOWN_FLOOR_S = 60
 CLOCK_SKEW_S = 30
 COUNTDOWN_METHODS = ("GET", "HEAD")
 REQUEST_BODY = b"verify=1"
@@ -186,7 +188,7 @@ def retry_after_rule(exp: Expectation, ends_at_text: str | None) -> str:
         return "any valid value (seconds or an HTTP date): pass --stack-name or --retry-after to check it"
     if exp.ends_at is None:
         return f"{exp.retry_after} on every answer"
-    floor = min(COUNTDOWN_FLOOR_S, exp.retry_after)
+    floor = min(COUNTDOWN_FLOOR_SECONDS, exp.retry_after)
     return (f"GET/HEAD: the seconds left until {ends_at_text} (at least {floor}, clock skew allowance "
             f"{CLOCK_SKEW_S} s), then {exp.retry_after}; other methods: {exp.retry_after}")
 
@@ -199,7 +201,7 @@ def retry_after_expected(exp: Expectation, method: str, sent: float, received: f
     fixed = (exp.retry_after, exp.retry_after)
     if exp.ends_at is None or method not in COUNTDOWN_METHODS:
         return [fixed]
-    floor = min(COUNTDOWN_FLOOR_S, exp.retry_after)
+    floor = min(COUNTDOWN_FLOOR_SECONDS, exp.retry_after)
     most = exp.ends_at - sent + CLOCK_SKEW_S  # seconds left by the earliest clock the edge may have
     least = exp.ends_at - received - CLOCK_SKEW_S  # and by the latest
     ranges = []

@@ -241,9 +241,9 @@ function handler(event) {
 # ${RetryAfterSeconds} and ${MaintenanceEndsAt} are filled in by Fn::Sub; their
 # AllowedPatterns keep them a plain number and a plain string.
 # The countdown rule, one copy for the endpoint and the front door: it reads RETRY_AFTER
-# and ENDS_AT, which each function defines.
-RETRY_AFTER_JS = """\
-var FLOOR = Math.min(60, RETRY_AFTER);
+# and ENDS_AT, which each function defines. verify checks against the same floor.
+COUNTDOWN_FLOOR_SECONDS = 60
+RETRY_AFTER_JS = f"var FLOOR = Math.min({COUNTDOWN_FLOOR_SECONDS}, RETRY_AFTER);\n" + """\
 
 function retryAfter(now) {
   var left = Math.ceil((ENDS_AT - now) / 1000);
@@ -504,7 +504,7 @@ def add_parameters(t):
         AllowedPattern=MAINTENANCE_ENDS_AT_PATTERN,
         ConstraintDescription="must be empty or a UTC time such as 2026-12-01T22:00:00Z",
         Description="When the maintenance is expected to end, in UTC, e.g. "
-        "2026-12-01T22:00:00Z. Until then Retry-After counts down to it (never below 60 s, "
+        f"2026-12-01T22:00:00Z. Until then Retry-After counts down to it (never below {COUNTDOWN_FLOOR_SECONDS} s, "
         "or RetryAfterSeconds if smaller); after it, RetryAfterSeconds. Empty: no countdown.",
     ))
     t.add_parameter(Parameter(
