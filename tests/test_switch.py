@@ -41,7 +41,7 @@ from support.proxy_harness import (
     wait_until,
 )
 
-from scripts.lib import proxies
+from scripts.lib import proxies, switch
 
 PUBLIC, OFFICE, VPN, BALANCER = "127.0.0.1", "127.0.0.2", "::1", "127.0.0.3"
 ALLOW = ("--allow", f"{OFFICE}/32", "--allow", f"{VPN}/128")
@@ -97,8 +97,8 @@ def started_rig(kind: str, preview: Preview, extra: tuple[str, ...] = ()) -> Swi
     require_program(kind)
     r = SwitchRig(kind, preview, extra)
     try:
-        # HAProxy loads the switch map at start and refuses to start without it: `switch off`
-        # writes it (the install step docs/switch.md gives); for nginx it only creates the dir.
+        # HAProxy loads the switch map and service at start and refuses to start without them: `switch off`
+        # writes them (the install step docs/switch.md gives); for nginx it only creates the dir.
         off = r.switch("off")
         assert off.returncode == 0, off.stderr
         r.proxy.check()
@@ -130,13 +130,13 @@ def test_switch_on_and_off(rig):
         assert rig.ask(PUBLIC, method, "/form") == "maintenance-503", method
         assert rig.ask(OFFICE, method, "/form") == "app-200", method
         assert rig.ask(VPN, method, "/form") == "app-200", method
-    # The endpoint saw the public's requests only, with its own Host and SNI. nginx asks it with
-    # a bodiless GET; HAProxy 2.6 cannot drop a body, so it passes the request on as it came.
+    # The endpoint saw the public's requests only, with its own Host and SNI, and never a body:
+    # nginx asks it with a bodiless GET; HAProxy's switch service with a GET, or HEAD for a HEAD.
     new = rig.preview.entries()[seen:]
     assert len(new) >= len(METHODS)
     assert all(e["host"] == ENDPOINT and e["sni"] == ENDPOINT and e["status"] == 503 for e in new), new
     methods = {e["method"] for e in new}
-    assert methods == ({"GET"} if rig.kind == "nginx" else set(METHODS)), methods
+    assert methods == ({"GET"} if rig.kind == "nginx" else {"GET", "HEAD"}), methods
 
     status = rig.switch("status", "--config", str(rig.config_file))
     assert status.returncode == 0, status.stderr
@@ -354,9 +354,33 @@ def test_bad_proxy_config_switch_options_are_refused(args, message):
     assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
 
 
+def test_the_haproxy_relay_is_named_within_the_unix_socket_limit(tmp_path):
+    """The switch's relay is an abstract socket named after DIR: the longest DIR whose name fits
+    (107 bytes) passes `haproxy -c`; one byte more is refused in one sentence."""
+    require_program("haproxy")
+    ca = str(proxies.system_ca_bundle() or pytest.skip("no system CA bundle"))
+    base = searchable_tmpdir()
+    try:
+        longest = str(base / "s")
+        longest += "d" * (switch.MAX_SOCKET_PATH - len(switch.HAPROXY_RELAY_PREFIX) - len(longest))
+        assert cli("switch", "off", "--kind", "haproxy", "--state-dir", longest).returncode == 0
+        text = proxies.generate("haproxy", ENDPOINT, ca_file=ca, resolvers=["127.0.0.1"], state_dir=longest)
+        assert f"bind abns@{switch.HAPROXY_RELAY_PREFIX}{longest}\n" in text
+        ProxyProcess("haproxy", text, tmp_path, 8080).check()
+        out = cli("proxy-config", "--kind", "haproxy", "--endpoint", ENDPOINT, "--resolver", "127.0.0.1",
+                  "--state-dir", longest + "d")
+        assert out.returncode == 2 and out.stdout == "", out.stderr
+        assert out.stderr.startswith("error: --state-dir: the name of the switch's relay socket "), out.stderr
+        assert out.stderr.endswith("is longer than 107 bytes, the limit for unix sockets; choose a shorter "
+                                   "directory.\n"), out.stderr
+    finally:
+        shutil.rmtree(base)
+
+
 def test_state_on_disk_without_a_running_proxy(tmp_path):
     """The state directory is the truth: `on` writes DIR/maintenance.on (JSON: since, by) and,
-    for HAProxy, the map it loads at start; with HAProxy not running that is all, and says so."""
+    for HAProxy, the map and the switch's service it loads at start; with HAProxy not running
+    that is all, and says so."""
     state = tmp_path / "state"
     on = cli("switch", "on", "--kind", "haproxy", "--state-dir", str(state), "--json")
     assert on.returncode == 0, on.stderr
@@ -365,6 +389,7 @@ def test_state_on_disk_without_a_running_proxy(tmp_path):
     record = json.loads((state / "maintenance.on").read_text())
     assert set(record) == {"since", "by"}
     assert "maintenance on" in (state / "maintenance.map").read_text().splitlines()
+    assert (state / "maintenance-endpoint.lua").read_text() == switch.SERVICE_SOURCE.read_text()
     again = cli("switch", "on", "--kind", "haproxy", "--state-dir", str(state))
     assert json.loads((state / "maintenance.on").read_text()) == record  # on again: same since/by
     assert again.returncode == 0
@@ -402,6 +427,33 @@ def test_the_page_is_what_the_public_gets_for_every_method(rig):
             assert resp.status_code == 503 and resp.headers.get("Retry-After"), (method, resp.status_code)
             assert resp.content == (b"" if method == "HEAD" else PAGE), method
             assert APP_MARKER.encode() not in resp.content
+
+
+def test_no_request_body_reaches_the_endpoint(rig):
+    """While on, a large body, a chunked one and a form from the public are read and dropped:
+    the endpoint is asked with GET (HAProxy: HEAD for a HEAD), the client gets the endpoint's
+    headers and page, and its kept-alive connection goes on serving requests."""
+    assert rig.switch("on").returncode == 0
+    seen = len(rig.preview.entries())
+    sent = [("PUT", "/large", {"data": b"x" * 1_000_000}),
+            ("POST", "/chunked", {"data": iter([BODY] * 100)}),  # a generator: Transfer-Encoding: chunked
+            ("PATCH", "/form", {"data": BODY, "headers": FORM}),
+            ("HEAD", "/head", {}),
+            ("DELETE", "/last", {})]
+    with session(PUBLIC) as s:
+        for method, path, kw in sent:
+            resp = s.request(method, rig.url + path + "?q=1", timeout=10, **kw)
+            assert resp.status_code == 503, (method, resp.status_code)
+            assert resp.content == (b"" if method == "HEAD" else PAGE), method
+            # The endpoint's headers (the preview sends these; neither proxy makes them up).
+            assert resp.headers["Cache-Control"] == "no-store", method
+            assert int(resp.headers["Retry-After"]) > 0, method
+            for name in ("Content-Security-Policy", "Strict-Transport-Security", "X-Content-Type-Options"):
+                assert resp.headers.get(name), (method, name)
+            assert resp.headers["Content-Type"].startswith("text/html"), method
+    asked = {e["path"].partition("?")[0]: e["method"] for e in rig.preview.entries()[seen:]}
+    expected = {path: "HEAD" if method == "HEAD" and rig.kind == "haproxy" else "GET" for method, path, _ in sent}
+    assert asked == expected, asked
 
 
 def test_a_state_dir_nginx_cannot_reach_is_named(tmp_path):

@@ -258,6 +258,9 @@ HAPROXY_SWITCH_GLOBAL = """\
     # Level admin: HAProxy releases after 2.8 want it for map commands. Mode 600: only the user
     # HAProxy starts as (and root) may use it.
     stats socket {{socket}} mode 600 level admin
+    # The switch's service (the public's answer while it is on), written into the state directory
+    # by `maintenance-endpoint switch`. Lua: HAProxy 2.6 cannot otherwise drop a request body.
+    lua-load {{service}}
 """
 
 HAPROXY_REAL_IP = """\
@@ -282,16 +285,27 @@ HAPROXY_SWITCH_FRONTEND = """\
     # (so the state survives restarts) and `maintenance-endpoint switch on|off` changes the loaded
     # copy through the runtime API: it takes effect at the next request.
     acl maintenance_on str(maintenance),map({{map}},off) -m str on
-{{allow_acl}}    # While on, clients outside the allowlist get the endpoint's answer.
-    use_backend maintenance_switch_endpoint if maintenance_on{{unless_allowed}}
+{{allow_acl}}    # While on, clients outside the allowlist get the endpoint's answer: the switch's service asks
+    # the endpoint (through the relay below) with a bodiless GET, or HEAD for a HEAD, and answers
+    # with what it got. The client's body is read and dropped, never sent on.
+    http-request set-var(txn.maintenance_relay) str({{relay}}) if maintenance_on{{unless_allowed}}
+    http-request use-service lua.maintenance_endpoint if maintenance_on{{unless_allowed}}
 """
 
 HAPROXY_SWITCH_BACKEND = """\
 
+# The switch's relay: the service above asks the endpoint through it, so that its requests get
+# the endpoint's TLS, SNI, Host, certificate check and DNS from the lines below. An abstract
+# socket: nothing on disk, reachable after a chroot, and from this HAProxy only (its network
+# namespace). No log line: the client's request is logged by the frontend.
+frontend maintenance_switch_relay
+    bind {{relay}}
+    no log
+    default_backend maintenance_switch_endpoint
+
 backend maintenance_switch_endpoint
     # While the switch is on: the endpoint only, never the app (not even if the endpoint fails).
-    # HAProxy 2.6 cannot drop a request body: the endpoint gets the request as the client sent it.
-    # Every method may be retried here (retries/retry-on above): the endpoint keeps nothing.
+    # It only ever gets the service's bodiless GET and HEAD requests, which may be retried.
     http-send-name-header Host
     server {{endpoint}} {{endpoint_address}} {{endpoint_options}}
 """
@@ -331,11 +345,14 @@ def haproxy_switch(state_dir: str, allow: list[str], trusted: list[str], proxy_p
                              f"    http-request set-src hdr_ip(X-Forwarded-For,-{n}) if maintenance_trusted_proxy"
                              for n in range(1, HAPROXY_TRUSTED_HOPS + 1)))
     allow_acl = f"    acl maintenance_allowed src {' '.join(allow)}\n" if allow else ""
+    relay = switch.haproxy_relay(state_dir)
     return {
-        "switch_global": render(HAPROXY_SWITCH_GLOBAL, socket=switch.haproxy_socket(state_dir)),
+        "switch_global": render(HAPROXY_SWITCH_GLOBAL, socket=switch.haproxy_socket(state_dir),
+                                service=switch.haproxy_service(state_dir)),
         "switch_frontend": render(HAPROXY_SWITCH_FRONTEND, real_ip=real_ip, map=switch.haproxy_map(state_dir),
-                                  allow_acl=allow_acl, unless_allowed=" !maintenance_allowed" if allow else ""),
-        "switch_backend": render(HAPROXY_SWITCH_BACKEND, **endpoint),
+                                  allow_acl=allow_acl, unless_allowed=" !maintenance_allowed" if allow else "",
+                                  relay=relay),
+        "switch_backend": render(HAPROXY_SWITCH_BACKEND, relay=relay, **endpoint),
     }
 
 

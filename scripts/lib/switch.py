@@ -11,7 +11,9 @@ counts as on too. Each proxy kind reads that truth its own way:
 - HAProxy cannot test a file per request. It loads ``DIR/maintenance.map`` (one line,
   ``maintenance on|off``, derived from the truth) at start, and the switch changes the
   loaded map live through HAProxy's runtime API (``set map`` on its stats socket): no
-  reload, no dropped connection, and a restart reads the map file again.
+  reload, no dropped connection, and a restart reads the map file again. Beside the map,
+  ``DIR/maintenance-endpoint.lua`` (``haproxy_switch.lua``) is the service that answers the
+  public while the switch is on.
 
 Every function here takes a checked state directory (``inputs.directory_path``).
 """
@@ -34,6 +36,12 @@ from .errors import ExitCode, UserError
 STATE_FILE = "maintenance.on"
 HAPROXY_MAP = "maintenance.map"
 HAPROXY_SOCKET = "haproxy.sock"
+# The switch's Lua service (shipped beside this module), written into the state directory.
+HAPROXY_SERVICE = "maintenance-endpoint.lua"
+SERVICE_SOURCE = Path(__file__).with_name("haproxy_switch.lua")
+# The recipe's relay between that service and the endpoint: an abstract unix socket, named after
+# the state directory so that two recipes on one host do not share it.
+HAPROXY_RELAY_PREFIX = "maintenance-endpoint-relay"
 MAP_KEY = "maintenance"
 # A unix socket path is at most 107 bytes on Linux (sun_path holds 108 with the NUL).
 MAX_SOCKET_PATH = 107
@@ -61,9 +69,20 @@ def haproxy_socket(state_dir: str) -> str:
     return path
 
 
-def check_socket_path(path: str, what: str) -> str:
+def haproxy_service(state_dir: str) -> str:
+    return f"{state_dir}/{HAPROXY_SERVICE}"
+
+
+def haproxy_relay(state_dir: str) -> str:
+    """The relay's address in HAProxy's syntax (abns@NAME)."""
+    name = f"{HAPROXY_RELAY_PREFIX}{state_dir}"
+    check_socket_path(name, "--state-dir", "the name of the switch's relay socket")
+    return f"abns@{name}"
+
+
+def check_socket_path(path: str, what: str, label: str = "the socket path") -> str:
     if len(path.encode()) > MAX_SOCKET_PATH:
-        raise UserError(f"{what}: the socket path {path} is longer than {MAX_SOCKET_PATH} bytes, "
+        raise UserError(f"{what}: {label} {path} is longer than {MAX_SOCKET_PATH} bytes, "
                         "the limit for unix sockets; choose a shorter directory.")
     return path
 
@@ -167,13 +186,15 @@ class HAProxy:
         self.socket = socket_path or haproxy_socket(state_dir)
         self.timeout = timeout
 
-    def write_map(self, on: bool) -> None:
+    def write_files(self, on: bool) -> None:
+        """The map and the switch's service: what HAProxy reads when it starts."""
         value = "on" if on else "off"
         write_atomically(Path(self.map), "# Written by `maintenance-endpoint switch`; HAProxy reads it at start.\n"
                                          f"# The truth is {STATE_FILE} beside it.\n{MAP_KEY} {value}\n")
+        write_atomically(Path(haproxy_service(self.state_dir)), SERVICE_SOURCE.read_text())
 
     def apply(self, state: State) -> str:
-        self.write_map(state.on)
+        self.write_files(state.on)
         value = "on" if state.on else "off"
         if not os.path.exists(self.socket):
             return (f"HAProxy is not running (no runtime API socket at {self.socket}): "
