@@ -10,8 +10,6 @@ from .lib.deployer import DEFAULT_TIMEOUT_MINUTES, deploy, summary_lines
 from .lib.page import DEFAULT_CONTENT, read_content
 from .lib.parameters import load_template, parse_assignment, validate_overrides
 
-HELP = "create or update the endpoint's stack and upload its page"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_aws_arguments(parser)

@@ -8,8 +8,6 @@ from .lib.aws import Clients, session
 from .lib.console import add_aws_arguments, add_timeout_argument, emit_result
 from .lib.teardown import DEFAULT_TIMEOUT_MINUTES, destroy
 
-HELP = "delete the endpoint's stack after emptying its bucket"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_aws_arguments(parser)

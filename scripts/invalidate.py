@@ -8,8 +8,6 @@ from .lib.aws import session
 from .lib.console import add_aws_arguments, add_timeout_argument, emit_result
 from .lib.invalidation import DEFAULT_PATHS, DEFAULT_TIMEOUT_MINUTES, invalidate, validate_paths
 
-HELP = "invalidate the endpoint's CloudFront cache (default /*) and wait for it"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_aws_arguments(parser)

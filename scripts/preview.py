@@ -14,7 +14,6 @@ from .lib.model import DEFAULT_DOMAIN, STAND_IN
 from .lib.parameters import parse_assignment
 from .lib.preview_server import start_preview
 
-HELP = "serve locally what the endpoint serves (a stand-in, not CloudFront)"
 DESCRIPTION = (
     "Serve locally what the maintenance endpoint serves. THIS IS A LOCAL STAND-IN, NOT "
     "CLOUDFRONT: status, headers and body are derived from the template and the content "

@@ -7,8 +7,6 @@ import sys
 
 from .lib.template import build_template, parameters_help
 
-HELP = "print the CloudFormation template as JSON (for aws cloudformation deploy)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = parameters_help()

@@ -13,7 +13,6 @@ from .lib.errors import UserError
 from .lib.model import DEFAULT_DOMAIN
 from .lib.proxies import SYSTEM_CA_BUNDLES, generate
 
-HELP = "print an nginx, HAProxy or Caddy configuration, or a Cloudflare Worker, that fails over to the endpoint"
 DESCRIPTION = ("Print an nginx, HAProxy or Caddy configuration, or a Cloudflare Worker, that serves the app "
                "and fails over to the maintenance endpoint when the app is down or answers 502/503/504.")
 
@@ -51,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     switch.add_argument("--state-dir", type=inputs.directory_path, metavar="DIR",
                         help="add the planned-maintenance switch, kept in this directory (off by default); "
                              "HAProxy: run `maintenance-endpoint switch off --kind haproxy --state-dir DIR` "
-                             "once before it starts")
+                             "once before it starts (it writes the map and the Lua service HAProxy loads)")
     switch.add_argument("--allow", action="append", type=inputs.cidr, metavar="CIDR",
                         help="while the switch is on, clients from this network still reach the app "
                              "(repeatable; IPv4 or IPv6)")

@@ -21,7 +21,6 @@ from .lib.console import add_debug_argument, add_region_profile_arguments, emit_
 from .lib.errors import ExitCode, UserError
 from .lib.proxies import allowlist
 
-HELP = "switch planned maintenance on or off (at your proxy, or at the edge for a front door)"
 DESCRIPTION = (
     "Put the site into maintenance (every client outside the allowlist gets the endpoint's "
     "answer) or take it out, or show the switch. With --kind: at the proxy configured by "

@@ -11,7 +11,6 @@ from .lib.console import add_debug_argument, add_region_profile_arguments
 from .lib.errors import ExitCode
 from .lib.probe import Check, render_probe, render_table, verify
 
-HELP = "check a live endpoint (or the preview): every method and path, then a load probe with the hit ratio"
 DESCRIPTION = ("Check that a maintenance endpoint answers every method and path with 503, the "
                "page, Retry-After and Cache-Control: no-store; then load-probe it. Exit 0 only "
                "when all holds.")

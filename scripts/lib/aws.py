@@ -13,13 +13,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import boto3
-import botocore.exceptions
-import botocore.session
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
 
 from .console import format_elapsed
 from .errors import (
@@ -53,6 +53,8 @@ class CallLimits:
         return self.attempts * (self.connect_timeout + self.read_timeout) + 2 ** self.attempts
 
     def config(self) -> Config:
+        from botocore.config import Config  # about 0.2 s to load: only where AWS is called
+
         return Config(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
                       retries={"mode": "standard", "total_max_attempts": self.attempts})
 
@@ -104,6 +106,9 @@ def session(profile: str | None = None, region: str | None = None, *,
     # boto3 itself reads AWS_DEFAULT_REGION and the profile's region, not AWS_REGION
     # (the name the other SDKs and the AWS CLI v2 use): honour both, AWS_REGION first.
     region = region or os.environ.get("AWS_REGION") or None
+    import boto3  # about 0.2 s to load: only for the commands that call AWS
+    import botocore.session
+
     core = botocore.session.get_session()
     core.set_default_client_config((limits or LIMITS).config())
     core.register("before-parse", refuse_non_aws_answer)

@@ -12,11 +12,10 @@ import re
 import sys
 import traceback
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import botocore.exceptions
-import botocore.parsers
-from botocore.exceptions import ClientError
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 
 class ExitCode(enum.IntEnum):
@@ -108,6 +107,22 @@ def explain(exc: BaseException) -> tuple[str, ExitCode]:
         return str(exc), exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         return ("Interrupted; re-run the same command to finish the job.", ExitCode.INTERRUPTED)
+    # botocore is imported only by the commands that talk to AWS (it takes a good part of a
+    # second to load); an exception from botocore means it is loaded.
+    if "botocore" in sys.modules:
+        explained = explain_aws(exc)
+        if explained:
+            return explained
+    return (f"Unexpected error {type(exc).__name__}: {exc} (re-run with --debug for a "
+            "traceback).", ExitCode.ERROR)
+
+
+def explain_aws(exc: BaseException) -> tuple[str, ExitCode] | None:
+    """(one sentence, exit code) for an exception from botocore, or None."""
+    import botocore.exceptions
+    import botocore.parsers
+    from botocore.exceptions import ClientError
+
     if isinstance(exc, ClientError):
         code, msg = error_code(exc), error_message(exc).rstrip(".")
         op = exc.operation_name
@@ -158,8 +173,7 @@ def explain(exc: BaseException) -> tuple[str, ExitCode]:
         return f"Cannot talk to AWS: {exc}; {ENDPOINT_HINT}.", ExitCode.CONFIG
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return f"AWS SDK error: {exc}.", ExitCode.ERROR
-    return (f"Unexpected error {type(exc).__name__}: {exc} (re-run with --debug for a "
-            "traceback).", ExitCode.ERROR)
+    return None
 
 
 def run(fn: Callable[[list[str]], int | None], argv: list[str] | None = None,
