@@ -456,6 +456,27 @@ def test_no_request_body_reaches_the_endpoint(rig):
     assert asked == expected, asked
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_with_the_endpoint_down_the_public_gets_an_error_never_the_app(kind, tmp_path):
+    """The switch on and the endpoint unreachable: the public gets the proxy's own 5xx, soon,
+    and still never the app; the allowlisted still reach the app."""
+    own = Preview(tmp_path)
+    r = started_rig(kind, own)
+    try:
+        assert r.switch("on").returncode == 0
+        assert r.ask(PUBLIC, "POST", "/form") == "maintenance-503"
+        own.close()
+        for method in ("GET", "HEAD", "POST"):  # HAProxy retries the endpoint for about 3 s
+            started = time.monotonic()
+            label = r.ask(PUBLIC, method, "/form")
+            assert label in ("other:502", "other:503", "other:504"), (method, label)
+            assert time.monotonic() - started < 10, method
+            assert r.ask(OFFICE, method, "/form") == "app-200", method
+    finally:
+        r.close()
+        own.close()
+
+
 def test_a_state_dir_nginx_cannot_reach_is_named(tmp_path):
     """nginx tests for the file as its worker user: `switch` names the first directory on the
     way that other users cannot search, and still flips the state."""
