@@ -22,6 +22,7 @@ Every value written into the file passes a strict grammar (``inputs``) first.
 from __future__ import annotations
 
 import posixpath
+import re
 
 from . import inputs
 from .errors import UserError
@@ -192,3 +193,15 @@ def switch_block(state_dir: str, allow: list[str], trusted: list[str]) -> str:
             allowlist += render(ALLOW_FORWARDED, allow=" ".join(allow), trusted=" ".join(trusted))
     return allowlist + render(SWITCH, switch_file=posixpath.join(state_dir, SWITCH_FILE),
                               switch_name=SWITCH_FILE, state_dir=state_dir)
+
+
+def switch_in_config(config: str) -> tuple[str, list[str]] | None:
+    """(state directory, allowlist) of the switch in a Caddyfile generated with --state-dir,
+    or None when it has no switch: the `root` of the file matcher that looks for the switch
+    file, and the `remote_ip` networks of `@allowed_direct` (none without --allow)."""
+    state = re.search(rf"^\s*root (\S+)\n\s*try_files /{re.escape(SWITCH_FILE)}$", config, re.M)
+    if state is None:
+        return None
+    allowed = re.search(r"@allowed_direct \{\n\s*remote_ip (.+)$", config, re.M)
+    return (inputs.directory_path(state.group(1), "state directory in --config"),
+            [inputs.cidr(e, "allowlist in --config") for e in (allowed.group(1).split() if allowed else [])])

@@ -614,6 +614,40 @@ def endpoint_model(
     ``close()`` stops it.
     """
     tpl = template if isinstance(template, dict) else load_template(template)
+    res = TemplateResolver(tpl, _parameters_for(tpl, parameters, retry_after, content))
+    if res.values.get("AppOriginDomainName"):
+        raise UserError("The model plays the maintenance endpoint only; with AppOriginDomainName set "
+                        "(a front door) the answers depend on your app and its switch "
+                        "(docs/front-door.md).")
+    resources = tpl.get("Resources") or {}
+    _dist_name, dist = _single(resources, "AWS::CloudFront::Distribution")
+    cfg = res.resolve(dist["Properties"]["DistributionConfig"])
+    reader = _BehaviorReader(res, resources)
+    behaviors = [reader.behavior(cb, str(cb["PathPattern"])) for cb in cfg.get("CacheBehaviors") or []]
+    behaviors.append(reader.behavior(cfg["DefaultCacheBehavior"], "*"))
+    error_responses = _error_responses(cfg)
+    page_key = _page_key(res, error_responses)
+    content_path = Path(content) if content else CONTENT_DIR / Path(page_key).name
+    body, ctype = _read_page(content_path, required=bool(content) or require_content)
+    return EndpointModel(
+        page_key=page_key,
+        content_path=content_path,
+        page_body=body,
+        content_type=ctype,
+        error_responses=error_responses,
+        default_root_object=str(cfg.get("DefaultRootObject") or ""),
+        origin_path=_origin_path(cfg),
+        list_bucket_granted=_grants_list_bucket(res, resources),
+        behaviors=behaviors,
+        parameters=dict(res.values),
+        function_codes=reader.function_codes,
+        clock=clock or time.time,
+    )
+
+
+def _parameters_for(tpl: Mapping[str, Any], parameters: Mapping[str, Any] | None, retry_after: int | None,
+                    content: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """The parameter values the model resolves the template with."""
     params = dict(parameters or {})
     if retry_after is not None:
         params["RetryAfterSeconds"] = retry_after
@@ -623,23 +657,32 @@ def endpoint_model(
         # The key deploy gives this content (its rule, not a copy of it), passed as the
         # parameter the way deploy passes it: the functions and error responses follow.
         params["MaintenanceObjectKey"] = default_object_key(Path(content), declared_key.get("Default"))
-    res = TemplateResolver(tpl, params)
-    if res.values.get("AppOriginDomainName"):
-        raise UserError("The model plays the maintenance endpoint only; with AppOriginDomainName set "
-                        "(a front door) the answers depend on your app and its switch "
-                        "(docs/front-door.md).")
-    resources = tpl.get("Resources") or {}
-    dist_name, dist = _single(resources, "AWS::CloudFront::Distribution")
-    cfg = res.resolve(dist["Properties"]["DistributionConfig"])
+    return params
 
-    def policy_of(cb: Mapping[str, Any]) -> tuple[tuple[tuple[str, str, bool], ...], tuple[str, ...]]:
+
+class _BehaviorReader:
+    """Reads cache behaviors into ``_Behavior``s: their response headers policy and their
+    CloudFront Functions, whose code (Fn::Sub filled in, as CloudFormation deploys it) it
+    collects in ``function_codes`` ({logical id: code})."""
+
+    def __init__(self, res: TemplateResolver, resources: Mapping[str, Any]):
+        self.res, self.resources = res, resources
+        self.function_codes: dict[str, str] = {}
+
+    def behavior(self, cb: Mapping[str, Any], pattern: str) -> _Behavior:
+        headers, removed = self.policy_of(cb)
+        methods = tuple(m.upper() for m in (cb.get("AllowedMethods") or ["GET", "HEAD"]))
+        fns = self.functions_of(cb)
+        return _Behavior(pattern, methods, headers, removed, fns.get("viewer-request"), fns.get("viewer-response"))
+
+    def policy_of(self, cb: Mapping[str, Any]) -> tuple[tuple[tuple[str, str, bool], ...], tuple[str, ...]]:
         pid = cb.get("ResponseHeadersPolicyId")
         if not pid:
             return (), ()
         logical = _referenced_resource(pid)
-        if logical is None or resources.get(logical, {}).get("Type") != "AWS::CloudFront::ResponseHeadersPolicy":
+        if logical is None or self.resources.get(logical, {}).get("Type") != "AWS::CloudFront::ResponseHeadersPolicy":
             raise UserError(f"the preview can only read a response headers policy defined in the template, not {pid}")
-        pcfg = res.resolve(resources[logical]["Properties"]["ResponseHeadersPolicyConfig"])
+        pcfg = self.res.resolve(self.resources[logical]["Properties"]["ResponseHeadersPolicyConfig"])
         headers = [
             (str(h["Header"]), str(h["Value"]), _truthy(h.get("Override")))
             for h in (pcfg.get("CustomHeadersConfig") or {}).get("Items", [])
@@ -648,54 +691,53 @@ def endpoint_model(
         removed = tuple(str(h["Header"]) for h in (pcfg.get("RemoveHeadersConfig") or {}).get("Items", []))
         return tuple(headers), removed
 
-    function_codes: dict[str, str] = {}
-
-    def functions_of(cb: Mapping[str, Any]) -> dict[str, str]:
-        """{event type: logical id} of the behavior's CloudFront Functions; their code
-        (Fn::Sub filled in, as CloudFormation deploys it) goes into function_codes."""
+    def functions_of(self, cb: Mapping[str, Any]) -> dict[str, str]:
+        """{event type: logical id} of the behavior's CloudFront Functions."""
         if cb.get("LambdaFunctionAssociations"):
             raise UserError("the preview cannot emulate Lambda@Edge associations")
         found = {}
         for assoc in cb.get("FunctionAssociations") or []:
             logical = _referenced_resource(assoc.get("FunctionARN"))
-            if logical is None or resources.get(logical, {}).get("Type") != "AWS::CloudFront::Function":
+            if logical is None or self.resources.get(logical, {}).get("Type") != "AWS::CloudFront::Function":
                 raise UserError(f"the preview can only run a CloudFront Function defined in the template, "
                                 f"not {assoc.get('FunctionARN')}")
-            function_codes[logical] = str(res.resolve(resources[logical]["Properties"]["FunctionCode"]))
+            self.function_codes[logical] = str(self.res.resolve(self.resources[logical]["Properties"]["FunctionCode"]))
             found[str(assoc.get("EventType"))] = logical
         return found
 
-    def behavior(cb: Mapping[str, Any], pattern: str) -> _Behavior:
-        headers, removed = policy_of(cb)
-        methods = tuple(m.upper() for m in (cb.get("AllowedMethods") or ["GET", "HEAD"]))
-        fns = functions_of(cb)
-        return _Behavior(pattern, methods, headers, removed, fns.get("viewer-request"), fns.get("viewer-response"))
 
-    behaviors = [behavior(cb, str(cb["PathPattern"])) for cb in cfg.get("CacheBehaviors") or []]
-    behaviors.append(behavior(cfg["DefaultCacheBehavior"], "*"))
-
+def _error_responses(cfg: Mapping[str, Any]) -> dict[int, tuple[int | None, str | None]]:
+    """{error code: (response code or None, page path or None)} of CustomErrorResponses."""
     error_responses: dict[int, tuple[int | None, str | None]] = {}
     for er in cfg.get("CustomErrorResponses") or []:
         rc = er.get("ResponseCode")
         error_responses[int(er["ErrorCode"])] = (int(rc) if rc not in (None, "") else None, er.get("ResponsePagePath"))
+    return error_responses
 
-    # The page key: the MaintenanceObjectKey parameter when the template has it, else
-    # the path the 403 error response serves.
+
+def _page_key(res: TemplateResolver, error_responses: Mapping[int, tuple[int | None, str | None]]) -> str:
+    """The MaintenanceObjectKey parameter when the template has it, else the path the error
+    responses serve."""
     if "MaintenanceObjectKey" in res.values:
-        page_key = str(res.values["MaintenanceObjectKey"]).lstrip("/")
-    else:
-        pages = [pp for _, pp in error_responses.values() if pp]
-        if not pages:
-            raise UserError("the template serves no error page (no CustomErrorResponses with ResponsePagePath)")
-        page_key = pages[0].lstrip("/")
+        return str(res.values["MaintenanceObjectKey"]).lstrip("/")
+    pages = [pp for _, pp in error_responses.values() if pp]
+    if not pages:
+        raise UserError("the template serves no error page (no CustomErrorResponses with ResponsePagePath)")
+    return pages[0].lstrip("/")
 
-    origin_path = ""
+
+def _origin_path(cfg: Mapping[str, Any]) -> str:
+    """The OriginPath of the default behavior's origin ('' without one)."""
     target = cfg["DefaultCacheBehavior"].get("TargetOriginId")
     for origin in cfg.get("Origins") or []:
         if origin.get("Id") == target:
-            origin_path = str(origin.get("OriginPath") or "")
+            return str(origin.get("OriginPath") or "")
+    return ""
 
-    list_bucket = False
+
+def _grants_list_bucket(res: TemplateResolver, resources: Mapping[str, Any]) -> bool:
+    """Whether a bucket policy allows s3:ListBucket (S3 then answers 404, not 403, for a
+    missing key)."""
     for rdef in resources.values():
         if rdef.get("Type") == "AWS::S3::BucketPolicy":
             doc = res.resolve(rdef["Properties"].get("PolicyDocument") or {})
@@ -703,31 +745,22 @@ def endpoint_model(
                 actions = st.get("Action") or []
                 actions = [actions] if isinstance(actions, str) else actions
                 if st.get("Effect") == "Allow" and any(a in ("s3:ListBucket", "s3:*", "*") for a in actions):
-                    list_bucket = True
+                    return True
+    return False
 
-    content_path = Path(content) if content else CONTENT_DIR / Path(page_key).name
+
+def _read_page(content_path: Path, required: bool) -> tuple[bytes, str | None]:
+    """(body, Content-Type) of the page file, judged as a deploy judges it. Not ``required``:
+    an unusable file gives an empty body (the Content-Type still follows its name)."""
     try:
-        body, ctype, _sha256 = read_content(content_path)  # the same judgement as a deploy
+        body, ctype, _sha256 = read_content(content_path)
     except UserError:
         ctype = CONTENT_TYPES.get(content_path.suffix.lower())
-        if content or require_content or ctype is None:
+        if required or ctype is None:
             raise
-        body = b""
+        return b"", ctype
     except OSError as exc:  # e.g. permission denied: read_content lets those through
         raise UserError(f"Content file {content_path} cannot be read: {exc.strerror or exc}.") from exc
-    return EndpointModel(
-        page_key=page_key,
-        content_path=content_path,
-        page_body=body,
-        content_type=ctype,
-        error_responses=error_responses,
-        default_root_object=str(cfg.get("DefaultRootObject") or ""),
-        origin_path=origin_path,
-        list_bucket_granted=list_bucket,
-        behaviors=behaviors,
-        parameters=dict(res.values),
-        function_codes=function_codes,
-        clock=clock or time.time,
-    )
+    return body, ctype
 
 

@@ -260,6 +260,8 @@ HAPROXY_SWITCH_GLOBAL = """\
     stats socket {{socket}} mode 600 level admin
     # The switch's service (the public's answer while it is on), written into the state directory
     # by `maintenance-endpoint switch`. Lua: HAProxy 2.6 cannot otherwise drop a request body.
+    # Before the first start, `maintenance-endpoint switch off --kind haproxy --state-dir DIR`
+    # writes it and the switch's map (HAProxy does not start without them).
     lua-load {{service}}
 """
 
@@ -511,14 +513,21 @@ def comment_lines(text: str, indent: str = "") -> str:
     return "\n".join(f"{indent}# {line}" for line in textwrap.wrap(text, 92))
 
 
-def allowlist(kind: str, config: str) -> list[str]:
-    """The switch's allowlist as written in a configuration generated with --state-dir: the
-    entries of nginx's `geo $maintenance_allowed` block, or of HAProxy's `maintenance_allowed`
-    ACL. Each entry must pass the CIDR grammar."""
+def switch_in_config(kind: str, config: str) -> tuple[str, list[str]] | None:
+    """(state directory, allowlist) of the switch in an nginx or HAProxy configuration
+    generated with --state-dir, or None when it has no switch. The allowlist is the entries of
+    nginx's `geo $maintenance_allowed` block, or of HAProxy's `maintenance_allowed` ACL; each
+    must pass the CIDR grammar, and the directory the directory grammar."""
     if kind == "nginx":
+        state = re.search(rf'^\s*if \(-f "(.+)/{re.escape(switch.STATE_FILE)}"\) \{{$', config, re.M)
         block = re.search(r"geo \$maintenance_allowed \{\n(.*?)\n\s*\}", config, re.S)
         entries = re.findall(r"^\s*(\S+) 1;$", block.group(1), re.M) if block else []
     else:
+        state = re.search(rf"^\s*acl maintenance_on str\(maintenance\),map\((.+)/{re.escape(switch.HAPROXY_MAP)},off\)",
+                          config, re.M)
         found = re.search(r"^\s*acl maintenance_allowed src (.+)$", config, re.M)
         entries = found.group(1).split() if found else []
-    return [inputs.cidr(e, "allowlist in --config") for e in entries]
+    if state is None:
+        return None
+    return (inputs.directory_path(state.group(1), "state directory in --config"),
+            [inputs.cidr(e, "allowlist in --config") for e in entries])

@@ -75,14 +75,17 @@ def haproxy_service(state_dir: str) -> str:
 
 def haproxy_relay(state_dir: str) -> str:
     """The relay's address in HAProxy's syntax (abns@NAME)."""
-    name = f"{HAPROXY_RELAY_PREFIX}{state_dir}"
-    check_socket_path(name, "--state-dir", "the name of the switch's relay socket")
-    return f"abns@{name}"
+    size, most = len(state_dir.encode()), MAX_SOCKET_PATH - len(HAPROXY_RELAY_PREFIX)
+    if size > most:
+        raise UserError(f"--state-dir: {state_dir} is {size} bytes long; HAProxy's switch takes a directory of "
+                        f"at most {most} bytes (its relay socket is named {HAPROXY_RELAY_PREFIX} followed by "
+                        f"the directory, and a unix socket name holds at most {MAX_SOCKET_PATH} bytes).")
+    return f"abns@{HAPROXY_RELAY_PREFIX}{state_dir}"
 
 
-def check_socket_path(path: str, what: str, label: str = "the socket path") -> str:
+def check_socket_path(path: str, what: str) -> str:
     if len(path.encode()) > MAX_SOCKET_PATH:
-        raise UserError(f"{what}: {label} {path} is longer than {MAX_SOCKET_PATH} bytes, "
+        raise UserError(f"{what}: the socket path {path} is longer than {MAX_SOCKET_PATH} bytes, "
                         "the limit for unix sockets; choose a shorter directory.")
     return path
 
@@ -181,6 +184,7 @@ class HAProxy:
     """HAProxy: DIR/maintenance.map (read at start) plus `set map` on the runtime API."""
 
     def __init__(self, state_dir: str, socket_path: str | None = None, timeout: float = 2.0):
+        haproxy_relay(state_dir)  # refuses a directory the recipe could not name its relay after
         self.state_dir = state_dir
         self.map = haproxy_map(state_dir)
         self.socket = socket_path or haproxy_socket(state_dir)
@@ -247,8 +251,10 @@ def proxy(kind: str, state_dir: str, **options):
     return KINDS[kind](state_dir, **options)
 
 
-def switch(kind: str, state_dir: str, on: bool, **options) -> tuple[State, str]:
-    """Flip the switch: the truth first (it is what every restart reads), then the proxy."""
+def switch(kind: str, state_dir: str, on: bool, **options) -> tuple[State, bool, str]:
+    """Flip the switch: the truth first (it is what every restart reads), then the proxy.
+    Returns the state, whether it was already so, and what the proxy made of it."""
     p = proxy(kind, state_dir, **options)
+    already = read_state(state_dir).on == on
     state = set_state(state_dir, on)
-    return state, p.apply(state)
+    return state, already, p.apply(state)
