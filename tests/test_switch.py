@@ -230,6 +230,38 @@ def test_the_switch_survives_a_restart_of_the_proxy(rig):
     assert rig.ask() == "app-200"
 
 
+class OneRequestPerConnection(Load):
+    """A load whose every request opens its own connection (Connection: close). A reload closes
+    the old process's idle kept-alive connections, and a request sent on one at that instant
+    fails like on any proxy's reload; HTTP clients resend idempotent ones (RFC 9112, 9.3.1)."""
+
+    def request(self, s, method, url):
+        return send(s, method, url, headers={"Connection": "close"})
+
+
+def test_the_switch_survives_reloads_under_load(rig):
+    """Graceful reloads (as `systemctl reload` does them) while the switch is on, under a load
+    of every method with bodies: the public gets the endpoint's answer throughout, the office
+    the app. Bounded: 3 reloads, 30 s and 20,000 requests at most."""
+    assert rig.switch("on").returncode == 0
+    public = OneRequestPerConnection(rig.url, PAGE, workers=4, max_seconds=30, max_requests=20_000,
+                                     source=PUBLIC).start()
+    office = OneRequestPerConnection(rig.url, PAGE, workers=2, max_seconds=30, max_requests=20_000,
+                                     source=OFFICE).start()
+    try:
+        for n in range(3):
+            rig.proxy.reload()
+            reloaded = time.monotonic()
+            wait_until(lambda since=reloaded: public.count("maintenance-503", since=since) >= 30, 10,
+                       f"answers after reload {n}")
+    finally:
+        pub, off = public.stop(), office.stop()
+    print(f"\n[{rig.kind}] 3 reloads while on: public {len(pub.samples)} requests {pub.histogram()}; "
+          f"office {len(off.samples)} requests {off.histogram()}")
+    assert set(pub.histogram()) == {"maintenance-503"}, pub.bad()[:5]
+    assert set(off.histogram()) == {"app-200"}, off.bad()[:5]
+
+
 def test_failover_is_the_same_with_the_switch_on(rig):
     """An allowlisted user whose app is down gets the page; back when the app is."""
     assert rig.switch("on").returncode == 0

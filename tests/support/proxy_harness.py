@@ -325,12 +325,13 @@ class ProxyProcess:
             return [find_program("nginx"), "-p", str(self.workdir), "-c", str(conf), "-g", "daemon off;"]
         conf = self.workdir / "haproxy.cfg"
         conf.write_text(self.config)
-        return [find_program("haproxy"), "-f", str(conf), "-db"]
+        # Master-worker mode (-W), as systemd runs it: SIGUSR2 to the master reloads.
+        return [find_program("haproxy"), "-W", "-f", str(conf), "-db"]
 
     def check(self) -> None:
         """The proxy's own configuration check (nginx -t / haproxy -c)."""
         cmd = self.command()
-        cmd = cmd[:-2] + ["-t"] if self.kind == "nginx" else [cmd[0], "-c", "-f", cmd[2]]
+        cmd = cmd[:-2] + ["-t"] if self.kind == "nginx" else [cmd[0], "-c", "-f", cmd[3]]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, f"{self.kind} rejects the generated config:\n{out.stdout}{out.stderr}"
 
@@ -345,6 +346,14 @@ class ProxyProcess:
 
         wait_until(ready, timeout, f"{self.kind} on port {self.port}")
 
+    def reload(self, timeout: float = 15.0) -> None:
+        """A graceful reload, as `systemctl reload` does it (nginx: SIGHUP; HAProxy's master:
+        SIGUSR2); returns once the proxy says the new configuration is loaded."""
+        done = "reconfiguring" if self.kind == "nginx" else "Loading success."
+        before = self.output().count(done)
+        self.proc.send_signal(signal.SIGHUP if self.kind == "nginx" else signal.SIGUSR2)
+        wait_until(lambda: self.output().count(done) > before, timeout, f"{self.kind} reloaded")
+
     def output(self) -> str:
         self.log.flush()
         return self.log_path.read_text(errors="replace")
@@ -353,7 +362,7 @@ class ProxyProcess:
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            # nginx: SIGQUIT is graceful, SIGTERM fast; HAProxy -db: SIGTERM/SIGINT stop it.
+            # nginx: SIGQUIT is graceful, SIGTERM fast; HAProxy's master: SIGTERM stops it all.
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
