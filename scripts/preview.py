@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"the endpoint's name (default: {DEFAULT_DOMAIN})")
     p.add_argument("--ca-out", type=inputs.local_path, metavar="FILE", help="with --tls: write the CA certificate (PEM) here")
     p.add_argument("--log", type=inputs.local_path, metavar="FILE",
-                   help='append one JSON line per request: {"method","path","host","sni","status"}')
+                   help='append one JSON line per request: {"method","path","host","sni","status","body","headers"}')
     p.add_argument("--retry-after", metavar="SECONDS",
                    help="value of the RetryAfterSeconds parameter")
     p.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",

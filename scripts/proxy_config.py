@@ -12,6 +12,7 @@ from .lib.console import add_debug_argument, add_region_profile_arguments
 from .lib.errors import UserError
 from .lib.model import DEFAULT_DOMAIN
 from .lib.proxies import SYSTEM_CA_BUNDLES, generate
+from .lib.switch import DEFAULT_HAPROXY_SERVICE
 
 DESCRIPTION = ("Print an nginx, HAProxy or Caddy configuration, or a Cloudflare Worker, that serves the app "
                "and fails over to the maintenance endpoint when the app is down or answers 502/503/504.")
@@ -49,8 +50,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     switch = p.add_argument_group("maintenance switch (`maintenance-endpoint switch`; docs/switch.md, docs/caddy.md, docs/cloudflare.md)")
     switch.add_argument("--state-dir", type=inputs.directory_path, metavar="DIR",
                         help="add the planned-maintenance switch, kept in this directory (off by default); "
-                             "HAProxy: run `maintenance-endpoint switch off --kind haproxy --state-dir DIR` "
+                             "HAProxy: run `maintenance-endpoint switch install --kind haproxy --state-dir DIR` "
                              "once before it starts (it writes the map and the Lua service HAProxy loads)")
+    switch.add_argument("--lua-file", metavar="PATH",
+                        help="HAProxy: where it loads the switch's Lua service from, which `switch install "
+                             f"--lua-file PATH` writes (default: {DEFAULT_HAPROXY_SERVICE})")
     switch.add_argument("--allow", action="append", type=inputs.cidr, metavar="CIDR",
                         help="while the switch is on, clients from this network still reach the app "
                              "(repeatable; IPv4 or IPv6)")
@@ -99,15 +103,15 @@ def configuration(args: argparse.Namespace, endpoint: str) -> str:
         ca_file=args.ca_file, resolvers=args.resolver, app_host=args.app_host, health_path=args.health_path,
         connect_timeout=args.connect_timeout, read_timeout=args.read_timeout, standalone=args.standalone,
         state_dir=args.state_dir, allow=args.allow, trusted_proxies=args.trusted_proxy,
-        proxy_protocol=args.proxy_protocol,
+        proxy_protocol=args.proxy_protocol, lua_file=args.lua_file,
     )
 
 
 # Options that mean nothing to a kind (those without a default, so a given one is detectable).
 NOT_FOR_KIND = {
-    "caddy": ("resolver", "app_host", "standalone", "retry_after", "proxy_protocol"),
+    "caddy": ("resolver", "app_host", "standalone", "retry_after", "proxy_protocol", "lua_file"),
     "cloudflare": ("endpoint_address", "ca_file", "resolver", "app_host", "standalone", "state_dir",
-                   "trusted_proxy", "proxy_protocol", "listen"),
+                   "trusted_proxy", "proxy_protocol", "listen", "lua_file"),
 }
 
 

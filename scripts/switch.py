@@ -25,10 +25,12 @@ DESCRIPTION = (
     "Put the site into maintenance (every client outside the allowlist gets the endpoint's "
     "answer) or take it out, or show the switch. With --kind: at the proxy configured by "
     "`proxy-config --state-dir DIR` (takes effect at the next request, survives restarts; "
-    "docs/switch.md). With --stack-name: at the edge, for a front door (no deploy; needs "
+    "docs/switch.md); `install` once, before the proxy first starts with that configuration "
+    "(HAProxy: the map and the Lua service it loads), and again after upgrading. With --stack-name: at the edge, for a front door (no deploy; needs "
     "the AWS CRT: pip install 'maintenance-endpoint[frontdoor]'; docs/front-door.md).")
 EPILOG = (
     "Examples:\n"
+    "  maintenance-endpoint switch install --kind haproxy --state-dir /var/lib/maintenance\n"
     "  maintenance-endpoint switch on --kind nginx --state-dir /var/lib/maintenance\n"
     "  maintenance-endpoint switch status --kind haproxy --state-dir /var/lib/maintenance "
     "--config /etc/haproxy/haproxy.cfg\n"
@@ -44,7 +46,8 @@ EPILOG = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description, p.epilog = DESCRIPTION, EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("action", choices=("on", "off", "status"))
+    p.add_argument("action", choices=("on", "off", "status", "install"),
+                   help="install (with --kind): what the proxy reads when it starts; the switch stays as it is")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--kind", choices=tuple(switch.KINDS),
                       help="the switch of this proxy (as given to proxy-config)")
@@ -59,6 +62,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     proxy.add_argument("--config", type=inputs.absolute_file_path, metavar="FILE",
                        help="status: the generated configuration the proxy runs, to list the allowlist "
                             "(the allowlist lives there)")
+    proxy.add_argument("--lua-file", type=inputs.absolute_file_path, metavar="PATH",
+                       help="install, HAProxy: where to write the switch's Lua service, as given to "
+                            f"proxy-config --lua-file (default: {switch.DEFAULT_HAPROXY_SERVICE})")
     edge = p.add_argument_group("at the edge (with --stack-name; also --region, --profile)")
     edge.add_argument("--allow", action="append", default=[], type=inputs.cidr, metavar="CIDR",
                       help="with on: a network let through to the app, e.g. 203.0.113.0/24 or "
@@ -75,9 +81,11 @@ def run(args: argparse.Namespace, *, clients=None, now: float | None = None) -> 
     """``clients`` (cloudformation, cloudfront-keyvaluestore) and ``now`` are for tests of the
     edge switch."""
     if args.stack_name is not None:
-        for name in ("state_dir", "socket", "config"):
+        for name in ("state_dir", "socket", "config", "lua_file"):
             if getattr(args, name) is not None:
                 raise UserError(f"--{name.replace('_', '-')} goes with --kind, not --stack-name.")
+        if args.action == "install":
+            raise UserError("`switch install` goes with --kind: the edge switch needs nothing installed.")
         return run_edge(args, clients, time.time() if now is None else now)
     for name in ("region", "profile", "until"):
         if getattr(args, name) is not None:
@@ -99,15 +107,31 @@ def run_proxy(args: argparse.Namespace) -> int:
         raise UserError("--socket applies to --kind haproxy only.")
     if args.config and args.action != "status":
         raise UserError("--config applies to `switch status` only.")
+    if args.lua_file and (args.action != "install" or args.kind != "haproxy"):
+        raise UserError("--lua-file applies to `switch install --kind haproxy` only.")
     options = {"socket_path": switch.check_socket_path(args.socket, "--socket")} if args.socket else {}
     if args.action == "status":
         return proxy_status(args, switch.proxy(args.kind, args.state_dir, **options))
+    if args.action == "install":
+        return proxy_install(args, options)
     state, already, effect = switch.switch(args.kind, args.state_dir, args.action == "on", **options)
     was = ""
     if already:
         was = f"it was already {args.action}" + (f" since {state.since}" if state.on else "") + "; "
     info(f"maintenance switch {args.action}: {was}{effect}.")
     result = {"maintenance": "on" if state.on else "off", "since": state.since, "by": state.by}
+    emit_result(result, args.json, [f"maintenance: {result['maintenance']}"])
+    return 0
+
+
+def proxy_install(args: argparse.Namespace, options: dict) -> int:
+    written = switch.install(args.kind, args.state_dir, args.lua_file, **options)
+    state = switch.read_state(args.state_dir)
+    info(f"installed: {args.state_dir}" + "".join(f", {path}" for path in written)
+         + (" (HAProxy loads them when it starts or reloads)" if args.kind == "haproxy" else "")
+         + f"; the switch is {'on' if state.on else 'off'}.")
+    result = {"maintenance": "on" if state.on else "off", "since": state.since, "by": state.by,
+              "installed": [args.state_dir, *written]}
     emit_result(result, args.json, [f"maintenance: {result['maintenance']}"])
     return 0
 

@@ -53,7 +53,7 @@ def failovers(kind: str, preview: Preview, clients: int, cycles: int) -> None:
 
 def flips(kind: str, preview: Preview, clients: int, count: int) -> None:
     rig = SwitchRig(kind, preview)
-    assert rig.switch("off").returncode == 0
+    assert rig.switch("install").returncode == 0
     rig.app.start()
     rig.proxy.start()
     public = Load(rig.url, PAGE, workers=clients, max_seconds=60, max_requests=200_000, source=PUBLIC).start()

@@ -65,8 +65,10 @@ class SwitchRig(Rig):
         # it buffers large request bodies in.
         workdir = searchable_tmpdir()
         self.state_dir = workdir / "state"
-        super().__init__(kind, preview, workdir, extra=("--state-dir", str(self.state_dir), *ALLOW, *TRUST, *extra),
-                         ipv6=True)
+        # HAProxy's Lua service goes where `switch install` puts it (not /etc/haproxy here).
+        self.lua = ("--lua-file", str(workdir / "maintenance-endpoint.lua")) if kind == "haproxy" else ()
+        super().__init__(kind, preview, workdir,
+                         extra=("--state-dir", str(self.state_dir), *self.lua, *ALLOW, *TRUST, *extra), ipv6=True)
         self.config_file = workdir / "generated.conf"
         self.config_file.write_text(self.config)
 
@@ -75,6 +77,8 @@ class SwitchRig(Rig):
         shutil.rmtree(self.proxy.workdir)
 
     def switch(self, action: str, *extra: str):
+        if action == "install":
+            extra = (*self.lua, *extra)
         return cli("switch", action, "--kind", self.kind, "--state-dir", str(self.state_dir), *extra)
 
     def ask(self, source: str = PUBLIC, method: str = "GET", path: str = "/", **kw) -> str:
@@ -98,10 +102,11 @@ def started_rig(kind: str, preview: Preview, extra: tuple[str, ...] = ()) -> Swi
     require_program(kind)
     r = SwitchRig(kind, preview, extra)
     try:
-        # HAProxy loads the switch map and service at start and refuses to start without them: `switch off`
-        # writes them (the install step docs/switch.md gives); for nginx it only creates the dir.
-        off = r.switch("off")
-        assert off.returncode == 0, off.stderr
+        # HAProxy loads the switch's map and Lua service at start and refuses to start without
+        # them: `switch install` writes them (the install step docs/switch.md gives); for nginx
+        # it only creates the directory.
+        installed = r.switch("install")
+        assert installed.returncode == 0, installed.stderr
         r.proxy.check()
         r.app.start()
         r.proxy.start()
@@ -174,11 +179,11 @@ def test_a_spoofed_x_forwarded_for_bypasses_nothing(rig):
     assert rig.ask(BALANCER) == "maintenance-503"  # no header: the balancer's own address
 
 
-def raw_ask(port: int, source: str, preamble: bytes = b"") -> str:
-    """A GET over a raw connection from `source`, after `preamble` (a PROXY protocol header):
+def raw_ask(port: int, source: str, preamble: bytes = b"", request_line: bytes = b"GET / HTTP/1.1") -> str:
+    """A request over a raw connection from `source`, after `preamble` (a PROXY protocol header):
     'app-200', 'maintenance-503', 'status:NNN' or 'no answer'."""
     with socket.create_connection((LOOPBACK, port), timeout=10, source_address=(source, 0)) as s:
-        s.sendall(preamble + b"GET / HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n")
+        s.sendall(preamble + request_line + b"\r\nHost: www.example.com\r\nConnection: close\r\n\r\n")
         data = b""
         try:
             while chunk := s.recv(65536):
@@ -327,13 +332,15 @@ def combinations():
 def test_every_option_combination_passes_the_proxies_own_check(tmp_path):
     require_program("nginx")
     require_program("haproxy")
-    state_dir = str(tmp_path / "state")
-    assert cli("switch", "off", "--kind", "haproxy", "--state-dir", state_dir).returncode == 0
+    state_dir, lua = str(tmp_path / "state"), str(tmp_path / "maintenance-endpoint.lua")
+    assert cli("switch", "install", "--kind", "haproxy", "--state-dir", state_dir, "--lua-file", lua).returncode == 0
     ca = str(proxies.system_ca_bundle() or pytest.skip("no system CA bundle"))
     checked = 0
     for n, (kind, options) in enumerate(combinations()):
         if options.pop("state_dir", False):
             options["state_dir"] = state_dir
+            if kind == "haproxy":
+                options["lua_file"] = lua
         text = proxies.generate(kind, ENDPOINT, ca_file=ca, standalone=kind == "nginx",
                                 **{"resolvers": ["127.0.0.1"], **options})
         workdir = tmp_path / f"c{n}"
@@ -357,7 +364,15 @@ def test_every_option_combination_passes_the_proxies_own_check(tmp_path):
     (["on", "--state-dir", "/tmp/x"], "one of the arguments --kind --stack-name is required"),
     (["flip", "--kind", "nginx", "--state-dir", "/tmp/x"], "invalid choice: 'flip'"),
     (["on", "--kind", "nginx", "--state-dir", "/tmp/x", "--socket", "/tmp/x/s"], "--socket applies to --kind haproxy only"),
-    (["on", "--kind", "haproxy", "--state-dir", "/tmp/" + "d" * 120], "takes a directory of at most 81 bytes"),
+    (["on", "--kind", "haproxy", "--state-dir", "/tmp/" + "d" * 120], "longer than 107 bytes"),
+    (["install", "--kind", "haproxy", "--state-dir", "/tmp/" + "d" * 85], "takes a directory of at most 81 bytes"),
+    (["on", "--kind", "haproxy", "--state-dir", "/tmp/x", "--lua-file", "/tmp/x.lua"],
+     "--lua-file applies to `switch install --kind haproxy` only"),
+    (["install", "--kind", "nginx", "--state-dir", "/tmp/x", "--lua-file", "/tmp/x.lua"],
+     "--lua-file applies to `switch install --kind haproxy` only"),
+    (["install", "--kind", "haproxy", "--state-dir", "/tmp/x", "--lua-file", "etc/x.lua"], "--lua-file"),
+    (["install", "--stack-name", "shop", "--lua-file", "/tmp/x.lua"], "--lua-file goes with --kind"),
+    (["install", "--stack-name", "shop"], "`switch install` goes with --kind"),
     (["on", "--kind", "haproxy", "--state-dir", "/tmp/x", "--socket", "/tmp/" + "s" * 110], "longer than 107 bytes"),
     (["status", "--kind", "nginx", "--state-dir", "/tmp/x", "--config", "/nonexistent/x.conf"], "cannot read"),
     (["status", "--kind", "nginx", "--state-dir", "/tmp/x", "--config", "x.conf"], "is not an absolute file path"),
@@ -382,6 +397,7 @@ def test_bad_switch_arguments_are_one_sentence(args, message):
     (["--listen", "0.0.0.0:80;"], "--listen"),
     (["--listen", "8080", "--listen", "8080"], "given twice"),
     (["--state-dir", "/tmp/x", "--proxy-protocol"], "add --trusted-proxy CIDR"),
+    (["--state-dir", "/tmp/x", "--lua-file", "/tmp/x.lua"], "--lua-file applies to --kind haproxy only"),
 ])
 def test_bad_proxy_config_switch_options_are_refused(args, message):
     out = cli("proxy-config", "--kind", "nginx", "--endpoint", ENDPOINT, "--resolver", "127.0.0.1", *args)
@@ -392,15 +408,19 @@ def test_bad_proxy_config_switch_options_are_refused(args, message):
 
 def test_the_haproxy_relay_is_named_within_the_unix_socket_limit(tmp_path):
     """The switch's relay is an abstract socket named after DIR: the longest DIR whose name fits
-    (107 bytes) passes `haproxy -c`; one byte more is refused in one sentence."""
+    (107 bytes) passes `haproxy -c`; one byte more is refused in one sentence, by proxy-config
+    and by `switch install` (which then writes nothing)."""
     require_program("haproxy")
     ca = str(proxies.system_ca_bundle() or pytest.skip("no system CA bundle"))
     base = searchable_tmpdir()
+    lua = str(tmp_path / "maintenance-endpoint.lua")
     try:
         longest = str(base / "s")
         longest += "d" * (switch.MAX_SOCKET_PATH - len(switch.HAPROXY_RELAY_PREFIX) - len(longest))
-        assert cli("switch", "off", "--kind", "haproxy", "--state-dir", longest).returncode == 0
-        text = proxies.generate("haproxy", ENDPOINT, ca_file=ca, resolvers=["127.0.0.1"], state_dir=longest)
+        installed = cli("switch", "install", "--kind", "haproxy", "--state-dir", longest, "--lua-file", lua)
+        assert installed.returncode == 0, installed.stderr
+        text = proxies.generate("haproxy", ENDPOINT, ca_file=ca, resolvers=["127.0.0.1"], state_dir=longest,
+                                lua_file=lua)
         assert f"bind abns@{switch.HAPROXY_RELAY_PREFIX}{longest}\n" in text
         ProxyProcess("haproxy", text, tmp_path, 8080).check()
         out = cli("proxy-config", "--kind", "haproxy", "--endpoint", ENDPOINT, "--resolver", "127.0.0.1",
@@ -410,9 +430,9 @@ def test_the_haproxy_relay_is_named_within_the_unix_socket_limit(tmp_path):
                               "directory of at most 81 bytes (its relay socket is named "
                               "maintenance-endpoint-relay followed by the directory, and a unix socket name "
                               "holds at most 107 bytes).\n"), out.stderr
-        refused = cli("switch", "on", "--kind", "haproxy", "--state-dir", longest + "d")
+        refused = cli("switch", "install", "--kind", "haproxy", "--state-dir", longest + "d", "--lua-file", lua + "2")
         assert refused.returncode == 2 and refused.stderr == out.stderr, refused.stderr
-        assert not Path(longest + "d").exists()
+        assert not Path(longest + "d").exists() and not Path(lua + "2").exists()
     finally:
         shutil.rmtree(base)
 
@@ -447,8 +467,9 @@ def test_status_lists_the_allowlist_of_the_generated_configuration(kind, tmp_pat
 
 def test_state_on_disk_without_a_running_proxy(tmp_path):
     """The state directory is the truth: `on` writes DIR/maintenance.on (JSON: since, by) and,
-    for HAProxy, the map and the switch's service it loads at start; with HAProxy not running
-    that is all, and says so."""
+    for HAProxy, the map it loads at start; with HAProxy not running that is all, and says so.
+    `install` writes the map from the truth (the switch stays on) and the Lua service at
+    --lua-file, never in the state directory."""
     state = tmp_path / "state"
     on = cli("switch", "on", "--kind", "haproxy", "--state-dir", str(state), "--json")
     assert on.returncode == 0, on.stderr
@@ -457,7 +478,16 @@ def test_state_on_disk_without_a_running_proxy(tmp_path):
     record = json.loads((state / "maintenance.on").read_text())
     assert set(record) == {"since", "by"}
     assert "maintenance on" in (state / "maintenance.map").read_text().splitlines()
-    assert (state / "maintenance-endpoint.lua").read_text() == switch.SERVICE_SOURCE.read_text()
+    assert sorted(p.name for p in state.iterdir()) == ["maintenance.map", "maintenance.on"]
+    lua = tmp_path / "etc" / "maintenance-endpoint.lua"
+    lua.parent.mkdir()
+    installed = cli("switch", "install", "--kind", "haproxy", "--state-dir", str(state), "--lua-file", str(lua))
+    assert installed.returncode == 0 and installed.stdout == "maintenance: on\n", installed.stderr
+    assert installed.stderr == (f"installed: {state}, {state}/maintenance.map, {lua} (HAProxy loads them when "
+                                "it starts or reloads); the switch is on.\n")
+    assert lua.read_text() == switch.SERVICE_SOURCE.read_text()
+    assert "maintenance on" in (state / "maintenance.map").read_text().splitlines()
+    assert sorted(p.name for p in state.iterdir()) == ["maintenance.map", "maintenance.on"]
     again = cli("switch", "on", "--kind", "haproxy", "--state-dir", str(state))
     assert json.loads((state / "maintenance.on").read_text()) == record  # on again: same since/by
     assert again.returncode == 0
@@ -498,12 +528,24 @@ def test_the_page_is_what_the_public_gets_for_every_method(rig):
             assert APP_MARKER.encode() not in resp.content
 
 
+def test_odd_request_targets_get_the_endpoints_answer(rig):
+    """While on, `OPTIONS *` and absolute-form targets from the public get the endpoint's answer
+    too (HAProxy's service asks the endpoint for "/" when the target has no path). nginx refuses
+    the asterisk form itself (400), before any configuration applies."""
+    assert rig.switch("on").returncode == 0
+    for line in (b"OPTIONS * HTTP/1.1", b"GET http://www.example.com HTTP/1.1",
+                 b"POST http://www.example.com/a?b=1 HTTP/1.1"):
+        expected = "status:400" if rig.kind == "nginx" and b"*" in line else "maintenance-503"
+        assert raw_ask(rig.listen_port, PUBLIC, request_line=line) == expected, line
+
+
 def test_no_request_body_reaches_the_endpoint(rig):
     """While on, a large body, a chunked one and a form from the public are read and dropped:
     the endpoint is asked with GET (HAProxy: HEAD for a HEAD), the client gets the endpoint's
     headers and page, and its kept-alive connection goes on serving requests."""
     assert rig.switch("on").returncode == 0
     seen = len(rig.preview.entries())
+    secrets = {"Cookie": "session=1", "Authorization": "Bearer x"}
     sent = [("PUT", "/large", {"data": b"x" * 1_000_000}),
             ("POST", "/chunked", {"data": iter([BODY] * 100)}),  # a generator: Transfer-Encoding: chunked
             ("PATCH", "/form", {"data": BODY, "headers": FORM}),
@@ -511,7 +553,8 @@ def test_no_request_body_reaches_the_endpoint(rig):
             ("DELETE", "/last", {})]
     with session(PUBLIC) as s:
         for method, path, kw in sent:
-            resp = s.request(method, rig.url + path + "?q=1", timeout=10, **kw)
+            resp = s.request(method, rig.url + path + "?q=1", timeout=10,
+                             **{**kw, "headers": {**secrets, **kw.get("headers", {})}})
             assert resp.status_code == 503, (method, resp.status_code)
             assert resp.content == (b"" if method == "HEAD" else PAGE), method
             # The endpoint's headers (the preview sends these; neither proxy makes them up).
@@ -520,9 +563,14 @@ def test_no_request_body_reaches_the_endpoint(rig):
             for name in ("Content-Security-Policy", "Strict-Transport-Security", "X-Content-Type-Options"):
                 assert resp.headers.get(name), (method, name)
             assert resp.headers["Content-Type"].startswith("text/html"), method
-    asked = {e["path"].partition("?")[0]: e["method"] for e in rig.preview.entries()[seen:]}
+    entries = rig.preview.entries()[seen:]
+    asked = {e["path"].partition("?")[0]: e["method"] for e in entries}
     expected = {path: "HEAD" if method == "HEAD" and rig.kind == "haproxy" else "GET" for method, path, _ in sent}
     assert asked == expected, asked
+    # No body, no body headers, no cookie or credential.
+    assert all(e["body"] == 0 for e in entries), entries
+    assert not any({"content-length", "transfer-encoding", "cookie", "authorization"} & set(e["headers"])
+                   for e in entries), entries
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -590,7 +638,7 @@ def test_a_haproxy_without_the_switch_is_named(request):
     rig = SwitchRig("haproxy", preview)
     try:
         other = searchable_tmpdir()
-        assert rig.switch("off").returncode == 0
+        assert rig.switch("install").returncode == 0
         plain = ProxyProcess("haproxy", rig.config.replace(str(rig.state_dir / "maintenance.map"),
                                                            str(other / "elsewhere.map")), rig.proxy.workdir,
                              rig.listen_port)

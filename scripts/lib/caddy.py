@@ -27,7 +27,7 @@ import re
 from . import inputs
 from .errors import UserError
 from .inputs import join_host_port
-from .proxies import check_path, parse_listen, render
+from .proxies import check_path, parse_listen, render, switch_found
 
 SWITCH_FILE = "maintenance.on"
 DEFAULT_ADMIN = "localhost:2019"  # Caddy's own default: loopback only
@@ -200,8 +200,5 @@ def switch_in_config(config: str) -> tuple[str, list[str]] | None:
     or None when it has no switch: the `root` of the file matcher that looks for the switch
     file, and the `remote_ip` networks of `@allowed_direct` (none without --allow)."""
     state = re.search(rf"^\s*root (\S+)\n\s*try_files /{re.escape(SWITCH_FILE)}$", config, re.M)
-    if state is None:
-        return None
     allowed = re.search(r"@allowed_direct \{\n\s*remote_ip (.+)$", config, re.M)
-    return (inputs.directory_path(state.group(1), "state directory in --config"),
-            [inputs.cidr(e, "allowlist in --config") for e in (allowed.group(1).split() if allowed else [])])
+    return switch_found(state and state.group(1), allowed.group(1).split() if allowed else [])

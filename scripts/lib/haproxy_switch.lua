@@ -1,7 +1,7 @@
 -- The HAProxy recipe's maintenance switch (`maintenance-endpoint proxy-config --kind haproxy
 -- --state-dir DIR`): while the switch is on, the public's requests are answered by this service
--- instead of being passed on. `maintenance-endpoint switch` writes this file into DIR, and the
--- recipe loads it (lua-load).
+-- instead of being passed on. `maintenance-endpoint switch install` writes this file (default
+-- /etc/haproxy/maintenance-endpoint.lua), and the recipe loads it (lua-load-per-thread).
 --
 -- Why a service: HAProxy 2.6 cannot drop a request body, so a request passed to the endpoint
 -- would carry the client's body to CloudFront. Here the client's body is never read into the
@@ -26,7 +26,17 @@ local function first(values)
     return values and values[0]
 end
 
-core.register_service("maintenance_endpoint", "http", function(applet)
+-- Header values as HAProxy's Lua API gives them: a table indexed from 0, in order.
+local function each(values)
+    local i = -1
+    return function()
+        i = i + 1
+        return values[i]
+    end
+end
+
+-- The endpoint's answer for this request, or nil when the relay did not answer at all.
+local function ask(applet)
     local headers = {}
     for _, name in ipairs(FORWARDED) do
         local value = first(applet.headers[name])
@@ -34,24 +44,39 @@ core.register_service("maintenance_endpoint", "http", function(applet)
             headers[name] = {value}
         end
     end
+    -- The request's path (and query); "/" for a target without one (`OPTIONS *`,
+    -- `GET http://host`): the endpoint answers every path alike.
     local target = applet.path
+    if not target or target:sub(1, 1) ~= "/" then
+        target = "/"
+    end
     if applet.qs and applet.qs ~= "" then
         target = target .. "?" .. applet.qs
     end
-    local head = applet.method == "HEAD"
     local request = {url = "http://maintenance-endpoint" .. target, headers = headers,
                      dst = applet:get_var("txn.maintenance_relay")}
     local client = core.httpclient()
     local answer
-    if head then
+    if applet.method == "HEAD" then
         answer = client:head(request)
     else
         answer = client:get(request)
     end
+    if answer and answer.status and answer.status > 0 then
+        return answer
+    end
+    return nil
+end
 
-    if not answer or not answer.status or answer.status == 0 then
-        -- The relay did not answer at all (HAProxy's own 502/503/504 from the relay are answers
-        -- and pass through below): what nginx does when the endpoint cannot be reached.
+core.register_service("maintenance_endpoint", "http", function(applet)
+    local head = applet.method == "HEAD"
+    local ok, answer = pcall(ask, applet)
+    if not ok or not answer then
+        -- No answer from the relay (HAProxy's own 502/503/504 from the relay are answers and
+        -- pass through below): what nginx does when the endpoint cannot be reached.
+        if not ok then
+            core.Alert("maintenance_endpoint: " .. tostring(answer))
+        end
         applet:set_status(502)
         applet:add_header("content-length", "0")
         applet:add_header("cache-control", "no-store")
@@ -60,16 +85,17 @@ core.register_service("maintenance_endpoint", "http", function(applet)
     end
 
     applet:set_status(answer.status, answer.reason)
-    for name, values in pairs(answer.headers or {}) do
+    local headers = answer.headers or {}
+    for name, values in pairs(headers) do
         if not NOT_COPIED[name] then
-            for _, value in pairs(values) do
+            for value in each(values) do
                 applet:add_header(name, value)
             end
         end
     end
     local body = answer.body or ""
     if head then
-        local length = first((answer.headers or {})["content-length"])
+        local length = first(headers["content-length"])
         if length then
             applet:add_header("content-length", length)
         end

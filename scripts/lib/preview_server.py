@@ -155,26 +155,30 @@ class _Handler(BaseHTTPRequestHandler):
             return self._serve
         raise AttributeError(name)
 
-    def _drain_body(self) -> None:
+    def _drain_body(self) -> int | str:
+        """Read and drop the request body: its size in bytes, or "chunked"/"too large" when it
+        is not read (the connection is then closed after the answer)."""
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True  # not read; answer and close
-            return
+            return "chunked"
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY:
             self.close_connection = True
-            return
-        while length > 0:
-            chunk = self.rfile.read(min(length, 65536))
+            return "too large"
+        read = 0
+        while read < length:
+            chunk = self.rfile.read(min(length - read, 65536))
             if not chunk:
                 break
-            length -= len(chunk)
+            read += len(chunk)
+        return read
 
     def _serve(self) -> None:
         app = self.server.app
-        self._drain_body()
+        body = self._drain_body()
         host = self.headers.get("Host")
         error = None
         if app.check_host and not _host_matches(host, app.domain):
@@ -206,7 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
         if ans.body:
             self.wfile.write(ans.body)
         app.record(method=self.command, path=self.path, host=host,
-                   sni=getattr(self.connection, "_preview_sni", None), status=ans.status, error=error)
+                   sni=getattr(self.connection, "_preview_sni", None), status=ans.status, body=body,
+                   headers=sorted({name.lower() for name in self.headers}), error=error)
 
 
 class _PreviewServer(ThreadingHTTPServer):

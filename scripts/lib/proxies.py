@@ -92,6 +92,9 @@ server {
         proxy_method GET;
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
+        # The endpoint needs no cookie or credential of your users: none leaves for CloudFront.
+        proxy_set_header Cookie "";
+        proxy_set_header Authorization "";
         # If the endpoint itself cannot be reached, give up soon (the client then gets nginx's 502).
         proxy_connect_timeout 5s;
         # The endpoint's 503, Retry-After, Cache-Control: no-store and security headers reach
@@ -258,11 +261,11 @@ HAPROXY_SWITCH_GLOBAL = """\
     # Level admin: HAProxy releases after 2.8 want it for map commands. Mode 600: only the user
     # HAProxy starts as (and root) may use it.
     stats socket {{socket}} mode 600 level admin
-    # The switch's service (the public's answer while it is on), written into the state directory
-    # by `maintenance-endpoint switch`. Lua: HAProxy 2.6 cannot otherwise drop a request body.
-    # Before the first start, `maintenance-endpoint switch off --kind haproxy --state-dir DIR`
-    # writes it and the switch's map (HAProxy does not start without them).
-    lua-load {{service}}
+    # The switch's service (the public's answer while it is on). Lua: HAProxy 2.6 cannot otherwise
+    # drop a request body. Before the first start, as root, `maintenance-endpoint switch install
+    # --kind haproxy --state-dir DIR{{lua_file_option}}` writes it and the switch's map (HAProxy
+    # does not start without them). One Lua state per thread: the service keeps nothing.
+    lua-load-per-thread {{service}}
 """
 
 HAPROXY_REAL_IP = """\
@@ -298,11 +301,15 @@ HAPROXY_SWITCH_BACKEND = """\
 
 # The switch's relay: the service above asks the endpoint through it, so that its requests get
 # the endpoint's TLS, SNI, Host, certificate check and DNS from the lines below. An abstract
-# socket: nothing on disk, reachable after a chroot, and from this HAProxy only (its network
-# namespace). No log line: the client's request is logged by the frontend.
+# unix socket: nothing on disk, and reachable after a chroot. Any process of this host (network
+# namespace) may connect to it, so it passes on bodiless GET and HEAD requests only. Not logged
+# here: the client's request is logged by the frontend (and, at log level info, the service's
+# question by HAProxy's internal HTTP client).
 frontend maintenance_switch_relay
     bind {{relay}}
     no log
+    http-request deny unless { method GET HEAD }
+    http-request deny if { req.hdr_cnt(transfer-encoding) gt 0 } or { req.hdr_val(content-length) gt 0 }
     default_backend maintenance_switch_endpoint
 
 backend maintenance_switch_endpoint
@@ -334,7 +341,7 @@ def nginx_switch(state_dir: str, allow: list[str], trusted: list[str], proxy_pro
 
 
 def haproxy_switch(state_dir: str, allow: list[str], trusted: list[str], proxy_protocol: bool,
-                   **endpoint: str) -> dict[str, str]:
+                   lua_file: str | None, **endpoint: str) -> dict[str, str]:
     """Placeholder values of HAPROXY_TEMPLATE for the switch ('' each without --state-dir)."""
     if state_dir is None:
         return {"switch_global": "", "switch_frontend": "", "switch_backend": ""}
@@ -350,7 +357,8 @@ def haproxy_switch(state_dir: str, allow: list[str], trusted: list[str], proxy_p
     relay = switch.haproxy_relay(state_dir)
     return {
         "switch_global": render(HAPROXY_SWITCH_GLOBAL, socket=switch.haproxy_socket(state_dir),
-                                service=switch.haproxy_service(state_dir)),
+                                service=lua_file or switch.DEFAULT_HAPROXY_SERVICE,
+                                lua_file_option=f" --lua-file {lua_file}" if lua_file else ""),
         "switch_frontend": render(HAPROXY_SWITCH_FRONTEND, real_ip=real_ip, map=switch.haproxy_map(state_dir),
                                   allow_acl=allow_acl, unless_allowed=" !maintenance_allowed" if allow else "",
                                   relay=relay),
@@ -421,10 +429,13 @@ def generate(
     allow: list[str] | None = None,
     trusted_proxies: list[str] | None = None,
     proxy_protocol: bool = False,
+    lua_file: str | None = None,
 ) -> str:
     """Return the configuration text for `kind` ("nginx" or "haproxy"); with `state_dir`, with
     the maintenance switch, its allowlist `allow` and the `trusted_proxies` whose
-    X-Forwarded-For (or, with `proxy_protocol`, PROXY header) names the client."""
+    X-Forwarded-For (or, with `proxy_protocol`, PROXY header) names the client. `lua_file`:
+    where HAProxy loads the switch's Lua service from (default
+    switch.DEFAULT_HAPROXY_SERVICE)."""
     endpoint = inputs.hostname(endpoint.rstrip("."), "--endpoint")
     app_h, app_p = inputs.host_port(app, "--app")
     app_addr = join_host_port(app_h, app_p)
@@ -437,6 +448,12 @@ def generate(
         state_dir = inputs.directory_path(state_dir, "--state-dir")
     elif allow or trusted_proxies:
         raise UserError("--allow and --trusted-proxy belong to the maintenance switch: add --state-dir DIR.")
+    if lua_file is not None:
+        if kind != "haproxy":
+            raise UserError("--lua-file applies to --kind haproxy only.")
+        if state_dir is None:
+            raise UserError("--lua-file belongs to the maintenance switch: add --state-dir DIR.")
+        lua_file = check_path(lua_file, "--lua-file")
     if proxy_protocol and not trusted_proxies:
         raise UserError("--proxy-protocol says how the --trusted-proxy names the client: add --trusted-proxy CIDR.")
     allow = [inputs.cidr(c, "--allow") for c in allow or []]
@@ -504,7 +521,7 @@ def generate(
             listen="\n".join(f"    bind {v if ':' in v else ':' + v}" for v in listens),
             resolver_lines=lines, resolver_comment=comment_lines(f"Name servers: {resolver_origin}."),
             health_path=health_path, connect_timeout=connect_timeout, read_timeout=read_timeout,
-            **haproxy_switch(state_dir, allow, trusted_proxies, proxy_protocol, **endpoint_server),
+            **haproxy_switch(state_dir, allow, trusted_proxies, proxy_protocol, lua_file, **endpoint_server),
         )
     raise UserError(f"--kind must be nginx or haproxy, not {kind!r}")
 
@@ -527,7 +544,12 @@ def switch_in_config(kind: str, config: str) -> tuple[str, list[str]] | None:
                           config, re.M)
         found = re.search(r"^\s*acl maintenance_allowed src (.+)$", config, re.M)
         entries = found.group(1).split() if found else []
-    if state is None:
+    return switch_found(state and state.group(1), entries)
+
+
+def switch_found(state_dir: str | None, allow: list[str]) -> tuple[str, list[str]] | None:
+    """What a configuration says of its switch, each value checked by its grammar."""
+    if state_dir is None:
         return None
-    return (inputs.directory_path(state.group(1), "state directory in --config"),
-            [inputs.cidr(e, "allowlist in --config") for e in entries])
+    return (inputs.directory_path(state_dir, "state directory in --config"),
+            [inputs.cidr(e, "allowlist in --config") for e in allow])

@@ -11,9 +11,10 @@ counts as on too. Each proxy kind reads that truth its own way:
 - HAProxy cannot test a file per request. It loads ``DIR/maintenance.map`` (one line,
   ``maintenance on|off``, derived from the truth) at start, and the switch changes the
   loaded map live through HAProxy's runtime API (``set map`` on its stats socket): no
-  reload, no dropped connection, and a restart reads the map file again. Beside the map,
-  ``DIR/maintenance-endpoint.lua`` (``haproxy_switch.lua``) is the service that answers the
-  public while the switch is on.
+  reload, no dropped connection, and a restart reads the map file again. The Lua service that
+  answers the public while the switch is on (``haproxy_switch.lua``) is written by ``install``
+  with HAProxy's configuration (default ``/etc/haproxy/maintenance-endpoint.lua``), not into
+  the state directory: HAProxy runs it as root when it loads.
 
 Every function here takes a checked state directory (``inputs.directory_path``).
 """
@@ -36,9 +37,11 @@ from .errors import ExitCode, UserError
 STATE_FILE = "maintenance.on"
 HAPROXY_MAP = "maintenance.map"
 HAPROXY_SOCKET = "haproxy.sock"
-# The switch's Lua service (shipped beside this module), written into the state directory.
-HAPROXY_SERVICE = "maintenance-endpoint.lua"
+# The switch's Lua service (shipped beside this module). HAProxy runs it, as root at load
+# time, so it lives with HAProxy's configuration, not in the state directory: `switch install`
+# writes it there.
 SERVICE_SOURCE = Path(__file__).with_name("haproxy_switch.lua")
+DEFAULT_HAPROXY_SERVICE = "/etc/haproxy/maintenance-endpoint.lua"
 # The recipe's relay between that service and the endpoint: an abstract unix socket, named after
 # the state directory so that two recipes on one host do not share it.
 HAPROXY_RELAY_PREFIX = "maintenance-endpoint-relay"
@@ -67,10 +70,6 @@ def haproxy_socket(state_dir: str) -> str:
     path = f"{state_dir}/{HAPROXY_SOCKET}"
     check_socket_path(path, "--state-dir")
     return path
-
-
-def haproxy_service(state_dir: str) -> str:
-    return f"{state_dir}/{HAPROXY_SERVICE}"
 
 
 def haproxy_relay(state_dir: str) -> str:
@@ -179,26 +178,38 @@ class FileOnly:
     def live(self) -> str | None:
         return None  # the file is what the proxy reads: nothing else to ask
 
+    def install(self, service: str) -> list[str]:
+        Path(self.state_dir).mkdir(mode=0o755, parents=True, exist_ok=True)
+        return []  # the state directory is all
+
 
 class HAProxy:
     """HAProxy: DIR/maintenance.map (read at start) plus `set map` on the runtime API."""
 
     def __init__(self, state_dir: str, socket_path: str | None = None, timeout: float = 2.0):
-        haproxy_relay(state_dir)  # refuses a directory the recipe could not name its relay after
         self.state_dir = state_dir
         self.map = haproxy_map(state_dir)
         self.socket = socket_path or haproxy_socket(state_dir)
         self.timeout = timeout
 
-    def write_files(self, on: bool) -> None:
-        """The map and the switch's service: what HAProxy reads when it starts."""
+    def write_map(self, on: bool) -> None:
         value = "on" if on else "off"
         write_atomically(Path(self.map), "# Written by `maintenance-endpoint switch`; HAProxy reads it at start.\n"
                                          f"# The truth is {STATE_FILE} beside it.\n{MAP_KEY} {value}\n")
-        write_atomically(Path(haproxy_service(self.state_dir)), SERVICE_SOURCE.read_text())
+
+    def install(self, service: str) -> list[str]:
+        """What HAProxy needs before it starts: the map (from the truth) and the Lua service."""
+        haproxy_relay(self.state_dir)  # refuses a directory the recipe cannot name its relay after
+        Path(self.state_dir).mkdir(mode=0o755, parents=True, exist_ok=True)
+        self.write_map(read_state(self.state_dir).on)
+        try:
+            write_atomically(Path(service), SERVICE_SOURCE.read_text())
+        except OSError as exc:
+            raise UserError(f"--lua-file: cannot write {service} ({exc.strerror or exc}).") from None
+        return [self.map, service]
 
     def apply(self, state: State) -> str:
-        self.write_files(state.on)
+        self.write_map(state.on)
         value = "on" if state.on else "off"
         if not os.path.exists(self.socket):
             return (f"HAProxy is not running (no runtime API socket at {self.socket}): "
@@ -249,6 +260,12 @@ KINDS = {"nginx": FileOnly, "haproxy": HAProxy, "caddy": FileOnly}
 
 def proxy(kind: str, state_dir: str, **options):
     return KINDS[kind](state_dir, **options)
+
+
+def install(kind: str, state_dir: str, service: str | None = None, **options) -> list[str]:
+    """Prepare what the proxy reads at start (creates DIR; HAProxy: the map and, at `service`,
+    the Lua service). The switch stays as it is. Returns the files written."""
+    return proxy(kind, state_dir, **options).install(service or DEFAULT_HAPROXY_SERVICE)
 
 
 def switch(kind: str, state_dir: str, on: bool, **options) -> tuple[State, bool, str]:

@@ -349,7 +349,8 @@ class ProxyProcess:
     def reload(self, timeout: float = 15.0) -> None:
         """A graceful reload, as `systemctl reload` does it (nginx: SIGHUP; HAProxy's master:
         SIGUSR2); returns once the proxy says the new configuration is loaded."""
-        done = "reconfiguring" if self.kind == "nginx" else "Loading success."
+        # nginx: a new worker started (it logs "reconfiguring" before it loads anything).
+        done = "start worker process" if self.kind == "nginx" else "Loading success."
         before = self.output().count(done)
         self.proc.send_signal(signal.SIGHUP if self.kind == "nginx" else signal.SIGUSR2)
         wait_until(lambda: self.output().count(done) > before, timeout, f"{self.kind} reloaded")
