@@ -152,6 +152,7 @@ def test_switch_on_and_off(rig):
     assert f"allowlist: {OFFICE}/32, {VPN}/128" in lines
     if rig.kind == "haproxy":
         assert "haproxy: on" in lines  # what the running HAProxy has
+        assert f"service: {rig.lua[1]} (installed)" in lines  # the Lua service it loads
 
     off = rig.switch("off")
     assert off.returncode == 0 and off.stdout == "maintenance: off\n", off.stderr
@@ -439,25 +440,37 @@ def test_the_haproxy_relay_is_named_within_the_unix_socket_limit(tmp_path):
 
 @pytest.mark.parametrize("kind", ["nginx", "haproxy", "caddy"])
 def test_status_lists_the_allowlist_of_the_generated_configuration(kind, tmp_path):
-    """`status --config FILE` reads the allowlist from the configuration the proxy runs; it
-    refuses a file with no switch, and warns when the file's switch is kept elsewhere."""
+    """`status --config FILE` reads the allowlist from the configuration the proxy runs, and for
+    HAProxy whether the Lua service it loads is installed; it refuses a file with no switch,
+    and one whose switch is kept in another directory."""
     state, other, conf = tmp_path / "state", tmp_path / "other", tmp_path / "generated.conf"
-    resolver = () if kind == "caddy" else ("--resolver", "127.0.0.1")
-    generated = cli("proxy-config", "--kind", kind, "--endpoint", ENDPOINT, *resolver, "--state-dir", str(state),
+    lua = tmp_path / "maintenance-endpoint.lua"
+    extra = {"caddy": (), "nginx": ("--resolver", "127.0.0.1"),
+             "haproxy": ("--resolver", "127.0.0.1", "--lua-file", str(lua))}[kind]
+    generated = cli("proxy-config", "--kind", kind, "--endpoint", ENDPOINT, *extra, "--state-dir", str(state),
                     *ALLOW)
     assert generated.returncode == 0, generated.stderr
     conf.write_text(generated.stdout)
 
     status = cli("switch", "status", "--kind", kind, "--state-dir", str(state), "--config", str(conf))
-    assert status.returncode == 0 and status.stderr == "", status.stderr
+    assert status.returncode == 0, status.stderr
     assert f"allowlist: {OFFICE}/32, {VPN}/128" in status.stdout.splitlines()
+    if kind == "haproxy":  # not installed yet
+        assert f"service: {lua} (missing or of another version)" in status.stdout.splitlines()
+        assert f"run `maintenance-endpoint switch install --kind haproxy --state-dir {state} --lua-file {lua}`" \
+            in status.stderr
+        assert cli("switch", "install", "--kind", kind, "--state-dir", str(state), "--lua-file", str(lua)).returncode == 0
+        status = cli("switch", "status", "--kind", kind, "--state-dir", str(state), "--config", str(conf))
+        assert f"service: {lua} (installed)" in status.stdout.splitlines()
+    assert status.stderr == "", status.stderr
 
     elsewhere = cli("switch", "status", "--kind", kind, "--state-dir", str(other), "--config", str(conf))
-    assert elsewhere.returncode == 0
-    assert f"{conf} keeps its switch in {state}, not in {other}" in elsewhere.stderr
+    assert elsewhere.returncode == 2 and elsewhere.stdout == ""
+    assert elsewhere.stderr == (f"error: --config: {conf} keeps its switch in {state}, not in {other}: the proxy "
+                                f"running it never sees this one; pass --state-dir {state}.\n")
 
     plain = tmp_path / "plain.conf"
-    plain.write_text(cli("proxy-config", "--kind", kind, "--endpoint", ENDPOINT, *resolver).stdout)
+    plain.write_text(cli("proxy-config", "--kind", kind, "--endpoint", ENDPOINT, *extra[:2]).stdout)
     for wrong in (plain, Path(__file__)):
         out = cli("switch", "status", "--kind", kind, "--state-dir", str(state), "--config", str(wrong))
         assert out.returncode == 2 and out.stdout == "", out.stderr

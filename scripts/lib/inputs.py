@@ -354,4 +354,4 @@ def absolute_file_path(value: str, what: str | None = None) -> str:
     if _absolute_path(value or ""):
         return value
     raise _fail(f"{value!r} is not an absolute file path of letters, digits and ._- "
-                "such as /etc/haproxy/haproxy.cfg", what)
+                "such as /var/lib/maintenance/file.conf", what)

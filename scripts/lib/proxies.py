@@ -262,9 +262,9 @@ HAPROXY_SWITCH_GLOBAL = """\
     # HAProxy starts as (and root) may use it.
     stats socket {{socket}} mode 600 level admin
     # The switch's service (the public's answer while it is on). Lua: HAProxy 2.6 cannot otherwise
-    # drop a request body. Before the first start, as root, `maintenance-endpoint switch install
-    # --kind haproxy --state-dir DIR{{lua_file_option}}` writes it and the switch's map (HAProxy
-    # does not start without them). One Lua state per thread: the service keeps nothing.
+    # drop a request body. One Lua state per thread: the service keeps nothing. HAProxy does not
+    # start without it and the switch's map: before the first start, as root, run
+    #   {{install_command}}
     lua-load-per-thread {{service}}
 """
 
@@ -288,7 +288,8 @@ HAPROXY_SWITCH_FRONTEND = """\
 {{real_ip}}
     # Maintenance switch: on while this map says "maintenance on". HAProxy loads the map at start
     # (so the state survives restarts) and `maintenance-endpoint switch on|off` changes the loaded
-    # copy through the runtime API: it takes effect at the next request.
+    # copy through the runtime API: it takes effect at the next request. Before the first start:
+    #   {{install_command}}
     acl maintenance_on str(maintenance),map({{map}},off) -m str on
 {{allow_acl}}    # While on, clients outside the allowlist get the endpoint's answer: the switch's service asks
     # the endpoint (through the relay below) with a bodiless GET, or HEAD for a HEAD, and answers
@@ -355,13 +356,14 @@ def haproxy_switch(state_dir: str, allow: list[str], trusted: list[str], proxy_p
                              for n in range(1, HAPROXY_TRUSTED_HOPS + 1)))
     allow_acl = f"    acl maintenance_allowed src {' '.join(allow)}\n" if allow else ""
     relay = switch.haproxy_relay(state_dir)
+    install = (f"maintenance-endpoint switch install --kind haproxy --state-dir {state_dir}"
+               + (f" --lua-file {lua_file}" if lua_file else ""))
     return {
         "switch_global": render(HAPROXY_SWITCH_GLOBAL, socket=switch.haproxy_socket(state_dir),
-                                service=lua_file or switch.DEFAULT_HAPROXY_SERVICE,
-                                lua_file_option=f" --lua-file {lua_file}" if lua_file else ""),
+                                service=lua_file or switch.DEFAULT_HAPROXY_SERVICE, install_command=install),
         "switch_frontend": render(HAPROXY_SWITCH_FRONTEND, real_ip=real_ip, map=switch.haproxy_map(state_dir),
                                   allow_acl=allow_acl, unless_allowed=" !maintenance_allowed" if allow else "",
-                                  relay=relay),
+                                  relay=relay, install_command=install),
         "switch_backend": render(HAPROXY_SWITCH_BACKEND, relay=relay, **endpoint),
     }
 
@@ -545,6 +547,13 @@ def switch_in_config(kind: str, config: str) -> tuple[str, list[str]] | None:
         found = re.search(r"^\s*acl maintenance_allowed src (.+)$", config, re.M)
         entries = found.group(1).split() if found else []
     return switch_found(state and state.group(1), entries)
+
+
+def haproxy_service_in_config(config: str) -> str | None:
+    """The path HAProxy loads the switch's Lua service from, in a configuration generated with
+    --state-dir (None without one)."""
+    found = re.search(r"^\s*lua-load-per-thread (\S+)$", config, re.M)
+    return inputs.absolute_path(found.group(1), "Lua service in --config") if found else None
 
 
 def switch_found(state_dir: str | None, allow: list[str]) -> tuple[str, list[str]] | None:

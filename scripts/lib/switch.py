@@ -262,6 +262,14 @@ def proxy(kind: str, state_dir: str, **options):
     return KINDS[kind](state_dir, **options)
 
 
+def service_installed(path: str) -> bool:
+    """Whether `path` holds this version's Lua service."""
+    try:
+        return Path(path).read_text() == SERVICE_SOURCE.read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def install(kind: str, state_dir: str, service: str | None = None, **options) -> list[str]:
     """Prepare what the proxy reads at start (creates DIR; HAProxy: the map and, at `service`,
     the Lua service). The switch stays as it is. Returns the files written."""
