@@ -8,7 +8,7 @@ counts as on too. Each proxy kind reads that truth its own way:
 - nginx tests for the file on every request (``if (-f ...)``): nothing to tell it, no
   reload. A Caddy recipe (``file`` matcher) can work the same way: add its kind to
   ``KINDS`` with ``FileOnly``.
-- HAProxy cannot test a file per request. It loads ``DIR/maintenance.map`` (one line,
+- HAProxy cannot test a file per request. It loads ``DIR/maintenance.map`` (the line
   ``maintenance on|off``, derived from the truth) at start, and the switch changes the
   loaded map live through HAProxy's runtime API (``set map`` on its stats socket): no
   reload, no dropped connection, and a restart reads the map file again. The Lua service that
