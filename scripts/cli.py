@@ -1,8 +1,9 @@
 """The one console command, `maintenance-endpoint SUBCOMMAND ...` (also `python -m scripts`).
 
 Each subcommand is a module with ``add_arguments(parser)`` and ``run(args)``, listed in
-``COMMANDS`` with its one line of help; this file only wires them up. Every failure ends as one line ``error: <sentence>`` on
-stderr and an exit code (``lib.errors.ExitCode``); ``--debug`` adds the traceback.
+``COMMANDS`` with its one line of help; this file only wires them up. Every failure ends as
+one line ``error: <sentence>`` on stderr and an exit code (``lib.errors.ExitCode``);
+``--debug`` adds the traceback.
 """
 
 from __future__ import annotations

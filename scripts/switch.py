@@ -26,8 +26,9 @@ DESCRIPTION = (
     "answer) or take it out, or show the switch. With --kind: at the proxy configured by "
     "`proxy-config --state-dir DIR` (takes effect at the next request, survives restarts; "
     "docs/switch.md); `install` once, before the proxy first starts with that configuration "
-    "(HAProxy: the map and the Lua service it loads), and again after upgrading. With --stack-name: at the edge, for a front door (no deploy; needs "
-    "the AWS CRT: pip install 'maintenance-endpoint[frontdoor]'; docs/front-door.md).")
+    "(HAProxy: the map and the Lua service it loads), and again after upgrading. With "
+    "--stack-name: at the edge, for a front door (no deploy; needs the AWS CRT: pip install "
+    "'maintenance-endpoint[frontdoor]'; docs/front-door.md).")
 EPILOG = (
     "Examples:\n"
     "  maintenance-endpoint switch install --kind haproxy --state-dir /var/lib/maintenance\n"
@@ -119,7 +120,7 @@ def run_proxy(args: argparse.Namespace) -> int:
     if already:
         was = f"it was already {args.action}" + (f" since {state.since}" if state.on else "") + "; "
     info(f"maintenance switch {args.action}: {was}{effect}.")
-    result = {"maintenance": "on" if state.on else "off", "since": state.since, "by": state.by}
+    result = state.as_result()
     emit_result(result, args.json, [f"maintenance: {result['maintenance']}"])
     return 0
 
@@ -130,8 +131,7 @@ def proxy_install(args: argparse.Namespace, options: dict) -> int:
     info(f"installed: {args.state_dir}" + "".join(f", {path}" for path in written)
          + (" (HAProxy loads them when it starts or reloads)" if args.kind == "haproxy" else "")
          + f"; the switch is {'on' if state.on else 'off'}.")
-    result = {"maintenance": "on" if state.on else "off", "since": state.since, "by": state.by,
-              "installed": [args.state_dir, *written]}
+    result = {**state.as_result(), "installed": [args.state_dir, *written]}
     emit_result(result, args.json, [f"maintenance: {result['maintenance']}"])
     return 0
 
@@ -142,8 +142,8 @@ def proxy_status(args: argparse.Namespace, proxy) -> int:
     service = haproxy_service_in_config(text) if text is not None and args.kind == "haproxy" else None
     state = switch.read_state(args.state_dir)
     live = proxy.live()
-    result = {"maintenance": "on" if state.on else "off", "since": state.since, "by": state.by,
-              "state_file": str(switch.state_file(args.state_dir)), "proxy": live, "allowlist": allowed}
+    result = {**state.as_result(), "state_file": str(switch.state_file(args.state_dir)), "proxy": live,
+              "allowlist": allowed}
     lines = [f"maintenance: {result['maintenance']}"]
     if state.on:
         lines.append(f"since: {state.since}" + (f" (by {state.by})" if state.by else ""))
@@ -159,8 +159,7 @@ def proxy_status(args: argparse.Namespace, proxy) -> int:
         lines.append(f"service: {service} ({'installed' if installed else 'missing or of another version'})")
         if not installed:
             info(f"warning: HAProxy loads the switch's Lua service from {service} when it starts: run "
-                 f"`maintenance-endpoint switch install --kind haproxy --state-dir {args.state_dir} "
-                 f"--lua-file {service}` before it (re)starts.")
+                 f"`{switch.install_command(args.state_dir, service)}` before it (re)starts.")
     emit_result(result, args.json, lines)
     if live and live != result["maintenance"]:
         info(f"warning: HAProxy has the switch {live}, the state directory says {result['maintenance']}: "

@@ -356,8 +356,7 @@ def haproxy_switch(state_dir: str, allow: list[str], trusted: list[str], proxy_p
                              for n in range(1, HAPROXY_TRUSTED_HOPS + 1)))
     allow_acl = f"    acl maintenance_allowed src {' '.join(allow)}\n" if allow else ""
     relay = switch.haproxy_relay(state_dir)
-    install = (f"maintenance-endpoint switch install --kind haproxy --state-dir {state_dir}"
-               + (f" --lua-file {lua_file}" if lua_file else ""))
+    install = switch.install_command(state_dir, lua_file)
     return {
         "switch_global": render(HAPROXY_SWITCH_GLOBAL, socket=switch.haproxy_socket(state_dir),
                                 service=lua_file or switch.DEFAULT_HAPROXY_SERVICE, install_command=install),

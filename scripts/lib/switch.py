@@ -56,6 +56,10 @@ class State:
     since: str | None = None  # ISO 8601, UTC
     by: str | None = None
 
+    def as_result(self) -> dict:
+        """The state as the commands report it (JSON keys, and their first stdout line)."""
+        return {"maintenance": "on" if self.on else "off", "since": self.since, "by": self.by}
+
 
 def state_file(state_dir: str) -> Path:
     return Path(state_dir) / STATE_FILE
@@ -70,6 +74,12 @@ def haproxy_socket(state_dir: str) -> str:
     path = f"{state_dir}/{HAPROXY_SOCKET}"
     check_socket_path(path, "--state-dir")
     return path
+
+
+def install_command(state_dir: str, lua_file: str | None = None) -> str:
+    """The command that writes what HAProxy needs before it starts (`switch install`)."""
+    return (f"maintenance-endpoint switch install --kind haproxy --state-dir {state_dir}"
+            + (f" --lua-file {lua_file}" if lua_file else ""))
 
 
 def haproxy_relay(state_dir: str) -> str:
@@ -142,9 +152,14 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def make_state_dir(state_dir: str) -> None:
+    """Create DIR (and its parents), searchable by the proxy's worker user."""
+    Path(state_dir).mkdir(mode=0o755, parents=True, exist_ok=True)
+
+
 def set_state(state_dir: str, on: bool, now: datetime.datetime | None = None) -> State:
     """Write the truth: create DIR/maintenance.on (on) or remove it (off). Creates DIR."""
-    Path(state_dir).mkdir(mode=0o755, parents=True, exist_ok=True)
+    make_state_dir(state_dir)
     path = state_file(state_dir)
     if not on:
         path.unlink(missing_ok=True)
@@ -179,7 +194,7 @@ class FileOnly:
         return None  # the file is what the proxy reads: nothing else to ask
 
     def install(self, service: str) -> list[str]:
-        Path(self.state_dir).mkdir(mode=0o755, parents=True, exist_ok=True)
+        make_state_dir(self.state_dir)
         return []  # the state directory is all
 
 
@@ -200,7 +215,7 @@ class HAProxy:
     def install(self, service: str) -> list[str]:
         """What HAProxy needs before it starts: the map (from the truth) and the Lua service."""
         haproxy_relay(self.state_dir)  # refuses a directory the recipe cannot name its relay after
-        Path(self.state_dir).mkdir(mode=0o755, parents=True, exist_ok=True)
+        make_state_dir(self.state_dir)
         self.write_map(read_state(self.state_dir).on)
         try:
             write_atomically(Path(service), SERVICE_SOURCE.read_text())
