@@ -58,13 +58,14 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 
 
 from support import localstack as ls_harness
+from support.envs import AWS_CLI
 
 from scripts.lib.aws import Clients
 from scripts.lib.deployer import deploy
 from scripts.lib.page import DEFAULT_CONTENT
 from scripts.lib.template import build_template
 
-AWS = ROOT / ".venv" / "bin" / "aws"
+AWS = AWS_CLI
 STACK = "bench-maint"
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Validate", "Estimate")
 

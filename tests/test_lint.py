@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint
 from support import skip_or_fail
+from support.envs import CHECKOV
 
 from scripts.lib import template as stack
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0b4c7d4e-1111-2222-3333-444455556666"
 WEB_ACL = ("arn:aws:wafv2:us-east-1:123456789012:global/webacl/maintenance/"
            "0b4c7d4e-1111-2222-3333-444455556666")

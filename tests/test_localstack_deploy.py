@@ -49,13 +49,14 @@ from pathlib import Path
 
 import pytest
 from support import localstack as ls_harness
+from support.envs import AWS_CLI
 from support.modes import FRONT_DOOR, in_mode
 
 from scripts.lib.page import CACHE_CONTROL
 from scripts.lib.template import build_template
 
 ROOT = Path(__file__).resolve().parent.parent
-AWS = ROOT / ".venv" / "bin" / "aws"
+AWS = AWS_CLI
 CONTENT_HTML = ROOT / "content" / "maintenance.html"
 LOCALSTACK_HAS_NO_CLOUDFRONT = ls_harness.NO_CLOUDFRONT
 # Cap per AWS CLI / scripts.* subprocess: a hang fails the test instead of the suite.

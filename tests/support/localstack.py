@@ -65,16 +65,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from support.envs import LOCALSTACK_PYTHON
+
 ROOT = Path(__file__).resolve().parents[2]
-VENV_PYTHON = ROOT / ".venv-localstack" / "bin" / "python"
+VENV_PYTHON = LOCALSTACK_PYTHON
 INNER_PORT = 4566
 REGION = "us-east-1"
 # LocalStack derives account 000000000000 from the access key "test".
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 SETUP_HINT = (
-    "create it with: /root/.pyenv/versions/3.13.0/bin/python3 -m venv .venv-localstack && "
-    ".venv-localstack/bin/pip install 'localstack-core[runtime]==2026.3.0' 'cbor2<6' "
-    "'pyopenssl<25'  (tests/run.sh does this)"
+    "bash tests/run.sh creates it with a Python 3.13 (python3.13 on the PATH, or pyenv's), "
+    "from tests/requirements/localstack.txt"
 )
 
 

@@ -25,6 +25,7 @@ import requests
 
 from scripts.lib.console import in_ci
 from scripts.lib.preview_server import make_tls_material
+from support.envs import WORKERD
 from support.proxy_harness import (
     LOOPBACK,
     METHODS,
@@ -42,7 +43,6 @@ from support.proxy_harness import (
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = "d111111abcdef8.cloudfront.net"
 PAGE = (ROOT / "content" / "maintenance.html").read_bytes()
-WORKERD = ROOT / "tests" / "node_modules" / ".bin" / "workerd"
 BODY = b"field=value&other=" + b"x" * 2000
 
 
@@ -61,7 +61,7 @@ def require_caddy() -> str:
 
 def require_workerd() -> str:
     return require(WORKERD if WORKERD.exists() else None,
-                   "workerd is not installed (npm install --prefix tests --no-save)")
+                   "workerd is not installed (npm ci --prefix tests; bash tests/run.sh does it)")
 
 
 def proxy_config(*args: str) -> subprocess.CompletedProcess:
