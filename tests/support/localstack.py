@@ -65,7 +65,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from support.envs import LOCALSTACK_PYTHON
+try:
+    from support.envs import LOCALSTACK_PYTHON
+except ImportError:  # run as a script, with tests/support/ (not tests/) on sys.path
+    from envs import LOCALSTACK_PYTHON  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_PYTHON = LOCALSTACK_PYTHON
