@@ -6,7 +6,7 @@ The template itself is built in scripts/lib/template.py (it ships with the insta
 `maintenance-endpoint` command, which prints the same with `maintenance-endpoint template`).
 """
 
-from scripts.lib.template import build_template, main  # noqa: F401 - build_template for tests
+from scripts.template.build import build_template, main  # noqa: F401 - build_template for tests
 
 if __name__ == "__main__":
     main()

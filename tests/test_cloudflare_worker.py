@@ -50,8 +50,8 @@ from support.runtime_harness import (
     running_preview,
 )
 
-from scripts.lib.cloudflare import wrangler_toml
-from scripts.lib.preview_server import make_tls_material
+from scripts.endpoint.preview_server import make_tls_material
+from scripts.proxies.cloudflare import wrangler_toml
 
 SITE = "www.example.com"
 ALLOW = ("203.0.113.0/24", "198.51.100.7/32", "2001:db8:abcd::/48", "::1/128")

@@ -28,9 +28,9 @@ from support.cfn_stubs import cfn_client, stack
 
 from scripts import switch as command
 from scripts.cli import build_parser, main
+from scripts.core.errors import ExitCode, UserError, explain
 from scripts.lib import edge_switch
-from scripts.lib.errors import ExitCode, UserError, explain
-from scripts.lib.template import SWITCH_KEY
+from scripts.template.build import SWITCH_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "shop"

@@ -22,7 +22,7 @@ import pytest
 from support.modes import FRONT_DOOR, MODE_CONDITIONS, in_mode
 
 from scripts.lib import edge_switch
-from scripts.lib import template as stack
+from scripts.template import build as stack
 
 TEMPLATE = stack.build_template().to_dict()
 PARAMETERS = TEMPLATE["Parameters"]

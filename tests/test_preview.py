@@ -30,14 +30,14 @@ import requests
 from support.modes import MODE_CONDITIONS, in_mode
 from support.proxy_harness import wait_until
 
+from scripts.aws.page import CONTENT_TYPES, read_content
+from scripts.check.verify import ConnectToAdapter
 from scripts.cli import main as cli_main
-from scripts.lib.errors import ExitCode, UserError
-from scripts.lib.functions import HOST_SCRIPT
-from scripts.lib.model import DEFAULT_DOMAIN, endpoint_model
-from scripts.lib.page import CONTENT_TYPES, read_content
-from scripts.lib.preview_server import start_preview
-from scripts.lib.probe import ConnectToAdapter
-from scripts.lib.template import ALL_METHODS, build_template
+from scripts.core.errors import ExitCode, UserError
+from scripts.endpoint.model import DEFAULT_DOMAIN, endpoint_model
+from scripts.endpoint.node_host import HOST_SCRIPT
+from scripts.endpoint.preview_server import start_preview
+from scripts.template.build import ALL_METHODS, build_template
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "content" / "maintenance.html"
@@ -403,7 +403,7 @@ def test_help_and_docstring_say_it_is_a_local_stand_in_not_cloudfront():
     out = subprocess.run([sys.executable, "-m", "scripts", "preview", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60, check=True).stdout
     assert "LOCAL STAND-IN, NOT CLOUDFRONT" in " ".join(out.split())
-    import scripts.lib.preview_server as mod
+    import scripts.endpoint.preview_server as mod
 
     assert "NOT CloudFront." in mod.__doc__
 

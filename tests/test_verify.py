@@ -18,14 +18,14 @@ from pathlib import Path
 import boto3
 import pytest
 
+from scripts.aws.page import CACHE_CONTROL, read_content
+from scripts.check import verify as probe
 from scripts.cli import build_parser
 from scripts.cli import main as cli_main
-from scripts.lib import probe
-from scripts.lib.errors import MEANING, ExitCode, UserError
-from scripts.lib.model import DEFAULT_DOMAIN, Answer, endpoint_model
-from scripts.lib.page import CACHE_CONTROL, read_content
-from scripts.lib.preview_server import start_preview
-from scripts.lib.template import ALL_METHODS
+from scripts.core.errors import MEANING, ExitCode, UserError
+from scripts.endpoint.model import DEFAULT_DOMAIN, Answer, endpoint_model
+from scripts.endpoint.preview_server import start_preview
+from scripts.template.build import ALL_METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "content" / "maintenance.html"

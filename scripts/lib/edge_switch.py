@@ -27,10 +27,10 @@ from typing import TextIO
 
 from botocore.exceptions import ClientError
 
-from .aws import describe_stack, outputs_of
-from .console import info
-from .errors import ExitCode, UserError, error_code
-from .template import SWITCH_KEY
+from ..aws.clients import describe_stack, outputs_of
+from ..core.console import info
+from ..core.errors import ExitCode, UserError, error_code
+from ..template.build import SWITCH_KEY
 
 # The most a value may hold: "Maximum size of a value: 1 KB".
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html#limits-kvs

@@ -31,8 +31,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .console import info
-from .errors import ExitCode, UserError
+from ..core.console import info
+from ..core.errors import ExitCode, UserError
 
 STATE_FILE = "maintenance.on"
 HAPROXY_MAP = "maintenance.map"

@@ -24,12 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .aws import Clients, StackWatcher, describe_stack, outputs_of
-from .console import confirm, ctrl_c_deferred, format_elapsed, info
-from .errors import ExitCode, UserError, one_line
-from .invalidation import create_invalidation, earlier_invalidation, wait_for_invalidation
-from .page import DEFAULT_CONTENT, default_object_key, read_content, upload_content
-from .parameters import (
+from ..core.console import confirm, ctrl_c_deferred, format_elapsed, info
+from ..core.errors import ExitCode, UserError, one_line
+from ..template.overrides import (
     api_parameters,
     check_rules,
     effective_parameters,
@@ -38,6 +35,9 @@ from .parameters import (
     template_body,
     validate_overrides,
 )
+from .clients import Clients, StackWatcher, describe_stack, outputs_of
+from .invalidation import create_invalidation, earlier_invalidation, wait_for_invalidation
+from .page import DEFAULT_CONTENT, default_object_key, read_content, upload_content
 
 DEFAULT_TIMEOUT_MINUTES = 30.0
 CHANGE_SET_PREFIX = "maintenance-endpoint-"

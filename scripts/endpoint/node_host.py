@@ -31,9 +31,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import ExitCode, UserError
+from ..core.errors import ExitCode, UserError
 
-HOST_SCRIPT = Path(__file__).with_name("functions_host.js")
+HOST_SCRIPT = Path(__file__).with_name("node_host.js")
 # A call not answered within this (a function that loops forever) stops the child; every
 # later call then fails loudly. CloudFront itself stops a function after far less.
 CALL_TIMEOUT_S = 5.0

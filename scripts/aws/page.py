@@ -12,9 +12,9 @@ from typing import TextIO
 
 from botocore.exceptions import ClientError
 
-from .console import info
-from .errors import ExitCode, UserError, error_code
-from .files import read_bytes
+from ..core.console import info
+from ..core.errors import ExitCode, UserError, error_code
+from ..core.files import read_bytes
 
 # The JSON variant is an RFC 9457 problem document.
 CONTENT_TYPES = {

@@ -104,7 +104,7 @@ def add_aws_arguments(parser: argparse.ArgumentParser, *, stack_required: bool =
 def add_region_profile_arguments(parser: argparse.ArgumentParser, *, note: str = "") -> None:
     """--region and --profile (each checked against its grammar; empty is an error, never
     "the default"), and the time bound of AWS calls appended to the epilog."""
-    from .aws import LIMITS
+    from ..aws.clients import LIMITS
     from .inputs import profile_name, region_name
 
     parser.add_argument("--region", type=region_name, help="AWS region" + note + " (default: "

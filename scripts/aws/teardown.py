@@ -18,9 +18,9 @@ from typing import TextIO
 
 from botocore.exceptions import ClientError
 
-from .aws import Clients, StackWatcher, deleted_stack, describe_stack, outputs_of
-from .console import confirm, info
-from .errors import ExitCode, UserError, error_code
+from ..core.console import confirm, info
+from ..core.errors import ExitCode, UserError, error_code
+from .clients import Clients, StackWatcher, deleted_stack, describe_stack, outputs_of
 
 DEFAULT_TIMEOUT_MINUTES = 45.0  # deleting a distribution (disable, then delete) is slow
 BUCKET_LOGICAL_ID = "MaintenanceBucket"

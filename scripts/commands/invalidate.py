@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from .lib.aws import session
-from .lib.console import add_aws_arguments, add_timeout_argument, emit_result
-from .lib.invalidation import DEFAULT_PATHS, DEFAULT_TIMEOUT_MINUTES, invalidate, validate_paths
+from ..aws.clients import session
+from ..aws.invalidation import DEFAULT_PATHS, DEFAULT_TIMEOUT_MINUTES, invalidate, validate_paths
+from ..core.console import add_aws_arguments, add_timeout_argument, emit_result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

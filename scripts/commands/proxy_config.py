@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .lib import caddy, cloudflare, inputs
-from .lib.aws import require_outputs, session, stack_outputs
-from .lib.console import add_debug_argument, add_region_profile_arguments
-from .lib.errors import UserError
-from .lib.model import DEFAULT_DOMAIN
-from .lib.proxies import SYSTEM_CA_BUNDLES, generate
-from .lib.switch import DEFAULT_HAPROXY_SERVICE
+from ..aws.clients import require_outputs, session, stack_outputs
+from ..core import inputs
+from ..core.console import add_debug_argument, add_region_profile_arguments
+from ..core.errors import UserError
+from ..endpoint.model import DEFAULT_DOMAIN
+from ..lib.switch import DEFAULT_HAPROXY_SERVICE
+from ..proxies import caddy, cloudflare
+from ..proxies.common import SYSTEM_CA_BUNDLES, generate
 
 DESCRIPTION = ("Print an nginx, HAProxy or Caddy configuration, or a Cloudflare Worker, that serves the app "
                "and fails over to the maintenance endpoint when the app is down or answers 502/503/504.")

@@ -16,9 +16,10 @@ import re
 import textwrap
 from pathlib import Path
 
-from . import files, inputs, switch
-from .errors import UserError
-from .inputs import join_host_port
+from ..core import files, inputs
+from ..core.errors import UserError
+from ..core.inputs import join_host_port
+from ..lib import switch
 
 # Where the common Linux distributions keep the system CA bundle (nginx needs a file path;
 # HAProxy has `@system-ca`). Debian/Ubuntu first, then RHEL/Fedora, openSUSE, Alpine.

@@ -28,11 +28,11 @@ from typing import Any
 
 import requests
 
-from . import edge_switch
-from .aws import session
-from .page import read_content
-from .probe import Check, Client, _error_name, _retry_after_ok, probe_paths
-from .template import ALL_METHODS
+from ..aws.clients import session
+from ..aws.page import read_content
+from ..lib import edge_switch
+from ..template.build import ALL_METHODS
+from .verify import Check, Client, _error_name, _retry_after_ok, probe_paths
 
 APP, MAINTENANCE, OUTAGE = "the app", "maintenance 503", "outage"
 

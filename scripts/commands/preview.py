@@ -7,12 +7,12 @@ import signal
 import sys
 import threading
 
-from .lib import inputs
-from .lib.console import add_debug_argument
-from .lib.errors import UserError
-from .lib.model import DEFAULT_DOMAIN, STAND_IN
-from .lib.parameters import parse_assignment
-from .lib.preview_server import start_preview
+from ..core import inputs
+from ..core.console import add_debug_argument
+from ..core.errors import UserError
+from ..endpoint.model import DEFAULT_DOMAIN, STAND_IN
+from ..endpoint.preview_server import start_preview
+from ..template.overrides import parse_assignment
 
 DESCRIPTION = (
     "Serve locally what the maintenance endpoint serves. THIS IS A LOCAL STAND-IN, NOT "

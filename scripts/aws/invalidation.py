@@ -19,9 +19,9 @@ from typing import TextIO
 
 from botocore.exceptions import ClientError
 
-from .aws import require_outputs, stack_outputs
-from .console import format_elapsed, info
-from .errors import ExitCode, UserError, error_code, error_message
+from ..core.console import format_elapsed, info
+from ..core.errors import ExitCode, UserError, error_code, error_message
+from .clients import require_outputs, stack_outputs
 from .page import EDGE_COPY_LIFETIME
 
 DEFAULT_PATHS = ("/*",)

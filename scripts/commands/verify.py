@@ -6,10 +6,10 @@ import argparse
 import json
 import sys
 
-from .lib import inputs
-from .lib.console import add_debug_argument, add_region_profile_arguments
-from .lib.errors import ExitCode
-from .lib.probe import Check, render_probe, render_table, verify
+from ..check.verify import Check, render_probe, render_table, verify
+from ..core import inputs
+from ..core.console import add_debug_argument, add_region_profile_arguments
+from ..core.errors import ExitCode
 
 DESCRIPTION = ("Check that a maintenance endpoint answers every method and path with 503, the "
                "page, Retry-After and Cache-Control: no-store; then load-probe it. Exit 0 only "

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from .lib.aws import Clients, session
-from .lib.console import add_aws_arguments, add_timeout_argument, emit_result
-from .lib.deployer import DEFAULT_TIMEOUT_MINUTES, deploy, summary_lines
-from .lib.page import DEFAULT_CONTENT, read_content
-from .lib.parameters import load_template, parse_assignment, validate_overrides
+from ..aws.clients import Clients, session
+from ..aws.deployer import DEFAULT_TIMEOUT_MINUTES, deploy, summary_lines
+from ..aws.page import DEFAULT_CONTENT, read_content
+from ..core.console import add_aws_arguments, add_timeout_argument, emit_result
+from ..template.overrides import load_template, parse_assignment, validate_overrides
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,10 +7,10 @@ import json
 import re
 from pathlib import Path
 
-from .errors import ExitCode, UserError
-from .files import read_bytes
-from .inputs import is_hostname
-from .template import build_template
+from ..core.errors import ExitCode, UserError
+from ..core.files import read_bytes
+from ..core.inputs import is_hostname
+from .build import build_template
 
 # CLI flags for the template parameters they set (for error messages).
 FLAG_FOR_PARAMETER = {

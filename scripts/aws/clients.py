@@ -21,16 +21,9 @@ if TYPE_CHECKING:
     import boto3
     from botocore.config import Config
 
-from .console import format_elapsed
-from .errors import (
-    DEFAULT_REGION_HINT,
-    ExitCode,
-    NotAwsResponse,
-    UserError,
-    error_code,
-    error_message,
-)
-from .inputs import http_url, is_region_name
+from ..core.console import format_elapsed
+from ..core.errors import DEFAULT_REGION_HINT, ExitCode, NotAwsResponse, UserError, error_code, error_message
+from ..core.inputs import http_url, is_region_name
 
 # ---------------------------------------------------------------------------------------
 # Sessions and clients

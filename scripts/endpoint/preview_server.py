@@ -32,9 +32,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from . import files
-from .errors import UserError
-from .inputs import is_hostname
+from ..core import files
+from ..core.errors import UserError
+from ..core.inputs import is_hostname
 from .model import DEFAULT_DOMAIN, STAND_IN, Answer, cloudfront_error_page, endpoint_model
 
 SERVER_HEADER = f"maintenance-preview ({STAND_IN})"

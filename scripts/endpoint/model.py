@@ -37,10 +37,10 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from .errors import ExitCode, UserError
-from .functions import FunctionHost
-from .page import CACHE_CONTROL, CONTENT_DIR, CONTENT_TYPES, default_object_key, read_content
-from .parameters import load_template, validate_parameter
+from ..aws.page import CACHE_CONTROL, CONTENT_DIR, CONTENT_TYPES, default_object_key, read_content
+from ..core.errors import ExitCode, UserError
+from ..template.overrides import load_template, validate_parameter
+from .node_host import FunctionHost
 
 DEFAULT_DOMAIN = "d111111abcdef8.cloudfront.net"
 STAND_IN = "local stand-in, not CloudFront"

@@ -74,7 +74,7 @@ from troposphere import (
 from troposphere import cloudfront as cf
 from troposphere import s3 as s3r
 
-from .inputs import UTC_TIME_PATTERN
+from ..core.inputs import UTC_TIME_PATTERN
 
 DEFAULT_OBJECT_KEY = "maintenance.html"
 

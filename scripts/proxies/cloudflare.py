@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from . import inputs
-from .parameters import load_template
-from .proxies import render
+from ..core import inputs
+from ..template.overrides import load_template
+from .common import render
 
 WORKER_FILE = "cloudflare_worker.js"
 WRANGLER_BEGIN = "---- wrangler.toml ----"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from .lib.aws import Clients, session
-from .lib.console import add_aws_arguments, add_timeout_argument, emit_result
-from .lib.teardown import DEFAULT_TIMEOUT_MINUTES, destroy
+from ..aws.clients import Clients, session
+from ..aws.teardown import DEFAULT_TIMEOUT_MINUTES, destroy
+from ..core.console import add_aws_arguments, add_timeout_argument, emit_result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

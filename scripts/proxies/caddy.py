@@ -24,10 +24,10 @@ from __future__ import annotations
 import posixpath
 import re
 
-from . import inputs
-from .errors import UserError
-from .inputs import join_host_port
-from .proxies import check_path, parse_listen, render, switch_found
+from ..core import inputs
+from ..core.errors import UserError
+from ..core.inputs import join_host_port
+from .common import check_path, parse_listen, render, switch_found
 
 SWITCH_FILE = "maintenance.on"
 DEFAULT_ADMIN = "localhost:2019"  # Caddy's own default: loopback only

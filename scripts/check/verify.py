@@ -39,17 +39,14 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from .aws import describe_stack, outputs_of, require_outputs, session
-from .errors import ExitCode, UserError
-from .files import read_bytes
-from .inputs import http_url, url_path
-from .model import EndpointModel, endpoint_model
-from .page import EDGE_MAX_AGE, read_content
-from .parameters import load_template, validate_overrides
-from .template import (  # every method CloudFront can allow: verify sends them all
-    ALL_METHODS,
-    COUNTDOWN_FLOOR_SECONDS,
-)
+from ..aws.clients import describe_stack, outputs_of, require_outputs, session
+from ..aws.page import EDGE_MAX_AGE, read_content
+from ..core.errors import ExitCode, UserError
+from ..core.files import read_bytes
+from ..core.inputs import http_url, url_path
+from ..endpoint.model import EndpointModel, endpoint_model
+from ..template.build import ALL_METHODS, COUNTDOWN_FLOOR_SECONDS
+from ..template.overrides import load_template, validate_overrides
 
 # Headers verify checks itself; the rest of what the policy sets is "security headers".
 _OWN_CHECKS = {"content-type", "retry-after", "cache-control", "content-length"}
@@ -655,7 +652,7 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
     if not url.endswith("/"):
         url += "/"
     if deployed.get("AppOriginDomainName"):  # a front door: its checks follow its switch
-        from .frontdoor_verify import verify_front_door
+        from .front_door import verify_front_door
 
         return verify_front_door(args, url, deployed)
     exp = build_expectation(args, deployed, template)
