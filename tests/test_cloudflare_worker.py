@@ -210,12 +210,12 @@ def test_installed_package_ships_the_worker_code(tmp_path):
                             f"['setup.py', '-q', 'build_py', '--build-lib', {str(lib)!r}]; setup()"],
                            cwd=source, capture_output=True, text=True, timeout=120)
     assert build.returncode == 0, build.stderr
-    run = subprocess.run([sys.executable, "-c", "from maintenance_endpoint.lib import cloudflare; "
+    run = subprocess.run([sys.executable, "-c", "from maintenance_endpoint.proxies import cloudflare; "
                           f"print(cloudflare.__file__); print(cloudflare.generate({ENDPOINT!r}))"],
                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(lib)},
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith(str(lib / "maintenance_endpoint" / "lib" / "cloudflare.py"))
+    assert run.stdout.startswith(str(lib / "maintenance_endpoint" / "proxies" / "cloudflare.py"))
     assert "export default {" in run.stdout
 
 

@@ -26,10 +26,10 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from support.cfn_stubs import cfn_client, stack
 
-from scripts import switch as command
 from scripts.cli import build_parser, main
+from scripts.commands import switch as command
 from scripts.core.errors import ExitCode, UserError, explain
-from scripts.lib import edge_switch
+from scripts.switch import edge as edge_switch
 from scripts.template.build import SWITCH_KEY
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import pytest
 
 from scripts.check.front_door import check_front_door
 from scripts.check.verify import Client
-from scripts.lib.edge_switch import OFF, Switch
+from scripts.switch.edge import OFF, Switch
 
 PAGE = b"<!doctype html><title>Down for maintenance</title>\n"
 PAGE_PATH = "/.maintenance-endpoint/maintenance.html"

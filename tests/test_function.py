@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from support.modes import FRONT_DOOR, MODE_CONDITIONS, in_mode
 
-from scripts.lib import edge_switch
+from scripts.switch import edge as edge_switch
 from scripts.template import build as stack
 
 TEMPLATE = stack.build_template().to_dict()

@@ -618,6 +618,6 @@ def test_without_node_the_cli_exits_3_with_one_line_and_never_listens(tmp_path):
 def test_the_node_harness_is_package_data_so_a_non_editable_install_ships_it():
     setuptools_cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert setuptools_cfg["package-dir"]["maintenance_endpoint"] == "scripts"
-    assert HOST_SCRIPT.parent == ROOT / "scripts" / "lib" and HOST_SCRIPT.is_file()
-    patterns = setuptools_cfg["package-data"]["maintenance_endpoint.lib"]
+    assert HOST_SCRIPT.parent == ROOT / "scripts" / "endpoint" and HOST_SCRIPT.is_file()
+    patterns = setuptools_cfg["package-data"]["maintenance_endpoint.endpoint"]
     assert any(fnmatch.fnmatch(HOST_SCRIPT.name, pattern) for pattern in patterns)

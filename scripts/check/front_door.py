@@ -30,7 +30,7 @@ import requests
 
 from ..aws.clients import session
 from ..aws.page import read_content
-from ..lib import edge_switch
+from ..switch import edge as edge_switch
 from ..template.build import ALL_METHODS
 from .verify import Check, Client, _error_name, _retry_after_ok, probe_paths
 

@@ -11,9 +11,9 @@ from ..core import inputs
 from ..core.console import add_debug_argument, add_region_profile_arguments
 from ..core.errors import UserError
 from ..endpoint.model import DEFAULT_DOMAIN
-from ..lib.switch import DEFAULT_HAPROXY_SERVICE
 from ..proxies import caddy, cloudflare
 from ..proxies.common import SYSTEM_CA_BUNDLES, generate
+from ..switch.proxy import DEFAULT_HAPROXY_SERVICE
 
 DESCRIPTION = ("Print an nginx, HAProxy or Caddy configuration, or a Cloudflare Worker, that serves the app "
                "and fails over to the maintenance endpoint when the app is down or answers 502/503/504.")

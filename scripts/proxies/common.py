@@ -19,7 +19,7 @@ from pathlib import Path
 from ..core import files, inputs
 from ..core.errors import UserError
 from ..core.inputs import join_host_port
-from ..lib import switch
+from ..switch import proxy as switch
 
 # Where the common Linux distributions keep the system CA bundle (nginx needs a file path;
 # HAProxy has `@system-ca`). Debian/Ubuntu first, then RHEL/Fedora, openSUSE, Alpine.

@@ -15,13 +15,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .aws.clients import session
-from .core import inputs
-from .core.console import add_debug_argument, add_region_profile_arguments, emit_result, info
-from .core.errors import ExitCode, UserError
-from .lib import edge_switch, switch
-from .proxies import caddy
-from .proxies.common import haproxy_service_in_config, switch_in_config
+from ..aws.clients import session
+from ..core import inputs
+from ..core.console import add_debug_argument, add_region_profile_arguments, emit_result, info
+from ..core.errors import ExitCode, UserError
+from ..proxies import caddy
+from ..proxies.common import haproxy_service_in_config, switch_in_config
+from ..switch import edge as edge_switch
+from ..switch import proxy as switch
 
 DESCRIPTION = (
     "Put the site into maintenance (every client outside the allowlist gets the endpoint's "
