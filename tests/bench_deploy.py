@@ -62,7 +62,7 @@ from support import localstack as ls_harness
 from scripts.aws.clients import Clients
 from scripts.aws.deployer import deploy
 from scripts.aws.page import DEFAULT_CONTENT
-from scripts.template.build import build_template
+from scripts.template import build_template
 
 AWS = ROOT / ".venv" / "bin" / "aws"
 STACK = "bench-maint"

@@ -30,7 +30,7 @@ from scripts.cli import build_parser, main
 from scripts.commands import switch as command
 from scripts.core.errors import ExitCode, UserError, explain
 from scripts.switch import edge as edge_switch
-from scripts.template.build import SWITCH_KEY
+from scripts.template import SWITCH_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "shop"

@@ -20,7 +20,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 from support import skip_or_fail
 
-from scripts.template import build as stack
+from scripts import template as stack
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"

@@ -52,7 +52,7 @@ from support import localstack as ls_harness
 from support.modes import FRONT_DOOR, in_mode
 
 from scripts.aws.page import CACHE_CONTROL
-from scripts.template.build import build_template
+from scripts.template import build_template
 
 ROOT = Path(__file__).resolve().parent.parent
 AWS = ROOT / ".venv" / "bin" / "aws"

@@ -37,7 +37,7 @@ from scripts.core.errors import ExitCode, UserError
 from scripts.endpoint.model import DEFAULT_DOMAIN, endpoint_model
 from scripts.endpoint.node_host import HOST_SCRIPT
 from scripts.endpoint.preview_server import start_preview
-from scripts.template.build import ALL_METHODS, build_template
+from scripts.template import ALL_METHODS, build_template
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "content" / "maintenance.html"

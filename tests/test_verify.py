@@ -25,7 +25,7 @@ from scripts.cli import main as cli_main
 from scripts.core.errors import MEANING, ExitCode, UserError
 from scripts.endpoint.model import DEFAULT_DOMAIN, Answer, endpoint_model
 from scripts.endpoint.preview_server import start_preview
-from scripts.template.build import ALL_METHODS
+from scripts.template import ALL_METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "content" / "maintenance.html"

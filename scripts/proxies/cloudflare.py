@@ -14,9 +14,10 @@ from importlib import resources
 
 from ..core import inputs
 from ..template.overrides import load_template
-from .common import render
 
 WORKER_FILE = "cloudflare_worker.js"
+# Where CONFIG goes: a JavaScript identifier, so that `node --check` reads the file as it is.
+CONFIG_PLACEHOLDER = "__CONFIG__"
 WRANGLER_BEGIN = "---- wrangler.toml ----"
 WRANGLER_END = "---- end of wrangler.toml ----"
 # A date the Worker's code is known to run under (it needs nothing newer: fetch, AbortController,
@@ -71,8 +72,10 @@ def generate(endpoint: str, *, app_timeout: str = "60s", allow: list[str] | None
     wrangler = "\n".join(f"// {line}".rstrip() for line in
                          (WRANGLER_BEGIN, *WRANGLER_TOML.splitlines(), WRANGLER_END))
     code = resources.files(__package__).joinpath(WORKER_FILE).read_text(encoding="utf-8")
+    if code.count(CONFIG_PLACEHOLDER) != 1:
+        raise KeyError(f"{WORKER_FILE} must name {CONFIG_PLACEHOLDER} once")
     return (HEADER.format(endpoint=config["endpoint"], wrangler=wrangler)
-            + render(code, config=json.dumps(config, indent=2)))
+            + code.replace(CONFIG_PLACEHOLDER, json.dumps(config, indent=2)))
 
 
 def wrangler_toml(worker_source: str) -> str:

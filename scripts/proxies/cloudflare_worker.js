@@ -4,7 +4,7 @@
 // visitor is not on the allowlist. CONFIG is filled in from checked options by
 // `maintenance-endpoint proxy-config --kind cloudflare`: generate the file again to change it.
 
-const CONFIG = {{config}};
+const CONFIG = __CONFIG__;
 
 // Answers that mean "the app is not there": the app's own 502/503/504, and what Cloudflare
 // answers for an origin it cannot use (520 unknown error, 521 refused, 522 connect timeout,
