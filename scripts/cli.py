@@ -1,8 +1,8 @@
 """The one console command, `maintenance-endpoint SUBCOMMAND ...` (also `python -m scripts`).
 
-Each subcommand is a module with ``add_arguments(parser)`` and ``run(args)``, listed in
-``COMMANDS`` with its one line of help; this file only wires them up. Every failure ends as
-one line ``error: <sentence>`` on stderr and an exit code (``lib.errors.ExitCode``);
+Each subcommand is a module in ``commands/`` with ``add_arguments(parser)`` and ``run(args)``,
+listed in ``COMMANDS`` with its one line of help; this file only wires them up. Every failure ends as
+one line ``error: <sentence>`` on stderr and an exit code (``core.errors.ExitCode``);
 ``--debug`` adds the traceback.
 """
 
@@ -12,11 +12,11 @@ import argparse
 import importlib
 import sys
 import textwrap
-from importlib import metadata
 
+from . import __version__
 from .core.errors import MEANING, UserError, run
 
-# name: (module beside this file, one line of help). Only the module of the subcommand being
+# name: (module in commands/, one line of help). Only the module of the subcommand being
 # run is imported, so that `switch --kind nginx` starts without loading boto3 (it is timed:
 # the switch should take effect within a second, also on a busy host).
 COMMANDS = {
@@ -43,10 +43,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def version() -> str:
-    try:
-        return metadata.version("maintenance-endpoint")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
+    return __version__
 
 
 def build_parser(command: str | None = None) -> Parser:

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from scripts.check.client import Client
 from scripts.check.front_door import check_front_door
-from scripts.check.verify import Client
 from scripts.switch.edge import OFF, Switch
 
 PAGE = b"<!doctype html><title>Down for maintenance</title>\n"
@@ -165,7 +165,7 @@ def test_the_result_prints_like_the_endpoints(edge, capsys, monkeypatch):
 def test_the_endpoints_model_refuses_a_front_door():
     # preview (and verify by URL) play the endpoint; a front door's answers depend on the app.
     from scripts.core.errors import UserError
-    from scripts.endpoint.model import endpoint_model
+    from scripts.endpoint.builder import endpoint_model
 
     with pytest.raises(UserError, match="front door"):
         endpoint_model(parameters={"AppOriginDomainName": "app.example.com"})

@@ -35,11 +35,11 @@ from pathlib import Path
 
 import pytest
 
+from scripts import proxies
 from scripts.core import inputs
 from scripts.core.console import in_ci
 from scripts.core.errors import ExitCode, UserError
 from scripts.endpoint.preview_server import make_tls_material
-from scripts.proxies import common as proxies
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261122"))
 STRINGS_PER_OPTION = int(os.environ.get("FUZZ_STRINGS", "3000"))

@@ -31,10 +31,11 @@ from support.modes import MODE_CONDITIONS, in_mode
 from support.proxy_harness import wait_until
 
 from scripts.aws.page import CONTENT_TYPES, read_content
-from scripts.check.verify import ConnectToAdapter
+from scripts.check.client import ConnectToAdapter
 from scripts.cli import main as cli_main
 from scripts.core.errors import ExitCode, UserError
-from scripts.endpoint.model import DEFAULT_DOMAIN, endpoint_model
+from scripts.endpoint.builder import endpoint_model
+from scripts.endpoint.model import DEFAULT_DOMAIN
 from scripts.endpoint.node_host import HOST_SCRIPT
 from scripts.endpoint.preview_server import start_preview
 from scripts.template import ALL_METHODS, build_template
@@ -572,7 +573,7 @@ def test_a_function_that_does_not_compile_stops_the_preview_before_it_listens():
 
 
 def _node_children() -> list[int]:
-    """Processes whose parent is this one and that run functions_host.js."""
+    """Processes whose parent is this one and that run node_host.js."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -580,7 +581,7 @@ def _node_children() -> list[int]:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == os.getpid() and b"functions_host.js" in cmdline:
+        if ppid == os.getpid() and b"node_host.js" in cmdline:
             found.append(int(stat.parent.name))
     return found
 

@@ -42,7 +42,7 @@ from support.proxy_harness import (
     wait_until,
 )
 
-from scripts.proxies import common as proxies
+from scripts import proxies
 from scripts.switch import proxy as switch
 
 PUBLIC, OFFICE, VPN, BALANCER = "127.0.0.1", "127.0.0.2", "::1", "127.0.0.3"

@@ -317,7 +317,7 @@ class StackWatcher:
                   and e.get("LogicalResourceId") != _stack_name_of(e)]
         real = [e for e in failed
                 if "cancel" not in (e.get("ResourceStatusReason") or "").lower()]
-        pick = (real or failed or [None])[0]
+        pick = (real or failed)[0] if real or failed else None
         if pick is None:
             stack_events = [e for e in self.events if e.get("ResourceStatusReason")]
             if stack_events:

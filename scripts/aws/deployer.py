@@ -193,6 +193,7 @@ class Deployer:
             if result["action"] == "change-set-created":
                 result["elapsed_seconds"] = round(self.clock() - start, 1)
                 return result
+        assert stack is not None  # unchanged, created or updated: the stack exists
         result["stack_status"] = stack["StackStatus"]
         outputs = outputs_of(stack)
         created = result["action"] == "created"
@@ -214,7 +215,7 @@ class Deployer:
         # executed: it is created anew.
         live = stack is not None and stack["StackStatus"] != "REVIEW_IN_PROGRESS"
         previous = ({p["ParameterKey"]: p.get("ParameterValue", "")
-                     for p in stack.get("Parameters", [])} if live else None)
+                     for p in stack.get("Parameters", [])} if live and stack is not None else None)
         key_spec = template.get("Parameters", {}).get("MaintenanceObjectKey")
         if key_spec is not None and "MaintenanceObjectKey" not in overrides:
             deployed_key = (previous or {}).get("MaintenanceObjectKey")
@@ -237,6 +238,7 @@ class Deployer:
             return stack, None
         info(f"Stack {self.stack_name} is {status} (an earlier run, or someone else, started "
              "it): waiting for that to finish first...", file=self.out)
+        assert stack is not None  # it has a status
         watcher = StackWatcher(self.clients.cfn, stack["StackId"], out=self.out,
                                clock=self.clock, sleep=self.sleep,
                                poll_interval=self.poll_interval)
@@ -248,7 +250,7 @@ class Deployer:
     # 2. Up to date? Same parameters and the same template: no change set at all.
     def up_to_date(self, plan: Plan) -> bool:
         if not plan.exists or not parameters_unchanged(plan.template, plan.overrides,
-                                                       plan.previous):
+                                                       plan.previous or {}):
             return False
         deployed = self.clients.cfn.get_template(StackName=self.stack_name,
                                                  TemplateStage="Original")
@@ -265,7 +267,7 @@ class Deployer:
         return True
 
     # 3. Change set: create, show, confirm, execute, wait.
-    def change_set(self, plan: Plan, result: dict) -> tuple[str, dict]:
+    def change_set(self, plan: Plan, result: dict) -> tuple[str, dict | None]:
         cfn = self.clients.cfn
         change_type = "UPDATE" if plan.exists else "CREATE"
         # Unique per run: two runs within one second must not collide.

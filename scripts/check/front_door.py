@@ -1,6 +1,6 @@
 """verify for a front door (a stack deployed with AppOriginDomainName set).
 
-The endpoint's check (lib/probe.py) expects 503 for everything; a front door answers
+The endpoint's check (check/verify.py) expects 503 for everything; a front door answers
 according to its switch. This reads the switch from the stack's KeyValueStore, then sends
 every method to a few paths and expects:
 
@@ -13,14 +13,13 @@ every method to a few paths and expects:
   (AWS documents no propagation time): run verify again a little later;
 - whatever the switch: the page's own path under the reserved prefix answers the 503.
 
-It returns the same result document as probe.verify, so `maintenance-endpoint verify`
-prints and exits the same way. probe.verify hands over to it when the stack's
+It returns the same result document as check/verify.py's verify(), so `maintenance-endpoint verify`
+prints and exits the same way. That verify() hands over to it when the stack's
 AppOriginDomainName parameter is set.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -31,8 +30,10 @@ import requests
 from ..aws.clients import session
 from ..aws.page import read_content
 from ..switch import edge as edge_switch
-from ..template.build import ALL_METHODS
-from .verify import Check, Client, _error_name, _retry_after_ok, probe_paths
+from ..template.names import ALL_METHODS
+from .client import Client, error_name, probe_paths
+from .rules import Check, retry_after_ok
+from .settings import VerifyOptions
 
 APP, MAINTENANCE, OUTAGE = "the app", "maintenance 503", "outage"
 
@@ -45,7 +46,7 @@ def classify(method: str, resp: requests.Response, page: bytes | None) -> tuple[
         return APP, []
     problems = []
     retry_after = resp.headers.get("Retry-After")
-    if retry_after is None or not _retry_after_ok(retry_after):
+    if retry_after is None or not retry_after_ok(retry_after):
         problems.append(f"Retry-After {retry_after!r} is not valid" if retry_after else "no Retry-After")
     directives = [d.strip().split("=")[0].lower() for d in resp.headers.get("Cache-Control", "").split(",")]
     if "no-store" not in directives:
@@ -68,7 +69,7 @@ def check_front_door(client: Client, page_path: str, switch: edge_switch.Switch,
         try:
             resp = client.request(check.method, check.path)
         except requests.RequestException as exc:
-            check.error, check.body_detail = _error_name(exc), "-"
+            check.error, check.body_detail = error_name(exc), "-"
             return
         check.status = resp.status_code
         seen[i], check.problems = classify(check.method, resp, page)
@@ -86,26 +87,7 @@ def check_front_door(client: Client, page_path: str, switch: edge_switch.Switch,
     if not page_check.error and seen.get(len(checks) - 1) != MAINTENANCE:
         failures.append(f"the page path {page_path} answered {page_check.status}, not the 503")
     answers = Counter(seen[i] for i in range(len(checks) - 1) if i in seen)
-    note = ""
-    if not switch.on:
-        expected = "the app answers every request"
-        if answers[MAINTENANCE] or answers[OUTAGE]:
-            failures.append(f"switch off, but {answers[MAINTENANCE] + answers[OUTAGE]} answers were "
-                            "502/503/504 (the app is down or failing, or edges still answer the "
-                            "old way)")
-    else:
-        expected = "every request gets the maintenance 503"
-        if answers[APP] and (answers[MAINTENANCE] or answers[OUTAGE]):
-            failures.append(f"switch on, but answers are mixed ({dict(answers)}): some edges still "
-                            "answer the old way; " + edge_switch.REACHES_THE_EDGE)
-        elif answers[APP] and not switch.allow:
-            failures.append("switch on with nobody let through, but the app answered")
-        elif answers[APP]:
-            expected, note = "the app answers (this machine is let through)", (
-                "the app answered every request: this machine's address is in the allowlist "
-                f"({', '.join(switch.allow)})")
-        if answers[OUTAGE]:
-            failures.append(f"{answers[OUTAGE]} answers were 502/504")
+    expected, note = judge_answers(switch, answers, failures)
     for c in checks:
         for p in c.problems:
             failures.append(f"{c.method} {c.label}: {p}")
@@ -129,14 +111,40 @@ def check_front_door(client: Client, page_path: str, switch: edge_switch.Switch,
     }
 
 
-def verify_front_door(args: argparse.Namespace, url: str, deployed: dict[str, str]) -> dict[str, Any]:
-    """probe.verify for a front door: read the switch, then check_front_door."""
-    sess = session(args.profile, args.region)
-    arn = edge_switch.switch_arn(sess.client("cloudformation"), args.stack_name)
+def judge_answers(switch: edge_switch.Switch, answers: Counter[str], failures: list[str]) -> tuple[str, str]:
+    """(what was expected, a note) for the answers by kind under ``switch``; adds to ``failures``."""
+    note = ""
+    if not switch.on:
+        expected = "the app answers every request"
+        if answers[MAINTENANCE] or answers[OUTAGE]:
+            failures.append(f"switch off, but {answers[MAINTENANCE] + answers[OUTAGE]} answers were "
+                            "502/503/504 (the app is down or failing, or edges still answer the "
+                            "old way)")
+    else:
+        expected = "every request gets the maintenance 503"
+        if answers[APP] and (answers[MAINTENANCE] or answers[OUTAGE]):
+            failures.append(f"switch on, but answers are mixed ({dict(answers)}): some edges still "
+                            "answer the old way; " + edge_switch.REACHES_THE_EDGE)
+        elif answers[APP] and not switch.allow:
+            failures.append("switch on with nobody let through, but the app answered")
+        elif answers[APP]:
+            expected, note = "the app answers (this machine is let through)", (
+                "the app answered every request: this machine's address is in the allowlist "
+                f"({', '.join(switch.allow)})")
+        if answers[OUTAGE]:
+            failures.append(f"{answers[OUTAGE]} answers were 502/504")
+    return expected, note
+
+
+def verify_front_door(options: VerifyOptions, url: str, deployed: dict[str, str]) -> dict[str, Any]:
+    """verify() for a front door: read the switch, then check_front_door."""
+    assert options.stack_name is not None  # only a stack tells that it is a front door
+    sess = session(options.profile, options.region)
+    arn = edge_switch.switch_arn(sess.client("cloudformation"), options.stack_name)
     switch = edge_switch.read(edge_switch.store_client(sess), arn)
-    page = read_content(args.content)[0] if args.content else None
-    client = Client(url, ca_bundle=args.ca_bundle, connect_to=args.connect_to, timeout=args.timeout,
-                    pool=max(args.concurrency, 4))
+    page = read_content(options.content)[0] if options.content else None
+    client = Client(url, ca_bundle=options.ca_bundle, connect_to=options.connect_to, timeout=options.timeout,
+                    pool=max(options.concurrency, 4))
     result = check_front_door(client, "/" + deployed["MaintenanceObjectKey"], switch, page,
-                              args.concurrency)
+                              options.concurrency)
     return {"url": url, **result}

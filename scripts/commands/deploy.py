@@ -7,8 +7,9 @@ import argparse
 from ..aws.clients import Clients, session
 from ..aws.deployer import DEFAULT_TIMEOUT_MINUTES, deploy, summary_lines
 from ..aws.page import DEFAULT_CONTENT, read_content
-from ..core.console import add_aws_arguments, add_timeout_argument, emit_result
+from ..core.console import emit_result
 from ..template.overrides import load_template, parse_assignment, validate_overrides
+from ._args import add_aws_arguments, add_timeout_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

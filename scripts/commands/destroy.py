@@ -6,7 +6,8 @@ import argparse
 
 from ..aws.clients import Clients, session
 from ..aws.teardown import DEFAULT_TIMEOUT_MINUTES, destroy
-from ..core.console import add_aws_arguments, add_timeout_argument, emit_result
+from ..core.console import emit_result
+from ._args import add_aws_arguments, add_timeout_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +28,8 @@ def summary_line(result: dict) -> str:
     name = result["stack_name"]
     if result["already_deleted"]:
         at = result.get("deleted_at")
-        when = f" (at {at.isoformat(timespec='seconds')})" if hasattr(at, "isoformat") else ""
+        isoformat = getattr(at, "isoformat", None)
+        when = f" (at {isoformat(timespec='seconds')})" if isoformat is not None else ""
         return f"Stack {name} was already deleted{when}; nothing to do."
     how = " (its deletion was already under way)" if result["was_deleting"] else ""
     return (f"Stack {name} deleted{how}: {result['deleted_objects']} object versions removed "

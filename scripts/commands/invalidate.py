@@ -6,7 +6,8 @@ import argparse
 
 from ..aws.clients import session
 from ..aws.invalidation import DEFAULT_PATHS, DEFAULT_TIMEOUT_MINUTES, invalidate, validate_paths
-from ..core.console import add_aws_arguments, add_timeout_argument, emit_result
+from ..core.console import emit_result
+from ._args import add_aws_arguments, add_timeout_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,11 +8,11 @@ import sys
 import threading
 
 from ..core import inputs
-from ..core.console import add_debug_argument
 from ..core.errors import UserError
 from ..endpoint.model import DEFAULT_DOMAIN, STAND_IN
 from ..endpoint.preview_server import start_preview
 from ..template.overrides import parse_assignment
+from ._args import add_debug_argument
 
 DESCRIPTION = (
     "Serve locally what the maintenance endpoint serves. THIS IS A LOCAL STAND-IN, NOT "

@@ -8,12 +8,11 @@ import sys
 
 from ..aws.clients import require_outputs, session, stack_outputs
 from ..core import inputs
-from ..core.console import add_debug_argument, add_region_profile_arguments
 from ..core.errors import UserError
 from ..endpoint.model import DEFAULT_DOMAIN
-from ..proxies import caddy, cloudflare
-from ..proxies.common import SYSTEM_CA_BUNDLES, generate
+from ..proxies import SYSTEM_CA_BUNDLES, ProxyOptions, caddy, cloudflare, generate_config
 from ..switch.proxy import DEFAULT_HAPROXY_SERVICE
+from ._args import add_debug_argument, add_region_profile_arguments
 
 DESCRIPTION = ("Print an nginx, HAProxy or Caddy configuration, or a Cloudflare Worker, that serves the app "
                "and fails over to the maintenance endpoint when the app is down or answers 502/503/504.")
@@ -66,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         help="the trusted proxies name the client in a PROXY protocol header instead of "
                              "X-Forwarded-For (nginx then expects it on every connection; HAProxy on "
                              "connections from --trusted-proxy only)")
-    # Caddy and Cloudflare only (recipes in lib/caddy.py and lib/cloudflare.py).
+    # Caddy and Cloudflare only (recipes in proxies/caddy.py and proxies/cloudflare.py).
     p.add_argument("--admin", default=caddy.DEFAULT_ADMIN, metavar="HOST:PORT|off",
                    help="Caddy: where its admin API listens, on loopback only (default: %(default)s)")
     p.add_argument("--retry-after", metavar="SECONDS",
@@ -99,13 +98,13 @@ def run(args: argparse.Namespace) -> int:
 def configuration(args: argparse.Namespace, endpoint: str) -> str:
     if args.kind in ("caddy", "cloudflare"):
         return generate_recipe(args, endpoint)
-    return generate(
-        args.kind, endpoint, app=args.app, listen=args.listen or ["80"], endpoint_address=args.endpoint_address,
+    return generate_config(args.kind, ProxyOptions(
+        endpoint, app=args.app, listen=args.listen or ["80"], endpoint_address=args.endpoint_address,
         ca_file=args.ca_file, resolvers=args.resolver, app_host=args.app_host, health_path=args.health_path,
         connect_timeout=args.connect_timeout, read_timeout=args.read_timeout, standalone=args.standalone,
         state_dir=args.state_dir, allow=args.allow, trusted_proxies=args.trusted_proxy,
         proxy_protocol=args.proxy_protocol, lua_file=args.lua_file,
-    )
+    ))
 
 
 # Options that mean nothing to a kind (those without a default, so a given one is detectable).

@@ -17,12 +17,13 @@ from pathlib import Path
 
 from ..aws.clients import session
 from ..core import inputs
-from ..core.console import add_debug_argument, add_region_profile_arguments, emit_result, info
+from ..core.console import emit_result, info
 from ..core.errors import ExitCode, UserError
 from ..proxies import caddy
 from ..proxies.common import haproxy_service_in_config, switch_in_config
 from ..switch import edge as edge_switch
 from ..switch import proxy as switch
+from ._args import add_debug_argument, add_region_profile_arguments
 
 DESCRIPTION = (
     "Put the site into maintenance (every client outside the allowlist gets the endpoint's "

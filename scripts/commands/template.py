@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..template.build import build_template, parameters_help
+from ..template import build_template, parameters_help
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 
-from ..check.verify import Check, render_probe, render_table, verify
+from ..check import verify as check
+from ..check.report import render_probe, render_table
+from ..check.rules import Check
+from ..check.settings import VerifyOptions
 from ..core import inputs
-from ..core.console import add_debug_argument, add_region_profile_arguments
 from ..core.errors import ExitCode
+from ._args import add_debug_argument, add_region_profile_arguments
 
 DESCRIPTION = ("Check that a maintenance endpoint answers every method and path with 503, the "
                "page, Retry-After and Cache-Control: no-store; then load-probe it. Exit 0 only "
@@ -45,6 +48,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="connect here instead of the URL's host; Host, SNI and certificate name stay the URL's")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     add_debug_argument(p)
+
+
+def verify(args: argparse.Namespace) -> dict:
+    """The check, with the options from the command line."""
+    return check.verify(VerifyOptions(**{name: getattr(args, name) for name in VerifyOptions.__dataclass_fields__}))
 
 
 def run(args: argparse.Namespace) -> int:

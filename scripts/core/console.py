@@ -1,16 +1,15 @@
-"""Talking to the user: diagnostics on stderr, results on stdout, confirmation, the
-arguments every AWS command shares."""
+"""Talking to the user: diagnostics on stderr, results on stdout, confirmation, Ctrl-C
+handling. (The command-line options the commands share are in commands/_args.py.)"""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TextIO
 
 from .errors import ExitCode, UserError
@@ -61,7 +60,7 @@ def format_elapsed(seconds: float) -> str:
 
 
 def confirm(question: str, *, yes: bool, what: str, stdin: TextIO | None = None,
-            env: dict | None = None, out: TextIO | None = None) -> None:
+            env: Mapping[str, str] | None = None, out: TextIO | None = None) -> None:
     """Return if confirmed (or ``yes``); raise ``UserError`` (ABORTED) otherwise.
 
     Never blocks on a prompt that nobody can answer: without a terminal on stdin, or
@@ -86,49 +85,3 @@ def _isatty(stream) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
-
-
-def add_aws_arguments(parser: argparse.ArgumentParser, *, stack_required: bool = True) -> None:
-    """--stack-name, --region, --profile, --json, --debug; the epilog says how long AWS
-    calls may take."""
-    from .inputs import stack_name
-
-    parser.add_argument("--stack-name", required=stack_required, type=stack_name,
-                        help="CloudFormation stack name")
-    add_region_profile_arguments(parser)
-    parser.add_argument("--json", action="store_true",
-                        help="print a machine-readable summary on stdout")
-    add_debug_argument(parser)
-
-
-def add_region_profile_arguments(parser: argparse.ArgumentParser, *, note: str = "") -> None:
-    """--region and --profile (each checked against its grammar; empty is an error, never
-    "the default"), and the time bound of AWS calls appended to the epilog."""
-    from ..aws.clients import LIMITS
-    from .inputs import profile_name, region_name
-
-    parser.add_argument("--region", type=region_name, help="AWS region" + note + " (default: "
-                        "AWS_REGION / AWS_DEFAULT_REGION / profile)")
-    parser.add_argument("--profile", type=profile_name,
-                        help="AWS profile" + note + " (default: AWS_PROFILE)")
-    parser.epilog = " ".join(filter(None, (parser.epilog, LIMITS.describe())))
-
-
-def add_debug_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--debug", action="store_true", help="print tracebacks for errors")
-
-
-def add_timeout_argument(parser: argparse.ArgumentParser, default: float, what: str) -> None:
-    """--timeout MINUTES: the time budget for ``what``."""
-    parser.add_argument("--timeout", type=timeout_minutes, default=default, metavar="MINUTES",
-                        help=f"time budget for {what} (default {default:g})")
-
-
-def timeout_minutes(value: str) -> float:
-    """argparse type: a finite number of minutes above 0 and at most a day."""
-    from .inputs import finite_number
-
-    minutes = finite_number(value, "minutes")
-    if not 0 < minutes <= 24 * 60:
-        raise argparse.ArgumentTypeError("must be more than 0 and at most 1440 minutes")
-    return minutes

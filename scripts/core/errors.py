@@ -96,7 +96,7 @@ def error_message(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Message", "") or str(exc)
 
 
-def one_line(text: str) -> str:
+def one_line(text: object) -> str:
     """``text`` folded onto one line (AWS messages and HTML bodies can hold newlines)."""
     return " ".join(str(text).split())
 

@@ -46,7 +46,7 @@ def _error(label: str, path: str | os.PathLike, exc: OSError | ValueError) -> Us
     if isinstance(exc, ValueError):  # an embedded NUL byte
         reason = "is not a valid file name"
     else:
-        reason = _REASONS.get(exc.errno) or f"cannot be used ({exc.strerror or exc})"
+        reason = (_REASONS.get(exc.errno) if exc.errno is not None else None) or f"cannot be used ({exc.strerror or exc})"
     return UserError(f"{label} {os.fspath(path) or repr('')} {reason}.", ExitCode.USAGE)
 
 

@@ -12,6 +12,8 @@ import math
 import re
 import urllib.parse
 
+from .errors import ExitCode, UserError
+
 # CloudFormation stack names: "[a-zA-Z][-a-zA-Z0-9]*", at most 128 characters.
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
 _STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
@@ -62,8 +64,6 @@ UTC_TIME_PATTERN = rf"20[0-9]{{2}}-{_MONTH_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0
 def _fail(message: str, what: str | None):
     if what is None:
         return argparse.ArgumentTypeError(message)
-    from .errors import ExitCode, UserError
-
     return UserError(f"{what}: {message}." if not message.endswith(".") else f"{what}: {message}",
                      ExitCode.USAGE)
 
@@ -168,8 +168,9 @@ def host_port(value: str, what: str | None = None, *, default_port: int | None =
     m = re.fullmatch(r"\[([^\]]*)\](?::([^:]*))?", value) or \
         re.fullmatch(r"([^:\[\]]*)(?::([^:]*))?", value)
     if m is None:  # a bare IPv6 address has many colons
-        if default_port is not None and ip_address(value):
-            return ip_address(value), default_port
+        address = ip_address(value) if default_port is not None else None
+        if default_port is not None and address:
+            return address, default_port
         raise _fail(f"{value!r} is not HOST:PORT (IPv6 as [ADDRESS]:PORT)", what)
     name, port_text = m.group(1), m.group(2)
     if value.startswith("[") and not ip_address(name):
@@ -216,6 +217,7 @@ def duration(value: str, what: str | None = None, *, high_ms: int = 86_400_000) 
     ms = _milliseconds(value, ("ms", "s", "m", "h"))
     if ms is not None and 0 < ms <= high_ms:
         m = _DURATION.fullmatch(value)
+        assert m is not None  # _milliseconds read it with the same pattern
         return f"{int(m.group(1))}{m.group(2)}"
     raise _fail(f"{value!r} is not a duration such as 3s or 500ms (ms, s, m or h; more "
                 f"than 0, at most {high_ms // 3_600_000} h)", what)

@@ -1,5 +1,5 @@
 """The template's CloudFront Functions, executed: one long-lived node child per model runs
-their code (``functions_host.js``, shipped beside this module). NOT the cloudfront-js-2.0
+their code (``node_host.js``, shipped beside this module). NOT the cloudfront-js-2.0
 runtime: node runs the same ES 5.1 the functions use.
 
     host = FunctionHost({"ViewerRequestFunction": code, ...})
@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,6 +69,7 @@ def _read_replies(stdout: IO[str], pending: collections.deque[_Reply], lock: thr
 
 def _stop(proc: subprocess.Popen) -> None:
     """End the child: close its stdin (it exits at end of input); kill it if it will not."""
+    assert proc.stdin is not None  # started with stdin=PIPE
     if proc.poll() is None:
         try:
             proc.stdin.close()
@@ -112,6 +113,7 @@ class FunctionHost:
         reply = _Reply()
         with self._lock:  # lines leave in the order of self._pending, and come back in it
             self._pending.append(reply)  # before the line leaves: its answer may come at once
+            assert self._proc.stdin is not None  # started with stdin=PIPE
             try:
                 self._proc.stdin.write(line)
                 self._proc.stdin.flush()
@@ -127,7 +129,7 @@ class FunctionHost:
             raise UserError(f"node could not {what}: {answer['error']}.", ExitCode.ERROR)
         return answer
 
-    def run(self, steps: list[tuple[str, Mapping[str, Any]]], now: float | None = None) -> list[dict[str, Any]]:
+    def run(self, steps: Sequence[tuple[str, Mapping[str, Any]]], now: float | None = None) -> list[dict[str, Any]]:
         """What each function's handler returns for its event, in one round trip; their
         Date.now() is ``now`` (seconds since the epoch; None: the real clock). The chain
         stops after a function that returns a response instead of a request."""

@@ -35,7 +35,8 @@ from typing import Any
 from ..core import files
 from ..core.errors import UserError
 from ..core.inputs import is_hostname
-from .model import DEFAULT_DOMAIN, STAND_IN, Answer, cloudfront_error_page, endpoint_model
+from .builder import endpoint_model
+from .model import DEFAULT_DOMAIN, STAND_IN, Answer, cloudfront_error_page
 
 SERVER_HEADER = f"maintenance-preview ({STAND_IN})"
 MAX_BODY = 10 * 1024 * 1024  # request bodies above this are not read; the connection is closed

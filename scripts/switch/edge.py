@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 from ..aws.clients import describe_stack, outputs_of
 from ..core.console import info
 from ..core.errors import ExitCode, UserError, error_code
-from ..template.build import SWITCH_KEY
+from ..template.names import SWITCH_KEY
 
 # The most a value may hold: "Maximum size of a value: 1 KB".
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html#limits-kvs
