@@ -41,35 +41,7 @@ MAX_CONTENT_BYTES = 1024 * 1024
 META_SHA256 = "sha256"
 META_INVALIDATION = "invalidation"
 
-# The page object's Cache-Control is written for the edge, which now serves every GET
-# and HEAD from its copy of this one object (template.py, viewer-request function):
-# - max-age=43200: the edge keeps its copy fresh for 12 h. That is inside the cache
-#   policy's bounds (CachingOptimized: MinTTL 1 s, MaxTTL 31536000 s), so it is the TTL
-#   the edge uses (Expiration.html, how the TTLs interact with max-age). Every page
-#   change is invalidated anyway.
-# - stale-while-revalidate=43200: for the next 12 h an expired copy is served at once
-#   while the edge asks S3 in the background, so no viewer waits on S3 (or on its
-#   timeouts when it is slow). max-age + stale-while-revalidate = 24 h, the bound
-#   EDGE_COPY_LIFETIME below relies on.
-# - stale-if-error=604800: after that, while S3 answers 5xx or cannot be reached, the
-#   edge keeps serving its copy for up to 7 days. S3 outages last hours; a week covers a
-#   long weekend with margin, and an object nobody asks for may be evicted earlier
-#   anyway ("CloudFront might evict the file", Expiration.html), so longer promises
-#   nothing more. (An S3 403 is not an error stale-if-error covers.)
-# CloudFront honours both stale directives from the origin: "The stale-while-revalidate
-# directive instructs CloudFront to immediately deliver stale responses to users while
-# it revalidates caches in the background. The stale-if-error directive defines how
-# long CloudFront should reuse stale responses if there's an error" (What's New,
-# 2023-05-17).
-# https://aws.amazon.com/about-aws/whats-new/2023/05/amazon-cloudfront-stale-while-revalidate-stale-if-error-cache-control-directives/
-# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Expiration.html
-# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html
-# Viewers never get this value on the main path: the viewer-response function sets
-# "Cache-Control: no-store" on every GET/HEAD. Other methods get the page through a
-# custom error response, where the response headers policy overrides Cache-Control with
-# no-store (AWS does not document whether policies apply there; verify checks it). Even
-# where it did not, a response to POST/PUT/PATCH/DELETE/OPTIONS is never reused for a
-# later request (RFC 9111, section 4), so no cache downstream can keep the 503.
+# The page object's Cache-Control is for the edge only. Why: docs/design.md#page-cache-control
 EDGE_MAX_AGE = 43200
 STALE_WHILE_REVALIDATE = 43200
 STALE_IF_ERROR = 604800

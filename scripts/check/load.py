@@ -27,15 +27,7 @@ def percentile(sorted_values: list[float], p: float) -> float | None:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-# X-Cache as CloudFront sends it, "<result> from cloudfront": the result is the
-# x-edge-result-type of its standard logs. Hit: served from the edge's copy; RefreshHit:
-# the copy had expired, so the edge asked the origin whether it was still current; Miss:
-# no usable copy, the origin was asked; Error: an error (a custom error response for the
-# other methods); LimitExceeded, CapacityExceeded, Redirect and others as they come.
-# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logs-reference.html
-# The hit ratio is Hit over all answers that carry a CloudFront X-Cache: the share that
-# cost S3 nothing, the live measure of origin load. An answer without X-Cache did not come
-# through CloudFront (the preview sends none: it does not pretend to be a cache).
+# X-Cache's result word, and the hit ratio. Why: docs/design.md#x-cache
 NO_X_CACHE = "none"
 # Age buckets (seconds), the last one at the page object's max-age: an answer older than
 # that was served stale (stale-while-revalidate, or stale-if-error while S3 fails).
