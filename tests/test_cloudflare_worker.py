@@ -199,7 +199,7 @@ def test_worker_and_wrangler_lines():
 
 def test_installed_package_ships_the_worker_code(tmp_path):
     """What a wheel (`pip install .`) holds: setuptools' build_py, run on a clean copy of the
-    sources with this pyproject, copies lib/cloudflare_worker.js, and the copy generates the
+    sources with this pyproject, copies proxies/cloudflare_worker.js, and the copy generates the
     Worker without the checkout."""
     source, lib = tmp_path / "source", tmp_path / "lib"
     for name in ("scripts", "content"):

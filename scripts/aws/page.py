@@ -23,7 +23,7 @@ CONTENT_TYPES = {
     ".json": "application/problem+json",
 }
 
-# The default pages ship inside the package when installed (content/ beside lib/), and
+# The default pages ship inside the package when installed (content/ beside aws/), and
 # live at the repository's top level in a checkout.
 _HERE = Path(__file__).resolve().parent.parent
 CONTENT_DIR = next((d for d in (_HERE / "content", _HERE.parent / "content") if d.is_dir()),

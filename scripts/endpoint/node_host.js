@@ -1,5 +1,5 @@
 'use strict';
-// Runs the code of CloudFront Functions for the local preview (scripts/lib/functions.py
+// Runs the code of CloudFront Functions for the local preview (scripts/endpoint/node_host.py
 // starts one of these per model and talks to it). NOT the cloudfront-js-2.0 runtime: node
 // runs the same ES 5.1 the template's functions use (functions-javascript-runtime-20.html).
 //
@@ -19,7 +19,7 @@ const vm = require('vm');
 const readline = require('readline');
 
 // Top-level code that runs longer than this is stopped. Calls run without a timeout here
-// (vm's watchdog costs more than the call itself); functions.py bounds each call instead.
+// (vm's watchdog costs more than the call itself); node_host.py bounds each call instead.
 const TIMEOUT_MS = 1000;
 const CALL = new vm.Script('handler(__event)');
 const functions = {};

@@ -27,7 +27,7 @@ ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):(\d{12}):certificate/(.+
 
 
 def load_template(path: str | Path | None = None) -> dict:
-    """The endpoint's template as a dict: synthesized in-process from ``template.py``, or
+    """The endpoint's template as a dict: synthesized in-process (``build_template()``), or
     read from a template JSON file ``path`` (e.g. one printed earlier)."""
     if path is None:
         return json.loads(build_template().to_json())
