@@ -1,8 +1,8 @@
 """The one console command, `maintenance-endpoint SUBCOMMAND ...` (also `python -m scripts`).
 
-Each subcommand is a module with ``add_arguments(parser)`` and ``run(args)``, listed in
-``COMMANDS`` with its one line of help; this file only wires them up. Every failure ends as
-one line ``error: <sentence>`` on stderr and an exit code (``lib.errors.ExitCode``);
+Each subcommand is a module in ``commands/`` with ``add_arguments(parser)`` and ``run(args)``,
+listed in ``COMMANDS`` with its one line of help; this file only wires them up. Every failure ends as
+one line ``error: <sentence>`` on stderr and an exit code (``core.errors.ExitCode``);
 ``--debug`` adds the traceback.
 """
 
@@ -12,11 +12,11 @@ import argparse
 import importlib
 import sys
 import textwrap
-from importlib import metadata
 
-from .lib.errors import MEANING, UserError, run
+from . import __version__
+from .core.errors import MEANING, UserError, run
 
-# name: (module beside this file, one line of help). Only the module of the subcommand being
+# name: (module in commands/, one line of help). Only the module of the subcommand being
 # run is imported, so that `switch --kind nginx` starts without loading boto3 (it is timed:
 # the switch should take effect within a second, also on a busy host).
 COMMANDS = {
@@ -30,7 +30,7 @@ COMMANDS = {
                                      "Worker, that fails over to the endpoint"),
     "switch": ("switch", "switch planned maintenance on or off (at your proxy, or at the edge for a "
                          "front door)"),
-    "template": ("print_template", "print the CloudFormation template as JSON (for aws cloudformation "
+    "template": ("template", "print the CloudFormation template as JSON (for aws cloudformation "
                                    "deploy)"),
 }
 
@@ -43,10 +43,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def version() -> str:
-    try:
-        return metadata.version("maintenance-endpoint")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
+    return __version__
 
 
 def build_parser(command: str | None = None) -> Parser:
@@ -66,14 +63,14 @@ def build_parser(command: str | None = None) -> Parser:
     for name, (module_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if full or name == command:
-            module = importlib.import_module(f".{module_name}", __package__)
+            module = importlib.import_module(f".commands.{module_name}", __package__)
             module.add_arguments(p)
             p.set_defaults(run=module.run)
     return parser
 
 
 def top_epilog() -> str:
-    from .lib.aws import LIMITS  # boto3: only for the top-level help
+    from .aws.clients import LIMITS  # boto3: only for the top-level help
 
     return ("Exit codes:\n" + "\n".join(f"  {int(code):>3}  {text}" for code, text in MEANING.items())
             + "\n\n" + "\n".join(textwrap.wrap(LIMITS.describe(), 79)))

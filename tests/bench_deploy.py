@@ -10,7 +10,7 @@ What it measures, several repetitions each, medians:
 
 1. No-op redeploy of one stack (same template, same parameters), three ways, in
    turn within each repetition so they see the same machine load:
-   - ``scripts.lib.deployer.deploy()`` in-process (the Python API);
+   - ``scripts.aws.deployer.deploy()`` in-process (the Python API);
    - ``python -m scripts deploy --stack-name S`` (what a user runs as
      ``maintenance-endpoint deploy``);
    - ``aws cloudformation deploy --template-file template.json --stack-name S
@@ -60,10 +60,10 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 from support import localstack as ls_harness
 from support.envs import AWS_CLI
 
-from scripts.lib.aws import Clients
-from scripts.lib.deployer import deploy
-from scripts.lib.page import DEFAULT_CONTENT
-from scripts.lib.template import build_template
+from scripts.aws.clients import Clients
+from scripts.aws.deployer import deploy
+from scripts.aws.page import DEFAULT_CONTENT
+from scripts.template import build_template
 
 AWS = AWS_CLI
 STACK = "bench-maint"
@@ -268,7 +268,7 @@ def main(argv=None):
             print(f"   wall {seconds:.2f}s, calls {len(calls)}, writes "
                   f"{sum(map(is_write, calls))}: {fmt_calls(calls)}")
 
-            from scripts.lib.teardown import destroy
+            from scripts.aws.teardown import destroy
             t0 = time.monotonic()
             destroy(Clients(cfn=cfn, s3=s3, cloudfront=cloudfront), STACK, yes=True,
                     poll_interval=0.5, out=quiet)

@@ -93,6 +93,8 @@ export MAINTENANCE_TEST_WORKERD="$PWD/$node/node_modules/.bin/workerd"
 # Lint first (configured in pyproject.toml): zero findings, or the run stops here.
 echo "== ruff check" >&2
 "$main/bin/ruff" check --quiet scripts tests stack.py
+echo "== mypy" >&2
+"$main/bin/mypy"
 
 # What this machine lacks: each tier's tests skip (and fail under CI=true); said once more at
 # the end, with the command that installs it.

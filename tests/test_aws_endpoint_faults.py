@@ -22,12 +22,12 @@ import boto3
 import pytest
 from conftest import REGION
 
+from scripts.aws import clients as aws
+from scripts.aws.clients import CallLimits
 from scripts.cli import build_parser
 from scripts.cli import main as cli_main
-from scripts.lib import aws
-from scripts.lib.aws import CallLimits
-from scripts.lib.errors import ExitCode
-from scripts.lib.preview_server import make_tls_material
+from scripts.core.errors import ExitCode
+from scripts.endpoint.preview_server import make_tls_material
 
 TINY = CallLimits(connect_timeout=0.5, read_timeout=0.5, attempts=2)
 NGINX_WELCOME = (b"<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head>"

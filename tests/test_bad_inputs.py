@@ -31,7 +31,7 @@ from conftest import REGION
 from support.aws_gate import AwsGate
 
 from scripts.cli import main as cli_main
-from scripts.lib.errors import ExitCode
+from scripts.core.errors import ExitCode
 
 USAGE, NOT_FOUND, STACK_STATE, ABORTED = (
     ExitCode.USAGE, ExitCode.NOT_FOUND, ExitCode.STACK_STATE, ExitCode.ABORTED)

@@ -43,7 +43,7 @@ from support.runtime_harness import (
     running_preview,
 )
 
-from scripts.lib.preview_server import make_tls_material
+from scripts.endpoint.preview_server import make_tls_material
 
 ALLOWED = "127.0.0.2"
 TRUSTED_PROXY = "127.0.0.3"

@@ -50,8 +50,8 @@ from support.runtime_harness import (
     running_preview,
 )
 
-from scripts.lib.cloudflare import wrangler_toml
-from scripts.lib.preview_server import make_tls_material
+from scripts.endpoint.preview_server import make_tls_material
+from scripts.proxies.cloudflare import wrangler_toml
 
 SITE = "www.example.com"
 ALLOW = ("203.0.113.0/24", "198.51.100.7/32", "2001:db8:abcd::/48", "::1/128")
@@ -199,7 +199,7 @@ def test_worker_and_wrangler_lines():
 
 def test_installed_package_ships_the_worker_code(tmp_path):
     """What a wheel (`pip install .`) holds: setuptools' build_py, run on a clean copy of the
-    sources with this pyproject, copies lib/cloudflare_worker.js, and the copy generates the
+    sources with this pyproject, copies proxies/cloudflare_worker.js, and the copy generates the
     Worker without the checkout."""
     source, lib = tmp_path / "source", tmp_path / "lib"
     for name in ("scripts", "content"):
@@ -210,12 +210,12 @@ def test_installed_package_ships_the_worker_code(tmp_path):
                             f"['setup.py', '-q', 'build_py', '--build-lib', {str(lib)!r}]; setup()"],
                            cwd=source, capture_output=True, text=True, timeout=120)
     assert build.returncode == 0, build.stderr
-    run = subprocess.run([sys.executable, "-c", "from maintenance_endpoint.lib import cloudflare; "
+    run = subprocess.run([sys.executable, "-c", "from maintenance_endpoint.proxies import cloudflare; "
                           f"print(cloudflare.__file__); print(cloudflare.generate({ENDPOINT!r}))"],
                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(lib)},
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith(str(lib / "maintenance_endpoint" / "lib" / "cloudflare.py"))
+    assert run.stdout.startswith(str(lib / "maintenance_endpoint" / "proxies" / "cloudflare.py"))
     assert "export default {" in run.stdout
 
 

@@ -1,4 +1,4 @@
-"""Library pieces (scripts.lib: exit codes, stack outputs, confirmation, content types) not
+"""Library pieces (scripts.core and scripts.aws: exit codes, stack outputs, confirmation, content types) not
 covered through the commands."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import pytest
 from botocore.stub import Stubber
 from support.cfn_stubs import FakeClock, add_describe, add_events, cfn_client, event, stack, stack_id
 
-from scripts.lib.aws import StackWatcher, stack_outputs
-from scripts.lib.console import confirm
-from scripts.lib.errors import MEANING, ExitCode, UserError
-from scripts.lib.page import CONTENT_TYPES
+from scripts.aws.clients import StackWatcher, stack_outputs
+from scripts.aws.page import CONTENT_TYPES
+from scripts.core.console import confirm
+from scripts.core.errors import MEANING, ExitCode, UserError
 
 
 def test_content_types():

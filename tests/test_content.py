@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.lib import template as stack
+from scripts import template as stack
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 HTML = (CONTENT / "maintenance.html").read_text(encoding="utf-8")

@@ -21,11 +21,12 @@ from support.cfn_stubs import (
     stack_id,
 )
 
+from scripts.aws import deployer
+from scripts.aws import page as page_lib
+from scripts.aws.clients import Clients
 from scripts.cli import main as cli_main
-from scripts.lib import deployer, parameters
-from scripts.lib import page as page_lib
-from scripts.lib.aws import Clients
-from scripts.lib.errors import ExitCode, UserError
+from scripts.core.errors import ExitCode, UserError
+from scripts.template import overrides as parameters
 
 NAME = "maint-test"
 CS_ARN = f"arn:aws:cloudformation:us-east-1:123456789012:changeSet/cs/{'a' * 36}"

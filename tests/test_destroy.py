@@ -8,9 +8,9 @@ import io
 import pytest
 from support.cfn_stubs import FakeClock, add_describe, add_events, event, stack, stack_id
 
-from scripts.lib import teardown
-from scripts.lib.aws import Clients
-from scripts.lib.errors import ExitCode, UserError
+from scripts.aws import teardown
+from scripts.aws.clients import Clients
+from scripts.core.errors import ExitCode, UserError
 
 NAME = "maint-test"
 
@@ -138,7 +138,7 @@ def test_declined_confirmation_changes_nothing(cfn, s3, bucket):
 
 
 def test_confirmation_on_a_terminal(cfn, s3, bucket, monkeypatch):
-    from scripts.lib import console as common
+    from scripts.core import console as common
 
     class Tty(io.StringIO):
         def isatty(self):

@@ -26,11 +26,11 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from support.cfn_stubs import cfn_client, stack
 
-from scripts import switch as command
 from scripts.cli import build_parser, main
-from scripts.lib import edge_switch
-from scripts.lib.errors import ExitCode, UserError, explain
-from scripts.lib.template import SWITCH_KEY
+from scripts.commands import switch as command
+from scripts.core.errors import ExitCode, UserError, explain
+from scripts.switch import edge as edge_switch
+from scripts.template import SWITCH_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "shop"

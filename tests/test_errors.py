@@ -22,12 +22,13 @@ from support.cfn_stubs import (
     stack,
 )
 
+from scripts.aws import deployer, teardown
+from scripts.aws import page as page_lib
+from scripts.aws.clients import Clients
 from scripts.cli import main as cli_main
-from scripts.lib import deployer, parameters, teardown
-from scripts.lib import page as page_lib
-from scripts.lib.aws import Clients
-from scripts.lib.errors import ExitCode
-from scripts.lib.errors import run as run_main
+from scripts.core.errors import ExitCode
+from scripts.core.errors import run as run_main
+from scripts.template import overrides as parameters
 
 HTML = "<!doctype html><title>Maintenance</title>"
 
@@ -89,7 +90,7 @@ def test_stack_not_found(aws_env, module, extra):
 
 
 def test_aws_endpoint_url_is_honoured(aws_env, moto_url):
-    from scripts.lib.aws import session
+    from scripts.aws.clients import session
     sess = session()
     assert sess.client("s3").meta.endpoint_url == moto_url
     assert sess.client("cloudformation").meta.endpoint_url == moto_url

@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from scripts.lib.edge_switch import OFF, Switch
-from scripts.lib.frontdoor_verify import check_front_door
-from scripts.lib.probe import Client
+from scripts.check.client import Client
+from scripts.check.front_door import check_front_door
+from scripts.switch.edge import OFF, Switch
 
 PAGE = b"<!doctype html><title>Down for maintenance</title>\n"
 PAGE_PATH = "/.maintenance-endpoint/maintenance.html"
@@ -153,7 +153,7 @@ def test_the_result_prints_like_the_endpoints(edge, capsys, monkeypatch):
     # (probe.verify hands over to frontdoor_verify for a stack with AppOriginDomainName).
     import argparse
 
-    from scripts import verify as verify_cmd
+    from scripts.commands import verify as verify_cmd
 
     result = {"url": "x", **verify(edge(lambda m, p: "maintenance"), ON)}
     monkeypatch.setattr(verify_cmd, "verify", lambda args: result)
@@ -164,8 +164,8 @@ def test_the_result_prints_like_the_endpoints(edge, capsys, monkeypatch):
 
 def test_the_endpoints_model_refuses_a_front_door():
     # preview (and verify by URL) play the endpoint; a front door's answers depend on the app.
-    from scripts.lib.errors import UserError
-    from scripts.lib.model import endpoint_model
+    from scripts.core.errors import UserError
+    from scripts.endpoint.builder import endpoint_model
 
     with pytest.raises(UserError, match="front door"):
         endpoint_model(parameters={"AppOriginDomainName": "app.example.com"})

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from support.modes import FRONT_DOOR, MODE_CONDITIONS, in_mode
 
-from scripts.lib import edge_switch
-from scripts.lib import template as stack
+from scripts import template as stack
+from scripts.switch import edge as edge_switch
 
 TEMPLATE = stack.build_template().to_dict()
 PARAMETERS = TEMPLATE["Parameters"]

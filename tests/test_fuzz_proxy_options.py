@@ -35,10 +35,11 @@ from pathlib import Path
 
 import pytest
 
-from scripts.lib import inputs, proxies
-from scripts.lib.console import in_ci
-from scripts.lib.errors import ExitCode, UserError
-from scripts.lib.preview_server import make_tls_material
+from scripts import proxies
+from scripts.core import inputs
+from scripts.core.console import in_ci
+from scripts.core.errors import ExitCode, UserError
+from scripts.endpoint.preview_server import make_tls_material
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261122"))
 STRINGS_PER_OPTION = int(os.environ.get("FUZZ_STRINGS", "3000"))

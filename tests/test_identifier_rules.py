@@ -1,4 +1,4 @@
-"""The AWS rules the identifier grammars (``scripts.lib.inputs``) and the template's
+"""The AWS rules the identifier grammars (``scripts.core.inputs``) and the template's
 parameter patterns encode, each pinned with its source."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import botocore.loaders
 import botocore.session
 import pytest
 
-from scripts.lib import inputs
-from scripts.lib.parameters import load_template
+from scripts.core import inputs
+from scripts.template.overrides import load_template
 
 
 def test_stack_names_follow_createstack():

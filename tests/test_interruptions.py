@@ -41,11 +41,11 @@ from support import localstack as ls_harness
 from support.aws_gate import AwsGate, Call
 from support.cfn_stubs import FakeClock, add_describe, add_events, event, stack, stack_id
 
+from scripts.aws import deployer
+from scripts.aws.clients import Clients, describe_stack
 from scripts.cli import main as cli_main
-from scripts.lib import deployer
-from scripts.lib.aws import Clients, describe_stack
-from scripts.lib.console import ctrl_c_deferred
-from scripts.lib.errors import ExitCode, UserError
+from scripts.core.console import ctrl_c_deferred
+from scripts.core.errors import ExitCode, UserError
 
 WAIT_FOR_HOLD = 120  # s: the chosen call must arrive within this
 WAIT_FOR_EXIT = 60  # s: a command must end this long after SIGINT (or a re-run at all: 5x)

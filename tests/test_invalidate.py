@@ -12,10 +12,10 @@ from botocore.stub import Stubber
 from conftest import REGION
 from support.cfn_stubs import FakeClock, add_describe, cfn_client, outputs_for, stack
 
-from scripts import invalidate as inv_cmd
+from scripts.aws import invalidation as inv
 from scripts.cli import main as cli_main
-from scripts.lib import invalidation as inv
-from scripts.lib.errors import ExitCode, UserError
+from scripts.commands import invalidate as inv_cmd
+from scripts.core.errors import ExitCode, UserError
 
 T = "2026-01-01T00:00:00Z"
 

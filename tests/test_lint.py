@@ -21,7 +21,7 @@ from cfnlint.api import ManualArgs, lint
 from support import skip_or_fail
 from support.envs import CHECKOV
 
-from scripts.lib import template as stack
+from scripts import template as stack
 
 ROOT = Path(__file__).resolve().parent.parent
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0b4c7d4e-1111-2222-3333-444455556666"

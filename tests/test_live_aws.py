@@ -25,9 +25,9 @@ import uuid
 
 import pytest
 
+from scripts.aws.clients import Clients, session
 from scripts.cli import main as cli_main
-from scripts.lib.aws import Clients, session
-from scripts.lib.errors import ExitCode, UserError
+from scripts.core.errors import ExitCode, UserError
 
 ENABLED = os.environ.get("MAINTENANCE_LIVE_TEST") == "1"
 pytestmark = pytest.mark.skipif(
@@ -49,7 +49,7 @@ def live():
     name = os.environ.get("MAINTENANCE_LIVE_STACK") or f"maint-live-{uuid.uuid4().hex[:8]}"
     yield clients, name
     if os.environ.get("MAINTENANCE_LIVE_KEEP") != "1":
-        from scripts.lib.teardown import destroy
+        from scripts.aws.teardown import destroy
         try:
             destroy(clients, name, yes=True, timeout=45 * 60, poll_interval=15)
         except UserError as exc:  # only the front-door test ran: it destroys its own stack
@@ -65,8 +65,8 @@ def _get(requests, method, url):
 def test_deploy_serve_503_everywhere_and_destroy(live):
     import requests
 
-    from scripts.lib.deployer import deploy
-    from scripts.lib.page import DEFAULT_CONTENT
+    from scripts.aws.deployer import deploy
+    from scripts.aws.page import DEFAULT_CONTENT
 
     clients, name = live
     result = deploy(clients, name, content=DEFAULT_CONTENT, yes=True, timeout=45 * 60,
@@ -131,8 +131,8 @@ def _switch(name, region, *args):
 def test_front_door_switch_on_allowlist_and_off(live):
     import requests
 
-    from scripts.lib.deployer import deploy
-    from scripts.lib.page import DEFAULT_CONTENT
+    from scripts.aws.deployer import deploy
+    from scripts.aws.page import DEFAULT_CONTENT
 
     clients, name = live
     name += "-door"
@@ -161,5 +161,5 @@ def test_front_door_switch_on_allowlist_and_off(live):
         assert cli_main(["verify", "--stack-name", name, "--region", region, "--requests", "0"]) == 0
     finally:
         if os.environ.get("MAINTENANCE_LIVE_KEEP") != "1":
-            from scripts.lib.teardown import destroy
+            from scripts.aws.teardown import destroy
             destroy(clients, name, yes=True, timeout=45 * 60, poll_interval=15)

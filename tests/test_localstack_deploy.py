@@ -20,7 +20,7 @@ What LocalStack (2026.3.0) cannot play, and how each test deals with it:
   quietly testing less. CloudFront's behaviour (error responses, OAC, headers policy,
   functions) is pinned by tests/test_template.py and proved only by the live test.
 - So the invalidation after a page change cannot go to LocalStack. The page change
-  runs through ``scripts.lib.deployer.deploy()`` with its cloudfront client pointed at a
+  runs through ``scripts.aws.deployer.deploy()`` with its cloudfront client pointed at a
   moto server holding one distribution; a botocore hook on that (test-side) client
   maps the id "unknown" to it. Everything else is the deployer unchanged, over
   HTTP. The switch to the JSON page uses ``--no-invalidate``.
@@ -52,8 +52,8 @@ from support import localstack as ls_harness
 from support.envs import AWS_CLI
 from support.modes import FRONT_DOOR, in_mode
 
-from scripts.lib.page import CACHE_CONTROL
-from scripts.lib.template import build_template
+from scripts.aws.page import CACHE_CONTROL
+from scripts.template import build_template
 
 ROOT = Path(__file__).resolve().parent.parent
 AWS = AWS_CLI
@@ -351,9 +351,9 @@ def head_page(ls, bucket, key):
 
 def test_scripts_deploy_create_noop_parameter_and_content_change_then_destroy(
         localstack, template, moto_url, tmp_path):
-    from scripts.lib.aws import Clients
-    from scripts.lib.deployer import deploy
-    from scripts.lib.page import CONTENT_TYPES
+    from scripts.aws.clients import Clients
+    from scripts.aws.deployer import deploy
+    from scripts.aws.page import CONTENT_TYPES
 
     ls, stack = localstack, "maint-ours"
 

@@ -30,14 +30,15 @@ import requests
 from support.modes import MODE_CONDITIONS, in_mode
 from support.proxy_harness import wait_until
 
+from scripts.aws.page import CONTENT_TYPES, read_content
+from scripts.check.client import ConnectToAdapter
 from scripts.cli import main as cli_main
-from scripts.lib.errors import ExitCode, UserError
-from scripts.lib.functions import HOST_SCRIPT
-from scripts.lib.model import DEFAULT_DOMAIN, endpoint_model
-from scripts.lib.page import CONTENT_TYPES, read_content
-from scripts.lib.preview_server import start_preview
-from scripts.lib.probe import ConnectToAdapter
-from scripts.lib.template import ALL_METHODS, build_template
+from scripts.core.errors import ExitCode, UserError
+from scripts.endpoint.builder import endpoint_model
+from scripts.endpoint.model import DEFAULT_DOMAIN
+from scripts.endpoint.node_host import HOST_SCRIPT
+from scripts.endpoint.preview_server import start_preview
+from scripts.template import ALL_METHODS, build_template
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "content" / "maintenance.html"
@@ -403,7 +404,7 @@ def test_help_and_docstring_say_it_is_a_local_stand_in_not_cloudfront():
     out = subprocess.run([sys.executable, "-m", "scripts", "preview", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60, check=True).stdout
     assert "LOCAL STAND-IN, NOT CLOUDFRONT" in " ".join(out.split())
-    import scripts.lib.preview_server as mod
+    import scripts.endpoint.preview_server as mod
 
     assert "NOT CloudFront." in mod.__doc__
 
@@ -572,7 +573,7 @@ def test_a_function_that_does_not_compile_stops_the_preview_before_it_listens():
 
 
 def _node_children() -> list[int]:
-    """Processes whose parent is this one and that run functions_host.js."""
+    """Processes whose parent is this one and that run node_host.js."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -580,7 +581,7 @@ def _node_children() -> list[int]:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == os.getpid() and b"functions_host.js" in cmdline:
+        if ppid == os.getpid() and b"node_host.js" in cmdline:
             found.append(int(stat.parent.name))
     return found
 
@@ -618,6 +619,6 @@ def test_without_node_the_cli_exits_3_with_one_line_and_never_listens(tmp_path):
 def test_the_node_harness_is_package_data_so_a_non_editable_install_ships_it():
     setuptools_cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert setuptools_cfg["package-dir"]["maintenance_endpoint"] == "scripts"
-    assert HOST_SCRIPT.parent == ROOT / "scripts" / "lib" and HOST_SCRIPT.is_file()
-    patterns = setuptools_cfg["package-data"]["maintenance_endpoint.lib"]
+    assert HOST_SCRIPT.parent == ROOT / "scripts" / "endpoint" and HOST_SCRIPT.is_file()
+    patterns = setuptools_cfg["package-data"]["maintenance_endpoint.endpoint"]
     assert any(fnmatch.fnmatch(HOST_SCRIPT.name, pattern) for pattern in patterns)

@@ -132,7 +132,7 @@ def test_bad_values_are_refused_with_one_sentence(bad):
 
 
 def test_stack_name_reads_the_distribution_domain(aws_env):
-    """--stack-name reads DistributionDomainName through scripts.lib.aws.stack_outputs, from
+    """--stack-name reads DistributionDomainName through scripts.aws.clients.stack_outputs, from
     moto's CloudFormation API over the wire (a stack whose output is a literal: moto does not
     create CloudFront resources)."""
     import boto3

@@ -42,7 +42,8 @@ from support.proxy_harness import (
     wait_until,
 )
 
-from scripts.lib import proxies, switch
+from scripts import proxies
+from scripts.switch import proxy as switch
 
 PUBLIC, OFFICE, VPN, BALANCER = "127.0.0.1", "127.0.0.2", "::1", "127.0.0.3"
 ALLOW = ("--allow", f"{OFFICE}/32", "--allow", f"{VPN}/128")

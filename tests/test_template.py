@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from support.modes import FRONT_DOOR, MODE_CONDITIONS, in_mode
 
-from scripts.lib import template as stack
+from scripts import template as stack
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden" / "template.json"

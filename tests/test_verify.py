@@ -18,14 +18,16 @@ from pathlib import Path
 import boto3
 import pytest
 
+from scripts.aws.page import CACHE_CONTROL, read_content
+from scripts.check import rules
+from scripts.check import verify as probe
 from scripts.cli import build_parser
 from scripts.cli import main as cli_main
-from scripts.lib import probe
-from scripts.lib.errors import MEANING, ExitCode, UserError
-from scripts.lib.model import DEFAULT_DOMAIN, Answer, endpoint_model
-from scripts.lib.page import CACHE_CONTROL, read_content
-from scripts.lib.preview_server import start_preview
-from scripts.lib.template import ALL_METHODS
+from scripts.core.errors import MEANING, ExitCode, UserError
+from scripts.endpoint.builder import endpoint_model
+from scripts.endpoint.model import DEFAULT_DOMAIN, Answer
+from scripts.endpoint.preview_server import start_preview
+from scripts.template import ALL_METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "content" / "maintenance.html"
@@ -463,26 +465,26 @@ def test_verifys_range_holds_what_the_function_answers_and_no_more():
         with endpoint_model(parameters={"MaintenanceEndsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                             time.gmtime(end)),
                                         "RetryAfterSeconds": str(retry_after)}) as model:
-            exp = probe.Expectation(model=model, body=None, content_type=model.content_type,
+            exp = rules.Expectation(model=model, body=None, content_type=model.content_type,
                                     retry_after=retry_after, strict=False,
-                                    ends_at=probe.parse_ends_at(model.parameters["MaintenanceEndsAt"]))
+                                    ends_at=rules.parse_ends_at(model.parameters["MaintenanceEndsAt"]))
             for before in (86400, 3600, 600, 61, 60, 59, 30, 1, 0.001, 0, -1, -3600):
                 now = exp.ends_at - before
                 value = int(model.answer("GET", "/x", now=now).header("Retry-After"))
-                ranges = probe.retry_after_expected(exp, "GET", now, now)
+                ranges = rules.retry_after_expected(exp, "GET", now, now)
                 assert any(lo <= value <= hi for lo, hi in ranges), (retry_after, before, value, ranges)
-                assert all(hi - lo <= 2 * probe.CLOCK_SKEW_S + 1 for lo, hi in ranges)
-                assert min(lo for lo, _ in ranges) >= min(probe.COUNTDOWN_FLOOR_SECONDS, retry_after)
+                assert all(hi - lo <= 2 * rules.CLOCK_SKEW_S + 1 for lo, hi in ranges)
+                assert min(lo for lo, _ in ranges) >= min(rules.COUNTDOWN_FLOOR_SECONDS, retry_after)
             # the last second before the end: exactly the floor, on both sides
             last = model.answer("GET", "/x", now=exp.ends_at - 1).header("Retry-After")
-            assert int(last) == min(probe.COUNTDOWN_FLOOR_SECONDS, retry_after)
-            assert probe.retry_after_expected(exp, "POST", exp.ends_at - 600, exp.ends_at - 600) == [
+            assert int(last) == min(rules.COUNTDOWN_FLOOR_SECONDS, retry_after)
+            assert rules.retry_after_expected(exp, "POST", exp.ends_at - 600, exp.ends_at - 600) == [
                 (retry_after, retry_after)]
 
 
 def test_an_end_on_29_february_of_a_common_year_is_1_march_like_the_function_reads_it():
-    assert probe.parse_ends_at("2027-02-29T12:00:00Z") == probe.parse_ends_at("2027-03-01T12:00:00Z")
-    assert probe.parse_ends_at("2028-02-29T12:00:00Z") + 86400 == probe.parse_ends_at("2028-03-01T12:00:00Z")
+    assert rules.parse_ends_at("2027-02-29T12:00:00Z") == rules.parse_ends_at("2027-03-01T12:00:00Z")
+    assert rules.parse_ends_at("2028-02-29T12:00:00Z") + 86400 == rules.parse_ends_at("2028-03-01T12:00:00Z")
 
 
 # --- the edge cache: X-Cache and Age from the load probe -----------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.lib.console import in_ci
+from scripts.core.console import in_ci
 
 
 def skip_or_fail(reason: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from scripts.lib.model import TemplateResolver
+from scripts.endpoint.resolver import TemplateResolver
 
 NO_VALUE = {"Ref": "AWS::NoValue"}
 _DROP = object()

@@ -248,7 +248,7 @@ def require_program(name: str) -> str:
     """The program's path; skips the test without it, but fails it under CI=true."""
     import pytest
 
-    from scripts.lib.console import in_ci
+    from scripts.core.console import in_ci
 
     path = find_program(name)
     if path is None:

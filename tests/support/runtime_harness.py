@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from scripts.lib.console import in_ci
-from scripts.lib.preview_server import make_tls_material
+from scripts.core.console import in_ci
+from scripts.endpoint.preview_server import make_tls_material
 from support.envs import WORKERD
 from support.proxy_harness import (
     LOOPBACK,

@@ -1,0 +1,216 @@
+"""What verify expects of each answer (``Expectation``) and how it judges one (``Check``,
+``check_response``): status 503, the page as the body, its Content-Type, a valid Retry-After
+(the deployed value, or the countdown's range) and Cache-Control: no-store; the security
+headers of the template's response headers policy are reported (a failure only with
+``strict``).
+
+What verify expects comes from the template's configuration (``EndpointModel.policy_headers``,
+the page, its Content-Type) and the deployed parameters, never from running the CloudFront
+Functions: they are what it checks, so their own output must not be the yardstick.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import math
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import requests
+
+from ..endpoint.model import EndpointModel
+from ..template.names import ALL_METHODS, COUNTDOWN_FLOOR_SECONDS
+from .client import Client, error_name
+
+# Headers verify checks itself; the rest of what the policy sets is "security headers".
+_OWN_CHECKS = {"content-type", "retry-after", "cache-control", "content-length"}
+
+
+# The Retry-After countdown (template/functions/retry-after.js): until MaintenanceEndsAt,
+# GET and HEAD (the viewer-response function's path) carry the whole seconds left, never
+# fewer than min(COUNTDOWN_FLOOR_SECONDS, RetryAfterSeconds); other methods, and every method
+# after the end, RetryAfterSeconds. verify checks a range rather than running the function
+# (tests/test_verify.py holds the two to each other with node). The edge's clock and ours
+# may differ by up to CLOCK_SKEW_S seconds.
+CLOCK_SKEW_S = 30
+COUNTDOWN_METHODS = ("GET", "HEAD")
+
+
+def retry_after_ok(value: str) -> bool:
+    """delta-seconds or an HTTP-date (RFC 9110 section 10.2.3)."""
+    if re.fullmatch(r"\d+", value.strip()):
+        return True
+    try:
+        email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return False
+    return True
+
+
+def _norm(value: str | None) -> str:
+    return re.sub(r"\s*;\s*", "; ", (value or "").strip().lower())
+
+
+@dataclass
+class Expectation:
+    model: EndpointModel
+    body: bytes | None  # exact body (--content), else None: compare with the first body seen
+    content_type: str
+    retry_after: int | None  # RetryAfterSeconds when known (--stack-name, --retry-after), else any value
+    strict: bool
+    ends_at: float | None = None  # the deployed MaintenanceEndsAt (seconds since the epoch), if any
+
+
+def parse_ends_at(text: str) -> float:
+    """MaintenanceEndsAt (YYYY-MM-DDTHH:MM:SSZ, already checked against the template's
+    pattern) in seconds since the epoch; a day past the month's end rolls over into the
+    next month, as the function's Date.parse does (29 February of a common year)."""
+    y, mo, d, h, mi, sec = (int(x) for x in re.findall(r"\d+", text))
+    start = datetime.datetime(y, mo, 1, h, mi, sec, tzinfo=datetime.UTC)
+    return (start + datetime.timedelta(days=d - 1)).timestamp()
+
+
+def retry_after_rule(exp: Expectation, ends_at_text: str | None) -> str:
+    """What verify expects of Retry-After, in words."""
+    if exp.retry_after is None:
+        return "any valid value (seconds or an HTTP date): pass --stack-name or --retry-after to check it"
+    if exp.ends_at is None:
+        return f"{exp.retry_after} on every answer"
+    floor = min(COUNTDOWN_FLOOR_SECONDS, exp.retry_after)
+    return (f"GET/HEAD: the seconds left until {ends_at_text} (at least {floor}, clock skew allowance "
+            f"{CLOCK_SKEW_S} s), then {exp.retry_after}; other methods: {exp.retry_after}")
+
+
+def retry_after_expected(exp: Expectation, method: str, sent: float, received: float) -> list[tuple[int, int]] | None:
+    """The Retry-After values (closed ranges) an answer to METHOD sent and received at
+    these times (seconds since the epoch) may carry; None: any valid value."""
+    if exp.retry_after is None:
+        return None
+    fixed = (exp.retry_after, exp.retry_after)
+    if exp.ends_at is None or method not in COUNTDOWN_METHODS:
+        return [fixed]
+    floor = min(COUNTDOWN_FLOOR_SECONDS, exp.retry_after)
+    most = exp.ends_at - sent + CLOCK_SKEW_S  # seconds left by the earliest clock the edge may have
+    least = exp.ends_at - received - CLOCK_SKEW_S  # and by the latest
+    ranges = []
+    if most > 0:
+        ranges.append((max(math.ceil(least), floor), max(math.ceil(most), floor)))
+    if least <= 0:
+        ranges.append(fixed)
+    return ranges
+
+
+@dataclass
+class Check:
+    method: str
+    label: str
+    path: str
+    status: int | None = None
+    body_ok: bool = False
+    body_detail: str = ""
+    problems: list[str] = field(default_factory=list)  # header problems (fail the check)
+    security: dict[str, str] = field(default_factory=dict)  # header -> ok / missing / differs
+    error: str | None = None
+    body: bytes = field(default=b"", repr=False)
+    head_length: int | None = field(default=None, repr=False)  # HEAD: its Content-Length
+    retry_after: str | None = None  # the value the answer carried
+
+    @property
+    def headers_ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status == 503 and self.body_ok and self.headers_ok
+
+
+def check_response(method: str, path: str, resp: requests.Response, exp: Expectation, check: Check,
+                   sent: float, received: float) -> None:
+    """Judge one answer; ``sent``/``received``: when the request left and the answer came
+    (seconds since the epoch), for the Retry-After countdown."""
+    check.status = resp.status_code
+    body = resp.content
+    check.body = body
+    if method == "HEAD":
+        # requests reads no body for HEAD, so what can be checked is the length the
+        # answer announces: the page's (RFC 9110 section 9.3.2: as for GET).
+        raw = resp.headers.get("Content-Length")
+        check.head_length = int(raw) if raw is not None and raw.strip().isdigit() else None
+        if raw is None:
+            # RFC 9110 section 8.6: a HEAD answer may omit Content-Length; nothing to compare.
+            check.body_ok = True
+            check.body_detail = "ok (no Content-Length)"
+        elif check.head_length is None:
+            check.body_ok = False
+            check.body_detail = f"HEAD Content-Length {raw!r} is not a length"
+        elif exp.body is not None:
+            check.body_ok = check.head_length == len(exp.body)
+            check.body_detail = ("ok (Content-Length of the page)" if check.body_ok else
+                                 f"HEAD Content-Length {check.head_length} is not the content file's {len(exp.body)}")
+        else:
+            check.body_ok = check.head_length > 0  # compared with GET / in run_matrix
+            check.body_detail = "ok (Content-Length)" if check.body_ok else "HEAD Content-Length 0"
+    elif exp.body is not None:
+        check.body_ok = body == exp.body
+        check.body_detail = "ok" if check.body_ok else f"differs from the content file ({len(body)} vs {len(exp.body)} bytes)"
+    else:
+        check.body_ok = bool(body)
+        check.body_detail = "ok" if body else "empty"
+    ctype = resp.headers.get("Content-Type")
+    if _norm(ctype) != _norm(exp.content_type):
+        check.problems.append(f"Content-Type {ctype!r} is not {exp.content_type!r}" if ctype else "no Content-Type")
+    ra = check.retry_after = resp.headers.get("Retry-After")
+    allowed = retry_after_expected(exp, method, sent, received)
+    if ra is None:
+        check.problems.append("no Retry-After")
+    elif not (retry_after_ok(ra)):
+        check.problems.append(f"Retry-After {ra!r} is neither seconds nor an HTTP date")
+    elif allowed is not None and not (ra.strip().isdigit() and any(lo <= int(ra) <= hi for lo, hi in allowed)):
+        shown = " or ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in allowed)
+        check.problems.append(f"Retry-After {ra!r} is not {shown!r}")
+    cc = resp.headers.get("Cache-Control")
+    if cc is None:
+        check.problems.append("no Cache-Control")
+    elif "no-store" not in [d.strip().split("=")[0].lower() for d in cc.split(",")]:
+        check.problems.append(f"Cache-Control {cc!r} lacks no-store")
+    for name, value in exp.model.policy_headers(path.partition("?")[0]):
+        if name.lower() in _OWN_CHECKS:
+            continue
+        got = resp.headers.get(name)
+        state = "ok" if got is not None and got.strip() == value else ("missing" if got is None else "differs")
+        check.security[name] = state
+        if exp.strict and state != "ok":
+            check.problems.append(f"{name} {state}")
+
+
+def run_matrix(client: Client, paths: list[tuple[str, str]], exp: Expectation, concurrency: int) -> list[Check]:
+    checks = [Check(m, label, p) for label, p in paths for m in ALL_METHODS]
+
+    def one(check: Check) -> None:
+        sent = time.time()
+        try:
+            resp = client.request(check.method, check.path)
+        except requests.RequestException as exc:
+            check.error = error_name(exc)
+            check.body_detail = "-"
+            return
+        check_response(check.method, check.path, resp, exp, check, sent, time.time())
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="verify") as pool:
+        list(pool.map(one, checks))
+    if exp.body is None:
+        # Without --content: every body must be the same page (the first GET / is the reference).
+        ref = next((c.body for c in checks if c.method == "GET" and c.label == "root" and c.body), None)
+        for c in checks:
+            if c.error is not None or ref is None or not c.body_ok:
+                continue
+            if c.method == "HEAD":
+                if c.head_length is not None and c.head_length != len(ref):
+                    c.body_ok = False
+                    c.body_detail = f"HEAD Content-Length {c.head_length} is not the length of GET / ({len(ref)})"
+            elif c.body != ref:
+                c.body_ok, c.body_detail = False, f"differs from GET / ({len(c.body)} vs {len(ref)} bytes)"
+    return checks

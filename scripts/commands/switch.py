@@ -1,0 +1,254 @@
+"""`maintenance-endpoint switch on|off|status`: planned maintenance, switched where the
+traffic is decided:
+
+- at your proxy (`--kind nginx|haproxy|caddy --state-dir DIR`), for the recipes printed by
+  `proxy-config --state-dir DIR` (logic in lib/switch.py; docs/switch.md);
+- at the edge (`--stack-name NAME`), for a front door: the stack's CloudFront KeyValueStore
+  that its functions read, with an allowlist and an end time (logic in lib/edge_switch.py;
+  docs/front-door.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..aws.clients import session
+from ..core import inputs
+from ..core.console import emit_result, info
+from ..core.errors import ExitCode, UserError
+from ..proxies import caddy
+from ..proxies.common import haproxy_service_in_config, switch_in_config
+from ..switch import edge as edge_switch
+from ..switch import proxy as switch
+from ._args import add_debug_argument, add_region_profile_arguments
+
+DESCRIPTION = (
+    "Put the site into maintenance (every client outside the allowlist gets the endpoint's "
+    "answer) or take it out, or show the switch. With --kind: at the proxy configured by "
+    "`proxy-config --state-dir DIR` (takes effect at the next request, survives restarts; "
+    "docs/switch.md); `install` once, before the proxy first starts with that configuration "
+    "(HAProxy: the map and the Lua service it loads), and again after upgrading. With "
+    "--stack-name: at the edge, for a front door (no deploy; needs the AWS CRT: pip install "
+    "'maintenance-endpoint[frontdoor]'; docs/front-door.md).")
+EPILOG = (
+    "Examples:\n"
+    "  maintenance-endpoint switch install --kind haproxy --state-dir /var/lib/maintenance\n"
+    "  maintenance-endpoint switch on --kind nginx --state-dir /var/lib/maintenance\n"
+    "  maintenance-endpoint switch status --kind haproxy --state-dir /var/lib/maintenance "
+    "--config /etc/haproxy/haproxy.cfg\n"
+    "  maintenance-endpoint switch on --stack-name shop --allow 203.0.113.0/24 "
+    "--allow 2001:db8::/48 --until 2026-12-01T22:00:00Z\n"
+    "  maintenance-endpoint switch off --stack-name shop\n\n"
+    "At the edge, `on` sets the whole switch: the allowlist is exactly the --allow networks "
+    "given (none: nobody is let through) and --until only sets Retry-After's countdown; "
+    "nothing turns the switch off by itself. At a proxy, the allowlist is the one in the "
+    "generated configuration (proxy-config --allow).\n\n" + edge_switch.REACHES_THE_EDGE)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description, p.epilog = DESCRIPTION, EPILOG
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("action", choices=("on", "off", "status", "install"),
+                   help="install (with --kind): what the proxy reads when it starts; the switch stays as it is")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--kind", choices=tuple(switch.KINDS),
+                      help="the switch of this proxy (as given to proxy-config)")
+    mode.add_argument("--stack-name", type=inputs.stack_name,
+                      help="the switch of this front-door stack (AppOriginDomainName set)")
+    proxy = p.add_argument_group("at a proxy (with --kind)")
+    proxy.add_argument("--state-dir", type=inputs.directory_path, metavar="DIR",
+                       help="the directory given to proxy-config --state-dir")
+    proxy.add_argument("--socket", type=inputs.absolute_file_path, metavar="PATH",
+                       help=f"HAProxy: its runtime API socket (default: DIR/{switch.HAPROXY_SOCKET}, "
+                            "as in the generated config)")
+    proxy.add_argument("--config", type=inputs.absolute_file_path, metavar="FILE",
+                       help="status: the generated configuration the proxy runs, to list the allowlist "
+                            "(the allowlist lives there)")
+    proxy.add_argument("--lua-file", type=inputs.absolute_file_path, metavar="PATH",
+                       help="install, HAProxy: where to write the switch's Lua service, as given to "
+                            f"proxy-config --lua-file (default: {switch.DEFAULT_HAPROXY_SERVICE})")
+    edge = p.add_argument_group("at the edge (with --stack-name; also --region, --profile)")
+    edge.add_argument("--allow", action="append", default=[], type=inputs.cidr, metavar="CIDR",
+                      help="with on: a network let through to the app, e.g. 203.0.113.0/24 or "
+                      "2001:db8::/48 (a bare address is one host); repeat for more")
+    edge.add_argument("--until", type=inputs.utc_time, metavar="TIME",
+                      help="with on: when the maintenance should end, in UTC, e.g. "
+                      "2026-12-01T22:00:00Z; Retry-After counts down to it")
+    add_region_profile_arguments(p, note=" of the front-door stack (with --stack-name)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_debug_argument(p)
+
+
+def run(args: argparse.Namespace, *, clients=None, now: float | None = None) -> int:
+    """``clients`` (cloudformation, cloudfront-keyvaluestore) and ``now`` are for tests of the
+    edge switch."""
+    if args.stack_name is not None:
+        for name in ("state_dir", "socket", "config", "lua_file"):
+            if getattr(args, name) is not None:
+                raise UserError(f"--{name.replace('_', '-')} goes with --kind, not --stack-name.")
+        if args.action == "install":
+            raise UserError("`switch install` goes with --kind: the edge switch needs nothing installed.")
+        return run_edge(args, clients, time.time() if now is None else now)
+    for name in ("region", "profile", "until"):
+        if getattr(args, name) is not None:
+            raise UserError(f"--{name} goes with --stack-name, not --kind.")
+    if args.allow:
+        raise UserError("--allow goes with --stack-name; at a proxy the allowlist is in the "
+                        "generated configuration (proxy-config --allow).")
+    return run_proxy(args)
+
+
+# ---------------------------------------------------------------------------------------
+# At a proxy
+
+
+def run_proxy(args: argparse.Namespace) -> int:
+    if args.state_dir is None:
+        raise UserError("--kind needs --state-dir DIR (the directory given to proxy-config --state-dir).")
+    if args.socket and args.kind != "haproxy":
+        raise UserError("--socket applies to --kind haproxy only.")
+    if args.config and args.action != "status":
+        raise UserError("--config applies to `switch status` only.")
+    if args.lua_file and (args.action != "install" or args.kind != "haproxy"):
+        raise UserError("--lua-file applies to `switch install --kind haproxy` only.")
+    options = {"socket_path": switch.check_socket_path(args.socket, "--socket")} if args.socket else {}
+    if args.action == "status":
+        return proxy_status(args, switch.proxy(args.kind, args.state_dir, **options))
+    if args.action == "install":
+        return proxy_install(args, options)
+    state, already, effect = switch.switch(args.kind, args.state_dir, args.action == "on", **options)
+    was = ""
+    if already:
+        was = f"it was already {args.action}" + (f" since {state.since}" if state.on else "") + "; "
+    info(f"maintenance switch {args.action}: {was}{effect}.")
+    result = state.as_result()
+    emit_result(result, args.json, [f"maintenance: {result['maintenance']}"])
+    return 0
+
+
+def proxy_install(args: argparse.Namespace, options: dict) -> int:
+    written = switch.install(args.kind, args.state_dir, args.lua_file, **options)
+    state = switch.read_state(args.state_dir)
+    info(f"installed: {args.state_dir}" + "".join(f", {path}" for path in written)
+         + (" (HAProxy loads them when it starts or reloads)" if args.kind == "haproxy" else "")
+         + f"; the switch is {'on' if state.on else 'off'}.")
+    result = {**state.as_result(), "installed": [args.state_dir, *written]}
+    emit_result(result, args.json, [f"maintenance: {result['maintenance']}"])
+    return 0
+
+
+def proxy_status(args: argparse.Namespace, proxy) -> int:
+    text = read_config(args.config) if args.config else None
+    allowed = config_allowlist(args, text) if text is not None else None
+    service = haproxy_service_in_config(text) if text is not None and args.kind == "haproxy" else None
+    state = switch.read_state(args.state_dir)
+    live = proxy.live()
+    result = {**state.as_result(), "state_file": str(switch.state_file(args.state_dir)), "proxy": live,
+              "allowlist": allowed}
+    lines = [f"maintenance: {result['maintenance']}"]
+    if state.on:
+        lines.append(f"since: {state.since}" + (f" (by {state.by})" if state.by else ""))
+    if args.kind == "haproxy":
+        lines.append(f"haproxy: {live or 'not running'}")
+    if allowed is None:
+        lines.append("allowlist: (pass --config FILE to list it from the generated configuration)")
+    else:
+        lines.append("allowlist: " + (", ".join(allowed) or "none (nobody bypasses the switch)"))
+    if service is not None:
+        installed = switch.service_installed(service)
+        result["service"] = {"path": service, "installed": installed}
+        lines.append(f"service: {service} ({'installed' if installed else 'missing or of another version'})")
+        if not installed:
+            info(f"warning: HAProxy loads the switch's Lua service from {service} when it starts: run "
+                 f"`{switch.install_command(args.state_dir, service)}` before it (re)starts.")
+    emit_result(result, args.json, lines)
+    if live and live != result["maintenance"]:
+        info(f"warning: HAProxy has the switch {live}, the state directory says {result['maintenance']}: "
+             f"run `maintenance-endpoint switch {result['maintenance']} --kind haproxy --state-dir {args.state_dir}`.")
+    return 0
+
+
+def config_allowlist(args: argparse.Namespace, text: str) -> list[str]:
+    """The allowlist of the switch in --config, which must be a configuration generated for
+    --kind with its switch in --state-dir."""
+    found = caddy.switch_in_config(text) if args.kind == "caddy" else switch_in_config(args.kind, text)
+    if found is None:
+        raise UserError(f"--config: {args.config} has no maintenance switch: it is not a configuration "
+                        f"generated by `maintenance-endpoint proxy-config --kind {args.kind} --state-dir DIR`.")
+    state_dir, allowed = found
+    if state_dir != args.state_dir:
+        raise UserError(f"--config: {args.config} keeps its switch in {state_dir}, not in {args.state_dir}: "
+                        f"the proxy running it never sees this one; pass --state-dir {state_dir}.")
+    return allowed
+
+
+def read_config(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"--config: cannot read {path} ({getattr(exc, 'strerror', None) or exc}).") from None
+
+
+# ---------------------------------------------------------------------------------------
+# At the edge (a front door)
+
+
+def run_edge(args: argparse.Namespace, clients, now: float) -> int:
+    wanted = edge_switch_from(args, now)
+    if clients is None:
+        sess = session(args.profile, args.region)
+        clients = (sess.client("cloudformation"), edge_switch.store_client(sess))
+    cfn, kvs = clients
+    arn = edge_switch.switch_arn(cfn, args.stack_name)
+    if wanted is None:
+        current = edge_switch.read(kvs, arn)
+        emit_result({"stack": args.stack_name, "store": arn, **as_dict(current)}, args.json,
+                    describe(current))
+        return ExitCode.OK
+    written = edge_switch.write(kvs, arn, wanted)
+    info(edge_switch.REACHES_THE_EDGE)
+    emit_result({"stack": args.stack_name, "store": arn, **as_dict(wanted), "etag": written["etag"],
+                 "attempts": written["attempts"], "reaches_the_edge": edge_switch.REACHES_THE_EDGE},
+                args.json, ["written: " + describe(wanted)[0], *describe(wanted)[1:]])
+    return ExitCode.OK
+
+
+def edge_switch_from(args: argparse.Namespace, now: float) -> edge_switch.Switch | None:
+    """The switch the arguments ask to write (None for status); UserError for options that
+    do not go with the action."""
+    if args.action != "on" and (args.allow or args.until):
+        raise UserError(f"--allow and --until go with `on` only, not `{args.action}`.", ExitCode.USAGE)
+    if args.action == "status":
+        return None
+    if args.action == "off":
+        return edge_switch.OFF
+    if args.until:
+        end = datetime.strptime(args.until, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        if end.timestamp() <= now:
+            raise UserError(f"--until {args.until} is not in the future (it is now "
+                            f"{datetime.fromtimestamp(now, UTC):%Y-%m-%dT%H:%M:%SZ}).",
+                            ExitCode.USAGE)
+    return edge_switch.Switch(on=True, allow=tuple(dict.fromkeys(args.allow)), until=args.until)
+
+
+def describe(current: edge_switch.Switch) -> list[str]:
+    if not current.on:
+        lines = ["switch: off (every request goes to the app)"]
+    else:
+        who = ("nobody is let through" if not current.allow
+               else "let through: " + ", ".join(current.allow))
+        lines = [f"switch: ON (everyone else gets the maintenance 503; {who})"]
+        if current.until:
+            lines.append(f"Retry-After counts down to {current.until}")
+    if current.foreign is not None:
+        lines.append(f"note: the stored value {current.foreign!r} was not written by "
+                     "maintenance-endpoint; the edge functions read it as shown (docs/front-door.md)")
+    return lines
+
+
+def as_dict(current: edge_switch.Switch) -> dict:
+    return {"on": current.on, "allow": list(current.allow), "until": current.until,
+            "foreign_value": current.foreign}

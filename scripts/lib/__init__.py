@@ -1,1 +1,0 @@
-"""Library modules: the logic the subcommands share. None of them imports a subcommand."""

@@ -1,0 +1,167 @@
+// Every request goes to the app (fetch(request) on a route reaches the origin). The visitor gets
+// the endpoint's answer instead when the app cannot be reached, does not answer in time, or
+// answers 502/503/504 (or Cloudflare answers 52x for it), and, while the switch is on, when the
+// visitor is not on the allowlist. CONFIG is filled in from checked options by
+// `maintenance-endpoint proxy-config --kind cloudflare`: generate the file again to change it.
+
+const CONFIG = __CONFIG__;
+
+// Answers that mean "the app is not there": the app's own 502/503/504, and what Cloudflare
+// answers for an origin it cannot use (520 unknown error, 521 refused, 522 connect timeout,
+// 523 unreachable, 524 response timeout, 525/526 TLS handshake/certificate, 530 with a 1xxx
+// error such as origin DNS). A refused connection can also surface as a thrown error instead.
+// https://developers.cloudflare.com/support/troubleshooting/http-status-codes/cloudflare-5xx-errors/
+const FAILOVER_STATUSES = new Set([502, 503, 504, 520, 521, 522, 523, 524, 525, 526, 530]);
+
+// The endpoint answers every path and method with 503 + Retry-After + the page. Anything else
+// (a thrown error, a timeout, another status) means the endpoint cannot serve it either.
+const ENDPOINT_STATUS = 503;
+
+const ALLOW = CONFIG.allow.map(parseNetwork);
+
+export default {
+  async fetch(request, env) {
+    try {
+      if (switchIsOn(env) && !allowlisted(request)) {
+        return await fromEndpoint(request);
+      }
+      return (await fromApp(request)) ?? (await fromEndpoint(request));
+    } catch (err) {
+      // Never Cloudflare's bare 500 (error 1101): the visitor gets a minimal 503.
+      console.error(`maintenance failover: ${err}`);
+      return minimal503(request.method);
+    }
+  },
+};
+
+// The maintenance switch: the Worker variable MAINTENANCE (wrangler.toml [vars]). "off" or
+// unset: off. "on": on. Anything else is a mistake and counts as on, so that a typo never lets
+// visitors into an app that is being worked on.
+function switchIsOn(env) {
+  const value = env.MAINTENANCE;
+  if (value === undefined || value === "off") return false;
+  if (value !== "on") {
+    console.error(`MAINTENANCE is ${JSON.stringify(value)}, not "on" or "off": treated as "on"`);
+  }
+  return true;
+}
+
+// The app's answer, or null when the visitor should get the endpoint's instead. The timeout
+// covers the wait for the response headers: an app that accepts the request and never answers
+// fails over after CONFIG.appTimeoutMs instead of hanging the visitor until Cloudflare gives up.
+async function fromApp(request) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), CONFIG.appTimeoutMs);
+  try {
+    const response = await fetch(request, { signal: controller.signal });
+    if (!FAILOVER_STATUSES.has(response.status)) return response;
+    console.log(`app answered ${response.status}: failing over`);
+    await response.body?.cancel();
+  } catch (err) {
+    console.log(`app unreachable (${controller.signal.aborted ? "timed out" : err}): failing over`);
+  } finally {
+    clearTimeout(timer);
+  }
+  return null;
+}
+
+// The endpoint's answer. A bodiless GET (HEAD for HEAD) for the same path: the request body is
+// never sent on, nor are the visitor's headers (cookies, authorization). CloudFront answers a
+// GET that carries a body 403:
+// https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorS3Origin.html#RequestS3-get-body
+// fetch() to the endpoint's own name sends Host and SNI = that name and verifies its certificate
+// for it, as CloudFront requires.
+async function fromEndpoint(request) {
+  const url = new URL(request.url);
+  const method = request.method === "HEAD" ? "HEAD" : "GET";
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), CONFIG.endpointTimeoutMs);
+  try {
+    const response = await fetch(`https://${CONFIG.endpoint}${url.pathname}${url.search}`, {
+      method,
+      redirect: "manual",
+      signal: controller.signal,
+    });
+    if (response.status === ENDPOINT_STATUS) return response;
+    console.error(`endpoint answered ${response.status}, not ${ENDPOINT_STATUS}`);
+    await response.body?.cancel();
+  } catch (err) {
+    console.error(`endpoint unreachable (${controller.signal.aborted ? "timed out" : err})`);
+  } finally {
+    clearTimeout(timer);
+  }
+  return minimal503(method);
+}
+
+function minimal503(method) {
+  const body = "Service temporarily unavailable. Please try again later.\n";
+  return new Response(method === "HEAD" ? null : body, {
+    status: 503,
+    headers: {
+      "Retry-After": String(CONFIG.retryAfter),
+      "Cache-Control": "no-store",
+      "Content-Type": "text/plain; charset=utf-8",
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allowlist: the visitor's address is CF-Connecting-IP, which Cloudflare's edge sets on every
+// request it passes to a Worker (a visitor cannot choose it).
+// https://developers.cloudflare.com/fundamentals/reference/http-headers/
+// Addresses are BigInts; an IPv4 network matches IPv4 addresses only, IPv6 only IPv6.
+
+function allowlisted(request) {
+  const address = parseAddress(request.headers.get("CF-Connecting-IP") ?? "");
+  return address !== null && ALLOW.some(
+    (net) => net.bits === address.bits && (address.value & net.mask) === net.value);
+}
+
+function parseNetwork(text) {
+  const [addressText, lengthText, ...rest] = text.split("/");
+  const address = parseAddress(addressText);
+  const length = Number(lengthText);
+  if (address === null || rest.length || !/^[0-9]{1,3}$/.test(lengthText) || length > address.bits) {
+    throw new Error(`not a network: ${text}`);
+  }
+  const width = BigInt(address.bits);
+  const mask = ((1n << BigInt(length)) - 1n) << (width - BigInt(length));
+  return { bits: address.bits, mask, value: address.value & mask };
+}
+
+// An IPv4 or IPv6 address as { bits: 32 | 128, value: BigInt }, or null.
+function parseAddress(text) {
+  const v4 = parseIPv4(text);
+  if (v4 !== null) return { bits: 32, value: v4 };
+  const v6 = parseIPv6(text);
+  return v6 === null ? null : { bits: 128, value: v6 };
+}
+
+function parseIPv4(text) {
+  const parts = text.split(".");
+  if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255)) {
+    return null;
+  }
+  return parts.reduce((acc, p) => (acc << 8n) | BigInt(p), 0n);
+}
+
+function parseIPv6(text) {
+  if (!/^[0-9A-Fa-f:.]{2,45}$/.test(text)) return null;
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const groups = (half) => (half === "" ? [] : half.split(":"));
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  // A trailing dotted IPv4 part (::ffff:192.0.2.1) stands for the last two groups.
+  const last = tail.length ? tail : head;
+  if (last.length && last[last.length - 1].includes(".")) {
+    const v4 = parseIPv4(last.pop());
+    if (v4 === null) return null;
+    last.push((v4 >> 16n).toString(16), (v4 & 0xffffn).toString(16));
+  }
+  const count = head.length + tail.length;
+  if (halves.length === 2 ? count > 7 : count !== 8) return null;
+  const all = [...head, ...Array(8 - count).fill("0"), ...tail];
+  if (!all.every((g) => /^[0-9A-Fa-f]{1,4}$/.test(g))) return null;
+  return all.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+}

@@ -1,0 +1,87 @@
+// Shared by both front-door functions: reading the switch, the allowlist, the 503 headers.
+// Why: docs/design.md#front-door-switch
+// Lines starting with // are dropped and `// @include FILE` is replaced by FILE when the
+// template is built (template/functions.py, which also fills in the __PLACEHOLDERS__).
+import cf from 'cloudfront';
+
+var kvs = cf.kvs('__EdgeSwitchId__');
+var RESERVED = '/__RESERVED_PREFIX__/';
+var PAGE = RESERVED + '__MaintenanceObjectKey__';
+var RETRY_AFTER = __RetryAfterSeconds__;
+var ENDS_AT = NaN;
+// @include retry-after.js
+
+async function readSwitch() {
+  var text, s = null;
+  try {
+    text = await kvs.get('__SWITCH_KEY__');
+  } catch (e) {
+    return null;
+  }
+  try {
+    s = JSON.parse(text);
+  } catch (e) {}
+  if (s && s.on === false) return null;
+  if (!s || s.on !== true) return { allow: [], until: NaN };
+  return {
+    allow: Array.isArray(s.allow) ? s.allow : [],
+    until: typeof s.until === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(s.until)
+      ? Date.parse(s.until) : NaN
+  };
+}
+
+function words(ip) {
+  if (typeof ip !== 'string') return null;
+  var v4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(ip);
+  if (v4) {
+    if (+v4[1] > 255 || +v4[2] > 255 || +v4[3] > 255 || +v4[4] > 255) return null;
+    return [v4[1] * 256 + +v4[2], v4[3] * 256 + +v4[4]];
+  }
+  var dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(ip);
+  if (dotted) {
+    var q = words(dotted[2]);
+    if (!q) return null;
+    ip = dotted[1] + q[0].toString(16) + ':' + q[1].toString(16);
+  }
+  if (!/^[0-9a-fA-F:]+$/.test(ip)) return null;
+  var halves = ip.split('::');
+  if (halves.length > 2) return null;
+  var all = halves[0] ? halves[0].split(':') : [];
+  var tail = halves[1] ? halves[1].split(':') : [];
+  var gap = 8 - all.length - tail.length;
+  if (halves.length === 2 ? gap < 1 : gap !== 0) return null;
+  while (gap-- > 0) all.push('0');
+  all = all.concat(tail);
+  var out = [];
+  for (var i = 0; i < 8; i++) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(all[i])) return null;
+    out.push(parseInt(all[i], 16));
+  }
+  return out;
+}
+
+function inside(ip, cidr) {
+  var m = typeof cidr === 'string' && /^([0-9a-fA-F:.]+)\/(0|[1-9]\d{0,2})$/.exec(cidr);
+  var net = m && words(m[1]);
+  if (!ip || !net || net.length !== ip.length || +m[2] > 16 * net.length) return false;
+  for (var i = 0, bits = +m[2]; bits > 0; i++, bits -= 16) {
+    var mask = bits >= 16 ? 0xffff : (0xffff << (16 - bits)) & 0xffff;
+    if ((ip[i] & mask) !== (net[i] & mask)) return false;
+  }
+  return true;
+}
+
+function allowed(event, sw) {
+  var ip = words(event.viewer && event.viewer.ip);
+  for (var i = 0; i < sw.allow.length; i++) {
+    if (inside(ip, sw.allow[i])) return true;
+  }
+  return false;
+}
+
+function maintenance(sw, headers) {
+  ENDS_AT = sw ? sw.until : NaN;
+  headers['retry-after'] = { value: String(retryAfter(Date.now())) };
+  headers['cache-control'] = { value: 'no-store' };
+  return headers;
+}
