@@ -375,7 +375,7 @@ def test_every_option_combination_passes_the_proxies_own_check(tmp_path):
     (["install", "--stack-name", "shop", "--lua-file", "/tmp/x.lua"], "--lua-file goes with --kind"),
     (["install", "--stack-name", "shop"], "`switch install` goes with --kind"),
     (["on", "--kind", "haproxy", "--state-dir", "/tmp/x", "--socket", "/tmp/" + "s" * 110], "longer than 107 bytes"),
-    (["status", "--kind", "nginx", "--state-dir", "/tmp/x", "--config", "/nonexistent/x.conf"], "cannot read"),
+    (["status", "--kind", "nginx", "--state-dir", "/tmp/x", "--config", "/nonexistent/x.conf"], "does not exist"),
     (["status", "--kind", "nginx", "--state-dir", "/tmp/x", "--config", "x.conf"], "is not an absolute file path"),
     (["on", "--kind", "nginx", "--state-dir", "/tmp/x", "--config", "/tmp/x.conf"], "applies to `switch status` only"),
 ])
