@@ -13,13 +13,23 @@ Install: apt-get install -y caddy
 from __future__ import annotations
 
 import http.client
+import shutil
 import subprocess
 import sys
 import time
 
 import pytest
 import requests
-from support.proxy_harness import APP_MARKER, LOOPBACK, ROOT, AppServer, free_port, session, wait_until
+from support.proxy_harness import (
+    APP_MARKER,
+    LOOPBACK,
+    ROOT,
+    AppServer,
+    free_port,
+    searchable_tmpdir,
+    session,
+    wait_until,
+)
 from support.runtime_harness import (
     ENDPOINT,
     METHODS,
@@ -55,7 +65,10 @@ class CaddyRig:
     def __init__(self, preview: Preview, workdir, *extra: str, app: str | None = None, host: str = LOOPBACK):
         self.preview, self.workdir = preview, workdir
         self.app = AppServer()
-        self.state_dir = workdir / "state"
+        # Searchable by Caddy's worker whoever it runs as (pytest's tmp_path is 0700): `switch on` refuses
+        # to report success for a switch the proxy cannot see.
+        self.searchable = searchable_tmpdir()
+        self.state_dir = self.searchable / "state"
         self.state_dir.mkdir()
         self.switch_file = self.state_dir / "maintenance.on"
         self.port = free_port()
@@ -80,6 +93,7 @@ class CaddyRig:
     def close(self) -> None:
         self.caddy.stop()
         self.app.stop()
+        shutil.rmtree(self.searchable, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,9 @@
 traffic is decided:
 
 - at your proxy (`--kind nginx|haproxy|caddy --state-dir DIR`), for the recipes printed by
-  `proxy-config --state-dir DIR` (logic in lib/switch.py; docs/switch.md);
+  `proxy-config --state-dir DIR` (logic in switch/proxy.py; docs/switch.md);
 - at the edge (`--stack-name NAME`), for a front door: the stack's CloudFront KeyValueStore
-  that its functions read, with an allowlist and an end time (logic in lib/edge_switch.py;
+  that its functions read, with an allowlist and an end time (logic in switch/edge.py;
   docs/front-door.md).
 """
 
@@ -13,10 +13,9 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from ..aws.clients import session
-from ..core import inputs
+from ..core import files, inputs
 from ..core.console import emit_result, info
 from ..core.errors import ExitCode, UserError
 from ..proxies import caddy
@@ -67,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     proxy.add_argument("--config", type=inputs.absolute_file_path, metavar="FILE",
                        help="status: the generated configuration the proxy runs, to list the allowlist "
                             "(the allowlist lives there)")
-    proxy.add_argument("--lua-file", type=inputs.absolute_file_path, metavar="PATH",
+    proxy.add_argument("--lua-file", type=inputs.absolute_path, metavar="PATH",
                        help="install, HAProxy: where to write the switch's Lua service, as given to "
                             f"proxy-config --lua-file (default: {switch.DEFAULT_HAPROXY_SERVICE})")
     edge = p.add_argument_group("at the edge (with --stack-name; also --region, --profile)")
@@ -116,7 +115,7 @@ def run_proxy(args: argparse.Namespace) -> int:
         raise UserError("--lua-file applies to `switch install --kind haproxy` only.")
     options = {"socket_path": switch.check_socket_path(args.socket, "--socket")} if args.socket else {}
     if args.action == "status":
-        return proxy_status(args, switch.proxy(args.kind, args.state_dir, **options))
+        return proxy_status(args, switch.status(args.kind, args.state_dir, **options))
     if args.action == "install":
         return proxy_install(args, options)
     state, already, effect = switch.switch(args.kind, args.state_dir, args.action == "on", **options)
@@ -130,8 +129,7 @@ def run_proxy(args: argparse.Namespace) -> int:
 
 
 def proxy_install(args: argparse.Namespace, options: dict) -> int:
-    written = switch.install(args.kind, args.state_dir, args.lua_file, **options)
-    state = switch.read_state(args.state_dir)
+    written, state = switch.install(args.kind, args.state_dir, args.lua_file, **options)
     info(f"installed: {args.state_dir}" + "".join(f", {path}" for path in written)
          + (" (HAProxy loads them when it starts or reloads)" if args.kind == "haproxy" else "")
          + f"; the switch is {'on' if state.on else 'off'}.")
@@ -140,19 +138,20 @@ def proxy_install(args: argparse.Namespace, options: dict) -> int:
     return 0
 
 
-def proxy_status(args: argparse.Namespace, proxy) -> int:
+def proxy_status(args: argparse.Namespace, report: switch.Report) -> int:
     text = read_config(args.config) if args.config else None
     allowed = config_allowlist(args, text) if text is not None else None
     service = haproxy_service_in_config(text) if text is not None and args.kind == "haproxy" else None
-    state = switch.read_state(args.state_dir)
-    live = proxy.live()
+    state, live = report.state, report.live
     result = {**state.as_result(), "state_file": str(switch.state_file(args.state_dir)), "proxy": live,
-              "allowlist": allowed}
-    lines = [f"maintenance: {result['maintenance']}"]
+              "allowlist": allowed, "visible": report.hidden is None}
+    lines = [f"maintenance: {result['maintenance']}"
+             + (f", but not visible to the proxy: {report.hidden}" if report.hidden else "")]
     if state.on:
         lines.append(f"since: {state.since}" + (f" (by {state.by})" if state.by else ""))
     if args.kind == "haproxy":
-        lines.append(f"haproxy: {live or 'not running'}")
+        lines.append(f"haproxy: {live or 'not running'}" + ("" if live else " (it reads the state when it starts)"))
+        result["map"] = report.map
     if allowed is None:
         lines.append("allowlist: (pass --config FILE to list it from the generated configuration)")
     else:
@@ -165,10 +164,27 @@ def proxy_status(args: argparse.Namespace, proxy) -> int:
             info(f"warning: HAProxy loads the switch's Lua service from {service} when it starts: run "
                  f"`{switch.install_command(args.state_dir, service)}` before it (re)starts.")
     emit_result(result, args.json, lines)
-    if live and live != result["maintenance"]:
-        info(f"warning: HAProxy has the switch {live}, the state directory says {result['maintenance']}: "
-             f"run `maintenance-endpoint switch {result['maintenance']} --kind haproxy --state-dir {args.state_dir}`.")
-    return 0
+    return status_verdict(args, report)
+
+
+def status_verdict(args: argparse.Namespace, report: switch.Report) -> int:
+    """Warn about disagreements; raise for a damaged state or a switch the proxy cannot see."""
+    repair = f"maintenance-endpoint switch on|off --kind {args.kind} --state-dir {args.state_dir}"
+    damaged = [text for text in (report.state.damaged, report.map) if text not in (None, "on", "off")]
+    if damaged:
+        raise UserError(f"The switch is damaged: {'; '.join(damaged)}; what visitors get depends on how the "
+                        f"proxy reads it: run `{repair}` (on or off, as you want it), which repairs it.",
+                        ExitCode.STATE_DAMAGED)
+    if report.hidden:
+        raise UserError(f"The switch is on in {args.state_dir}, but not visible to the proxy: {report.hidden}.",
+                        ExitCode.NOT_VISIBLE)
+    truth = "on" if report.state.on else "off"
+    views = {"the map file": report.map or "off", "HAProxy": report.live} if args.kind == "haproxy" else {}
+    differ = [f"{name} has {value}" for name, value in views.items() if value and value != truth]
+    if differ:
+        info(f"warning: the state directory says {truth}, but {' and '.join(differ)}: run "
+             f"`maintenance-endpoint switch {truth} --kind haproxy --state-dir {args.state_dir}`.")
+    return ExitCode.OK
 
 
 def config_allowlist(args: argparse.Namespace, text: str) -> list[str]:
@@ -186,10 +202,11 @@ def config_allowlist(args: argparse.Namespace, text: str) -> list[str]:
 
 
 def read_config(path: str) -> str:
+    data = files.read_bytes(path, "--config", max_bytes=1 << 20)  # a FIFO never blocks it
     try:
-        return Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"--config: cannot read {path} ({getattr(exc, 'strerror', None) or exc}).") from None
+        return data.decode()
+    except UnicodeDecodeError as exc:
+        raise UserError(f"--config: cannot read {path} ({exc}).") from None
 
 
 # ---------------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ class ExitCode(enum.IntEnum):
     ACCESS_DENIED = 8  # AWS refused a call (the call is named)
     ABORTED = 9  # confirmation declined, or needed but impossible (no terminal / CI)
     CHECKS_FAILED = 10  # verify: the endpoint answered, but not as it should
+    STATE_DAMAGED = 11  # switch: a state file is not a regular file (status; on/off repair it)
+    NOT_VISIBLE = 12  # switch on: written, but the proxy's worker cannot see it
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -47,6 +49,10 @@ MEANING = {
     ExitCode.ACCESS_DENIED: "AWS denied a call (the call is named)",
     ExitCode.ABORTED: "not confirmed (declined, or no terminal / CI=true without --yes)",
     ExitCode.CHECKS_FAILED: "verify: the endpoint does not answer as it should",
+    ExitCode.STATE_DAMAGED: "switch status: the state directory holds something other than a "
+    "regular file where the switch keeps one (`switch on` or `off` repairs it)",
+    ExitCode.NOT_VISIBLE: "switch: the switch is on in the state directory, but the proxy's worker "
+    "cannot see it, so visitors still get the app",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); re-running the same command recovers",
 }
 

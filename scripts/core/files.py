@@ -33,8 +33,10 @@ _REASONS = {
 }
 
 
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+def kind(mode: int) -> str:
+    """What a mode is, in words ("a FIFO", "a symbolic link", ...)."""
+    for test, name in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
                        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device")):
         if test(mode):
@@ -61,7 +63,7 @@ def _open(path: str | os.PathLike, label: str, flags: int) -> int:
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise UserError(f"{label} {os.fspath(path)} is {_kind(mode)}, not a regular file.",
+        raise UserError(f"{label} {os.fspath(path)} is {kind(mode)}, not a regular file.",
                         ExitCode.USAGE)
     return fd
 
@@ -118,5 +120,5 @@ def check_if_present(path: str, label: str) -> str:
     except (OSError, ValueError) as exc:
         raise _error(label, path, exc) from None
     if not stat.S_ISREG(mode):
-        raise UserError(f"{label} {path} is {_kind(mode)}, not a regular file.", ExitCode.USAGE)
+        raise UserError(f"{label} {path} is {kind(mode)}, not a regular file.", ExitCode.USAGE)
     return path

@@ -6,6 +6,7 @@ call without passing one of these."""
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
 import ipaddress
 import math
@@ -324,6 +325,10 @@ def loopback_host_port(value: str, what: str | None = None) -> str:
 def utc_time(value: str, what: str | None = None) -> str:
     """A UTC time such as 2026-12-01T22:00:00Z (UTC_TIME_PATTERN; nothing else, no offsets)."""
     if re.fullmatch(UTC_TIME_PATTERN, value or ""):
+        try:  # the pattern lets 29 February through in every year: the calendar decides
+            datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            raise _fail(f"{value!r} is not a date on the calendar ({value[:10]} does not exist)", what) from None
         return value
     raise _fail(f"{value!r} is not a UTC time such as 2026-12-01T22:00:00Z (YYYY-MM-DDTHH:MM:SSZ)",
                 what)
@@ -336,7 +341,7 @@ _ABSOLUTE_PATH = re.compile(r"(/[A-Za-z0-9._-]+)+")
 
 def _absolute_path(text: str) -> bool:
     return len(text) <= 1024 and bool(_ABSOLUTE_PATH.fullmatch(text)) \
-        and not {".", ".."} & set(text.split("/"))
+        and not {".", ".."} & set(text.split("/")) and all(len(part) <= 255 for part in text.split("/"))
 
 
 def directory_path(value: str, what: str | None = None) -> str:

@@ -31,6 +31,7 @@ from ..aws.clients import describe_stack, outputs_of
 from ..core.console import info
 from ..core.errors import ExitCode, UserError, error_code
 from ..template.names import SWITCH_KEY
+from . import edge_value
 
 # The most a value may hold: "Maximum size of a value: 1 KB".
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html#limits-kvs
@@ -85,21 +86,21 @@ def encode(switch: Switch) -> str:
 def decode(text: str | None) -> Switch:
     """The switch as the edge functions read ``text`` (None: no key). On unless the key is
     missing or the value is exactly {"on": false, ...}; a value that is not {"on": true, ...}
-    lets nobody through (see template.FRONT_DOOR_COMMON_JS and docs/front-door.md)."""
+    lets nobody through (see template.FRONT_DOOR_COMMON_JS and docs/front-door.md). The rule
+    is JavaScript's: NaN and Infinity are not JSON (JSON.parse fails: on, nobody through), and
+    only the allow entries the functions match on are listed (``edge_value.lets_through``).
+    tests/data/edge_switch_vectors.json holds the cases both sides must pass."""
     if text is None:
         return OFF
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        doc = None
+    doc = edge_value.parse(text)
     if isinstance(doc, dict) and doc.get("on") is False:
         switch = OFF
     elif isinstance(doc, dict) and doc.get("on") is True:
         allow = doc.get("allow")
         until = doc.get("until")
         switch = Switch(on=True,
-                        allow=tuple(str(a) for a in allow) if isinstance(allow, list) else (),
-                        until=until if isinstance(until, str) else None)
+                        allow=tuple(a for a in allow if edge_value.lets_through(a)) if isinstance(allow, list) else (),
+                        until=until if edge_value.counts_down(until) else None)
     else:
         switch = Switch(on=True)
     try:

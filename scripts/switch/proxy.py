@@ -16,7 +16,10 @@ counts as on too. Each proxy kind reads that truth its own way:
   with HAProxy's configuration (default ``/etc/haproxy/maintenance-endpoint.lua``), not into
   the state directory: HAProxy runs it as root when it loads.
 
-Every function here takes a checked state directory (``inputs.directory_path``).
+Every function here takes a checked state directory (``inputs.directory_path``). Every file
+operation in it goes through ``statedir.SafeDir`` (relative to an open directory, links never
+followed, only regular files count), under the directory's lock: simultaneous commands
+serialize their read, write and apply.
 """
 
 from __future__ import annotations
@@ -27,12 +30,12 @@ import json
 import os
 import socket
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.console import info
 from ..core.errors import ExitCode, UserError
+from ..core.files import kind as kind_of
+from .statedir import NotRegular, SafeDir, refuse_unsafe
 
 STATE_FILE = "maintenance.on"
 HAPROXY_MAP = "maintenance.map"
@@ -55,10 +58,12 @@ class State:
     on: bool
     since: str | None = None  # ISO 8601, UTC
     by: str | None = None
+    damaged: str | None = None  # "DIR/maintenance.on is a FIFO": neither on nor off
 
     def as_result(self) -> dict:
         """The state as the commands report it (JSON keys, and their first stdout line)."""
-        return {"maintenance": "on" if self.on else "off", "since": self.since, "by": self.by}
+        word = "damaged" if self.damaged else "on" if self.on else "off"
+        return {"maintenance": word, "since": self.since, "by": self.by, "damaged": self.damaged}
 
 
 def state_file(state_dir: str) -> Path:
@@ -99,35 +104,30 @@ def check_socket_path(path: str, what: str) -> str:
     return path
 
 
-def read_state(state_dir: str) -> State:
-    path = state_file(state_dir)
+def open_dir(state_dir: str, *, create: bool) -> SafeDir:
+    """The state directory, opened (and created with ``create``); refused as root when another
+    user could change it."""
+    return SafeDir(state_dir, "--state-dir", create=create)
+
+
+def read_state(d: SafeDir) -> State:
+    st = d.entry(STATE_FILE)
     try:
-        stat = path.stat()
-    except FileNotFoundError:
+        data = d.read(STATE_FILE)
+    except NotRegular as exc:
+        return State(on=False, damaged=f"{d.path}/{STATE_FILE} is {exc.what}, not a regular file")
+    if st is None or data is None:
         return State(on=False)
-    since = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.UTC).isoformat(timespec="seconds")
+    since = datetime.datetime.fromtimestamp(st.st_mtime, datetime.UTC).isoformat(timespec="seconds")
     by = None
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(data)
         if isinstance(record, dict):
             since = str(record.get("since") or since)
             by = str(record["by"]) if record.get("by") else None
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError):
         pass  # made by hand (touch): on, since its modification time
     return State(on=True, since=since, by=by)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` in one rename, so a reader sees the old or the new content, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # readable by the proxy's worker user
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def unsearchable(state_dir: str) -> str | None:
@@ -152,25 +152,19 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def make_state_dir(state_dir: str) -> None:
-    """Create DIR (and its parents), searchable by the proxy's worker user."""
-    Path(state_dir).mkdir(mode=0o755, parents=True, exist_ok=True)
-
-
-def set_state(state_dir: str, on: bool, now: datetime.datetime | None = None) -> State:
-    """Write the truth: create DIR/maintenance.on (on) or remove it (off). Creates DIR."""
-    make_state_dir(state_dir)
-    path = state_file(state_dir)
+def set_state(d: SafeDir, on: bool, current: State, now: datetime.datetime | None = None) -> tuple[State, str]:
+    """Write the truth: create DIR/maintenance.on (on) or remove it (off); anything else in its
+    place is removed (a directory moved aside). Returns the state and what was repaired."""
+    repaired = f"repaired: {current.damaged} (removed); " if current.damaged else ""
     if not on:
-        path.unlink(missing_ok=True)
-        return State(on=False)
-    current = read_state(state_dir)
+        moved = d.remove(STATE_FILE)
+        return State(on=False), repaired.replace("(removed)", f"(moved to {moved})") if moved else repaired
     if current.on:
-        return current  # already on: keep since/by of the first `on`
+        return current, ""  # already on: keep since/by of the first `on`
     now = now or datetime.datetime.now(datetime.UTC)
     state = State(on=True, since=now.isoformat(timespec="seconds"), by=who())
-    write_atomically(path, json.dumps({"since": state.since, "by": state.by}) + "\n")
-    return state
+    moved = d.write(STATE_FILE, (json.dumps({"since": state.since, "by": state.by}) + "\n").encode())
+    return state, repaired.replace("(removed)", f"(moved to {moved})") if moved else repaired
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,54 +174,72 @@ def set_state(state_dir: str, on: bool, now: datetime.datetime | None = None) ->
 class FileOnly:
     """nginx (and a Caddy recipe): the proxy tests DIR/maintenance.on per request."""
 
-    def __init__(self, state_dir: str, **_options):
-        self.state_dir = state_dir
+    def __init__(self, d: SafeDir, **_options):
+        self.dir, self.state_dir = d, d.path
 
-    def apply(self, state: State) -> str:
+    def hidden(self) -> str | None:
+        """Why the proxy's worker cannot see the switch file, or None."""
         closed = unsearchable(self.state_dir)
         if closed:
-            info(f"warning: {closed} is not searchable by other users: unless the proxy's worker runs as "
-                 f"its owner or group, it cannot see {STATE_FILE} and the switch stays off (chmod o+x).")
+            return (f"{closed} is not searchable by other users, so the proxy's worker (www-data, nobody) "
+                    f"cannot see {STATE_FILE} and serves the app (chmod o+x {closed}, or run the worker as "
+                    "its owner or group)")
+        return None
+
+    def apply(self, state: State) -> str:
+        hidden = self.hidden() if state.on else None
+        if hidden:
+            raise UserError(f"The switch is on in {self.state_dir}, but not visible to the proxy: {hidden}.",
+                            ExitCode.NOT_VISIBLE)
         return "takes effect at the next request (the proxy tests for the file on each request)"
 
     def live(self) -> str | None:
         return None  # the file is what the proxy reads: nothing else to ask
 
     def install(self, service: str) -> list[str]:
-        make_state_dir(self.state_dir)
         return []  # the state directory is all
 
 
 class HAProxy:
     """HAProxy: DIR/maintenance.map (read at start) plus `set map` on the runtime API."""
 
-    def __init__(self, state_dir: str, socket_path: str | None = None, timeout: float = 2.0):
-        self.state_dir = state_dir
-        self.map = haproxy_map(state_dir)
-        self.socket = socket_path or haproxy_socket(state_dir)
+    def __init__(self, d: SafeDir, socket_path: str | None = None, timeout: float = 2.0):
+        self.dir, self.state_dir = d, d.path
+        self.map = haproxy_map(d.path)
+        self.own_socket = socket_path is None  # inside the state directory
+        self.socket = socket_path or haproxy_socket(d.path)
         self.timeout = timeout
+        self.written = False  # whether the state directory has been written (for messages)
+        self.checked = False
 
     def write_map(self, on: bool) -> None:
         value = "on" if on else "off"
-        write_atomically(Path(self.map), "# Written by `maintenance-endpoint switch`; HAProxy reads it at start.\n"
-                                         f"# The truth is {STATE_FILE} beside it.\n{MAP_KEY} {value}\n")
+        self.dir.write(HAPROXY_MAP, ("# Written by `maintenance-endpoint switch`; HAProxy reads it at start.\n"
+                                     f"# The truth is {STATE_FILE} beside it.\n{MAP_KEY} {value}\n").encode())
+
+    def read_map(self) -> str | None:
+        """'on'/'off' as the map file has it, None when missing; NotRegular when damaged."""
+        data = self.dir.read(HAPROXY_MAP)
+        if data is None:
+            return None
+        for line in data.decode(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == MAP_KEY:
+                return parts[1]
+        return "off"  # no entry: the config's default
 
     def install(self, service: str) -> list[str]:
         """What HAProxy needs before it starts: the map (from the truth) and the Lua service."""
-        haproxy_relay(self.state_dir)  # refuses a directory the recipe cannot name its relay after
-        make_state_dir(self.state_dir)
-        self.write_map(read_state(self.state_dir).on)
-        try:
-            write_atomically(Path(service), SERVICE_SOURCE.read_text())
-        except OSError as exc:
-            raise UserError(f"--lua-file: cannot write {service} ({exc.strerror or exc}).") from None
+        self.write_map(read_state(self.dir).on)
+        install_service(service, self.state_dir)
         return [self.map, service]
 
     def apply(self, state: State) -> str:
         self.write_map(state.on)
+        self.written = True
         value = "on" if state.on else "off"
-        if not os.path.exists(self.socket):
-            return (f"HAProxy is not running (no runtime API socket at {self.socket}): "
+        if self.live() is None:
+            return (f"HAProxy is not running (no runtime API at {self.socket}, or a stale socket): "
                     "it reads the state when it starts")
         answer = self.command(f"set map {self.map} {MAP_KEY} {value}")
         if "not found" in answer.lower():  # the map was loaded without the key
@@ -239,29 +251,59 @@ class HAProxy:
         return "in effect now (HAProxy runtime API), and read again at every start"
 
     def live(self) -> str | None:
-        """'on'/'off' as the running HAProxy has it, or None if it is not running."""
-        if not os.path.exists(self.socket):
+        """'on'/'off' as the running HAProxy has it, or None if it is not running (no socket,
+        or one nobody listens on: HAProxy stopped and left it behind)."""
+        if not self.socket_present():
             return None
-        for line in self.command(f"show map {self.map}").splitlines():
+        try:
+            if not self.checked:
+                info = self.command("show info")
+                if "Name: HAProxy" not in info:
+                    raise UserError(f"The socket {self.socket} answers, but not as HAProxy's runtime API "
+                                    f"(it said {info.strip()[:60]!r}); check --socket and the configuration's "
+                                    "`stats socket`.", ExitCode.FAILED)
+                self.checked = True
+            answer = self.command(f"show map {self.map}")
+        except ConnectionRefusedError:
+            return None
+        for line in answer.splitlines():
             parts = line.split()
             if len(parts) == 3 and parts[1] == MAP_KEY:
                 return parts[2]
         return "off"  # no entry: the config's default
 
+    def socket_present(self) -> bool:
+        """Whether there is a socket to ask; anything else at its name is refused."""
+        try:
+            st = self.dir.entry(HAPROXY_SOCKET) if self.own_socket else os.lstat(self.socket)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise UserError(f"--socket: cannot examine {self.socket} ({exc.strerror or exc}).") from None
+        if st is not None and not stat.S_ISSOCK(st.st_mode):
+            raise UserError(f"{self.socket} is {kind_of(st.st_mode)}, not HAProxy's runtime API socket: remove it "
+                            "(HAProxy makes the socket when it starts) or pass --socket.", ExitCode.FAILED)
+        return st is not None
+
     def command(self, line: str) -> str:
-        """One runtime API command (non-interactive: HAProxy answers and closes)."""
+        """One runtime API command (non-interactive: HAProxy answers and closes).
+        ConnectionRefusedError when nothing listens on the socket (a stale one)."""
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.settimeout(self.timeout)
                 s.connect(self.socket)
                 s.sendall(line.encode() + b"\n")
-                chunks = []
-                while chunk := s.recv(65536):
+                chunks, size = [], 0
+                while size < 1 << 20 and (chunk := s.recv(65536)):
                     chunks.append(chunk)
+                    size += len(chunk)
+        except (ConnectionRefusedError, FileNotFoundError):
+            raise ConnectionRefusedError from None
         except OSError as exc:
-            raise UserError(f"Cannot use HAProxy's runtime API at {self.socket} ({exc.strerror or exc}); "
-                            "the state directory is written and HAProxy reads it when it restarts.",
-                            ExitCode.FAILED) from None
+            after = ("; the state directory is written and HAProxy reads it when it restarts"
+                     if self.written else "")
+            raise UserError(f"Cannot use HAProxy's runtime API at {self.socket} ({exc.strerror or exc})"
+                            f"{after}.", ExitCode.FAILED) from None
         answer = b"".join(chunks).decode(errors="replace")
         if answer.startswith("Unknown map identifier"):
             raise UserError(f"The HAProxy at {self.socket} has no map {self.map}: it does not run a "
@@ -273,28 +315,82 @@ class HAProxy:
 KINDS = {"nginx": FileOnly, "haproxy": HAProxy, "caddy": FileOnly}
 
 
-def proxy(kind: str, state_dir: str, **options):
-    return KINDS[kind](state_dir, **options)
+def proxy(kind: str, d: SafeDir, **options):
+    return KINDS[kind](d, **options)
 
 
 def service_installed(path: str) -> bool:
-    """Whether `path` holds this version's Lua service."""
+    """Whether `path` holds this version's Lua service (a regular file, links not followed)."""
     try:
-        return Path(path).read_text() == SERVICE_SOURCE.read_text()
-    except (OSError, UnicodeDecodeError):
+        with SafeDir(str(Path(path).parent), "--config", create=False) as d:
+            return d.read(Path(path).name, 1 << 20) == SERVICE_SOURCE.read_bytes()
+    except (OSError, NotRegular, UserError):
         return False
 
 
-def install(kind: str, state_dir: str, service: str | None = None, **options) -> list[str]:
+def install_service(service: str, state_dir: str) -> None:
+    """Write the Lua service at `service`: never inside the state directory (HAProxy runs it as
+    root), in a directory only root can change when root runs this."""
+    here = os.path.realpath(Path(service).parent)
+    if os.path.commonpath([here, os.path.realpath(state_dir)]) == os.path.realpath(state_dir):
+        raise UserError(f"--lua-file: {service} is inside the state directory {state_dir}, which holds data "
+                        "only; HAProxy runs this file as root: keep it with HAProxy's configuration, e.g. "
+                        f"{DEFAULT_HAPROXY_SERVICE}.")
+    refuse_unsafe(str(Path(service).parent), "--lua-file", itself=True)
+    with SafeDir(str(Path(service).parent), "--lua-file", create=False) as d:
+        if d.fd is None:
+            raise UserError(f"--lua-file: cannot write {service} ({Path(service).parent} does not exist).")
+        d.lock()
+        d.write(Path(service).name, SERVICE_SOURCE.read_bytes())
+
+
+def install(kind: str, state_dir: str, service: str | None = None, **options) -> tuple[list[str], State]:
     """Prepare what the proxy reads at start (creates DIR; HAProxy: the map and, at `service`,
-    the Lua service). The switch stays as it is. Returns the files written."""
-    return proxy(kind, state_dir, **options).install(service or DEFAULT_HAPROXY_SERVICE)
+    the Lua service). The switch stays as it is. Returns the files written and the state."""
+    if kind == "haproxy":
+        haproxy_relay(state_dir)  # refuses a directory the recipe cannot name its relay after
+    with open_dir(state_dir, create=True) as d:
+        d.lock()
+        written = proxy(kind, d, **options).install(service or DEFAULT_HAPROXY_SERVICE)
+        return written, read_state(d)
 
 
 def switch(kind: str, state_dir: str, on: bool, **options) -> tuple[State, bool, str]:
-    """Flip the switch: the truth first (it is what every restart reads), then the proxy.
-    Returns the state, whether it was already so, and what the proxy made of it."""
-    p = proxy(kind, state_dir, **options)
-    already = read_state(state_dir).on == on
-    state = set_state(state_dir, on)
-    return state, already, p.apply(state)
+    """Flip the switch, under the state directory's lock: the truth first (it is what every
+    restart reads), then the proxy. Returns the state, whether it was already so, and what the
+    proxy made of it (and what was repaired)."""
+    with open_dir(state_dir, create=True) as d:
+        d.lock()
+        p = proxy(kind, d, **options)
+        current = read_state(d)
+        state, repaired = set_state(d, on, current)
+        return state, current.on == on and not current.damaged, repaired + p.apply(state)
+
+
+@dataclass
+class Report:
+    """What `switch status` found: the truth, HAProxy's map file and live state, and why the
+    proxy cannot see the switch (None when it can)."""
+
+    state: State
+    map: str | None = None  # HAProxy: 'on', 'off', None (missing) or "DIR/maintenance.map is ..."
+    live: str | None = None  # HAProxy: 'on', 'off', None (not running)
+    hidden: str | None = None
+
+
+def status(kind: str, state_dir: str, **options) -> Report:
+    """The switch as the state directory, the map file and the running HAProxy have it, read
+    under the directory's (shared) lock."""
+    with open_dir(state_dir, create=False) as d:
+        d.lock(exclusive=False)
+        p = proxy(kind, d, **options)
+        report = Report(read_state(d))
+        if isinstance(p, HAProxy):
+            try:
+                report.map = p.read_map()
+            except NotRegular as exc:
+                report.map = f"{d.path}/{HAPROXY_MAP} is {exc.what}, not a regular file"
+            report.live = p.live()
+        elif report.state.on:
+            report.hidden = p.hidden()
+        return report

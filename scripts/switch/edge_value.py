@@ -1,0 +1,56 @@
+"""How the front-door functions read the switch's stored value, in Python: the rule that
+``edge_switch.decode`` applies, which must be the one the functions' JavaScript
+(template.FRONT_DOOR_COMMON_JS: readSwitch, words, inside) already applies. The shared test
+vectors are tests/data/edge_switch_vectors.json; tests/test_edge_switch_vectors.py runs both
+sides over them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import re
+
+# inside(): typeof cidr === 'string' && /^([0-9a-fA-F:.]+)\/(0|[1-9]\d{0,2})$/, an address
+# words() reads (IPv4 dotted quad without leading zeros, IPv6 text, IPv4-in-IPv6), and a prefix
+# length within the family.
+_ENTRY = re.compile(r"([0-9a-fA-F:.]+)/(0|[1-9][0-9]{0,2})")
+# readSwitch(): until counts only as YYYY-MM-DDTHH:MM:SSZ that Date.parse reads.
+_UNTIL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse(text: str):
+    """JSON.parse(text), or None where it throws: Python's json also takes NaN, Infinity and
+    -Infinity, which JavaScript's refuses."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except ValueError:
+        return None
+
+
+def lets_through(entry) -> bool:
+    """Whether the functions match clients on this allow entry (others match nobody)."""
+    m = _ENTRY.fullmatch(entry) if isinstance(entry, str) else None
+    if m is None:
+        return False
+    try:
+        address = ipaddress.ip_address(m.group(1))
+    except ValueError:
+        return False
+    return int(m.group(2)) <= address.max_prefixlen
+
+
+def counts_down(until) -> bool:
+    """Whether Retry-After counts down to this end time (a real UTC time in the one format)."""
+    if not isinstance(until, str) or not _UNTIL.fullmatch(until):
+        return False
+    try:
+        datetime.datetime.strptime(until, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    return True

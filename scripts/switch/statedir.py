@@ -1,0 +1,275 @@
+"""Symlink-proof work in a directory that holds the switch's files (the state directory, and
+the directory of HAProxy's Lua service).
+
+Operators run `switch` as root, often during an incident, in a directory that a proxy's
+worker reads. Everything here works relative to one open directory descriptor, so a name
+swapped for a symbolic link, a FIFO, a device or another directory is never followed:
+
+- entries are judged by ``lstat`` (``os.stat(name, dir_fd=fd, follow_symlinks=False)``);
+  only a regular file counts as a file;
+- files are opened with ``O_NOFOLLOW | O_NONBLOCK`` (a FIFO or device never blocks the
+  command) and reads are bounded (``READ_LIMIT``);
+- writes go to a new temp file (``O_CREAT | O_EXCL | O_NOFOLLOW``), whose mode and owner are
+  set on the descriptor (``fchmod``/``fchown``), fsynced, then renamed over the name within
+  the same directory, and the directory is fsynced;
+- ``lock`` is an ``flock`` on the directory itself, held across a command's read, write and
+  apply so that simultaneous commands serialize. Locking the directory, not a file in it,
+  leaves nothing to plant or damage and works for a reader who may not write there.
+
+``unsafe_place`` is the check made when running as root: a directory that another user can
+change (owned by another non-root user, or group/other-writable without the sticky bit; the
+state directory itself must not be group/other-writable at all) lets that user swap what root
+writes or reads.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import fcntl
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from ..core.errors import ExitCode, UserError
+from ..core.files import kind
+
+READ_LIMIT = 4096  # the switch's files are a few lines; anything longer is not ours
+_REASONS = {
+    errno.ENOENT: "does not exist",
+    errno.ENOTDIR: "goes through something that is not a directory",
+    errno.EACCES: "permission denied: run the command as root or as the directory's owner",
+    errno.EPERM: "operation not permitted: run the command as root or as the directory's owner",
+    errno.ENAMETOOLONG: "has a name that is too long",
+    errno.ELOOP: "is a symbolic link: give the directory it points to",
+    errno.EROFS: "is on a read-only file system",
+    errno.ENOSPC: "has no space left on its device",
+    errno.EDQUOT: "is over its disk quota",
+}
+
+
+def fail(what: str, path: str, exc: OSError, doing: str = "use") -> UserError:
+    reason = (_REASONS.get(exc.errno) if exc.errno is not None else None) or exc.strerror or str(exc)
+    return UserError(f"{what}: cannot {doing} {path} ({reason}).", ExitCode.USAGE)
+
+
+def _chain(path: str) -> list[Path]:
+    """The existing directories from / down to ``path`` (or to its nearest existing ancestor),
+    as given and with links resolved: a link among them counts as its target's chain too."""
+    given = Path(path)
+    found: list[Path] = []
+    for directory in [*reversed(given.parents), given]:
+        if not os.path.lexists(directory):
+            break
+        found.append(directory)
+    real = Path(os.path.realpath(found[-1])) if found else Path("/")
+    found += [d for d in [*reversed(real.parents), real] if d not in found]
+    return found
+
+
+def unsafe_place(path: str, *, itself: bool) -> str | None:
+    """When running as root: why another user could change ``path`` or a directory above it,
+    as "DIR is ..." (None when safe, or when not root). ``itself``: ``path`` is the directory
+    root writes in, which must not be writable by others even with the sticky bit."""
+    if os.geteuid() != 0:
+        return None
+    for directory in _chain(path):
+        try:
+            st = os.lstat(directory)
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            continue  # its target is in the chain; the link is its parent's to change
+        mine = directory == Path(path) and itself
+        if st.st_uid not in (0, os.geteuid()):
+            return f"{directory} is owned by uid {st.st_uid}, another user"
+        if st.st_mode & 0o022 and (mine or not st.st_mode & stat.S_ISVTX):
+            who = "its group and others" if st.st_mode & 0o022 == 0o022 else \
+                "its group" if st.st_mode & 0o020 else "every user"
+            sticky = "" if mine else " without the sticky bit"
+            return f"{directory} is writable by {who}{sticky}"
+    return None
+
+
+def refuse_unsafe(path: str, what: str, *, itself: bool) -> None:
+    """UserError (exit 2) naming the directory, the risk and the fix when ``unsafe_place``."""
+    why = unsafe_place(path, itself=itself)
+    if why:
+        raise UserError(f"{what}: {why}: running as root, the switch would let that user swap its "
+                        f"files for links and make root read, write or chmod any file; use a directory "
+                        f"that only root can change (chown root and chmod go-w, or a sticky /tmp-like "
+                        f"parent), e.g. one made by `mktemp -d` or under /var/lib.", ExitCode.USAGE)
+
+
+class SafeDir:
+    """An open directory; every operation names an entry in it, never a path."""
+
+    def __init__(self, path: str, what: str, *, create: bool):
+        self.path, self.what, self.fd = path, what, None
+        refuse_unsafe(path, what, itself=True)
+        if create:
+            self._make()
+        try:
+            self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            if create:
+                raise fail(what, path, FileNotFoundError(errno.ENOENT, "")) from None
+            return  # not made yet: every entry is missing
+        except OSError as exc:
+            raise fail(what, path, exc, "open") from None
+        self.st = os.fstat(self.fd)
+        if os.geteuid() == 0 and (self.st.st_uid not in (0, os.geteuid()) or self.st.st_mode & 0o022):
+            self.close()  # it changed between the check and the open
+            refuse_unsafe(path, what, itself=True)
+            raise UserError(f"{what}: {path} changed while it was checked; run the command again.")
+
+    def _make(self) -> None:
+        """Create the directory and missing parents, 0755 whatever the umask (the proxy's
+        worker must search them)."""
+        missing = []
+        for directory in [Path(self.path), *Path(self.path).parents]:
+            if os.path.lexists(directory):
+                break
+            missing.append(directory)
+        for directory in reversed(missing):
+            try:
+                os.mkdir(directory, 0o755)
+                os.chmod(directory, 0o755, follow_symlinks=False)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise fail(self.what, self.path, exc, "create") from None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> SafeDir:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def lock(self, exclusive: bool = True) -> None:
+        """Wait for the directory's lock (released when the directory is closed)."""
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+
+    def entry(self, name: str) -> os.stat_result | None:
+        """``lstat`` of the entry, None when missing."""
+        if self.fd is None:
+            return None
+        try:
+            return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise fail(self.what, f"{self.path}/{name}", exc, "examine") from None
+
+    def read(self, name: str, limit: int = READ_LIMIT) -> bytes | None:
+        """The first ``limit`` bytes of the regular file ``name``; None when missing;
+        ``NotRegular`` when it is anything else."""
+        st = self.entry(name)
+        if st is None:
+            return None
+        if not stat.S_ISREG(st.st_mode):  # judged before opening: a device is never opened
+            raise NotRegular(name, kind(st.st_mode))
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC,
+                         dir_fd=self.fd)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise NotRegular(name, "a symbolic link") from None
+            raise fail(self.what, f"{self.path}/{name}", exc, "read") from None
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+                raise NotRegular(name, kind(opened.st_mode))
+            return os.read(fd, limit)
+        finally:
+            os.close(fd)
+
+    def write(self, name: str, data: bytes, mode: int = 0o644) -> str | None:
+        """Replace ``name`` with a regular file holding ``data``, atomically. Returns where a
+        directory in the way was moved, if one was."""
+        tmp = f".{name}.{secrets.token_hex(8)}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                         dir_fd=self.fd)
+        except OSError as exc:
+            raise fail(self.what, self.path, exc, "write in") from None
+        try:
+            try:
+                os.fchmod(fd, mode)
+                if os.geteuid() == 0:
+                    os.fchown(fd, self.st.st_uid, self.st.st_gid)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            moved = self.move_aside(name) if self._is_dir(name) else None
+            os.rename(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except BaseException as exc:
+            self._discard(tmp)
+            if isinstance(exc, OSError):
+                raise fail(self.what, f"{self.path}/{name}", exc, "write") from None
+            raise
+        self.sync()
+        return moved
+
+    def remove(self, name: str) -> str | None:
+        """Remove ``name`` whatever it is (a directory is moved aside, not deleted: returns
+        where). Links are removed, never followed."""
+        st = self.entry(name)
+        if st is None:
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            moved = self.move_aside(name)
+        else:
+            moved = None
+            try:
+                os.unlink(name, dir_fd=self.fd)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise fail(self.what, f"{self.path}/{name}", exc, "remove") from None
+        self.sync()
+        return moved
+
+    def move_aside(self, name: str) -> str:
+        """Rename ``name`` to ``name.damaged-TIME-RANDOM`` in the directory; the new name."""
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = f"{name}.damaged-{stamp}-{secrets.token_hex(4)}"
+        try:
+            os.rename(name, aside, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except OSError as exc:
+            raise fail(self.what, f"{self.path}/{name}", exc, "move aside") from None
+        return f"{self.path}/{aside}"
+
+    def sync(self) -> None:
+        assert self.fd is not None, "the directory is open"
+        os.fsync(self.fd)
+
+    def _is_dir(self, name: str) -> bool:
+        st = self.entry(name)
+        return st is not None and stat.S_ISDIR(st.st_mode)
+
+    def _discard(self, tmp: str) -> None:
+        try:
+            os.unlink(tmp, dir_fd=self.fd)
+        except OSError:
+            pass
+
+
+class NotRegular(Exception):
+    """An entry that should be a regular file is something else."""
+
+    def __init__(self, name: str, what: str):
+        super().__init__(f"{name} is {what}")
+        self.name, self.what = name, what
