@@ -25,9 +25,15 @@ async function readSwitch() {
   if (!s || s.on !== true) return { allow: [], until: NaN };
   return {
     allow: Array.isArray(s.allow) ? s.allow : [],
-    until: typeof s.until === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(s.until)
-      ? Date.parse(s.until) : NaN
+    until: endsAt(s.until)
   };
+}
+
+// A time on the calendar, or NaN: some engines roll 2027-02-29 over to 1 March.
+function endsAt(u) {
+  if (typeof u !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(u)) return NaN;
+  var t = Date.parse(u);
+  return t === t && new Date(t).toISOString().slice(0, 19) + 'Z' === u ? t : NaN;
 }
 
 function words(ip) {
