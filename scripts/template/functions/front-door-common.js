@@ -10,6 +10,7 @@ var PAGE = RESERVED + '__MaintenanceObjectKey__';
 var RETRY_AFTER = __RetryAfterSeconds__;
 var ENDS_AT = NaN;
 // @include retry-after.js
+// @include negotiate.js
 
 async function readSwitch() {
   var text, s = null;
@@ -83,5 +84,6 @@ function maintenance(sw, headers) {
   ENDS_AT = sw ? sw.until : NaN;
   headers['retry-after'] = { value: String(retryAfter(Date.now())) };
   headers['cache-control'] = { value: 'no-store' };
+  headers['vary'] = { value: 'Accept' };
   return headers;
 }
