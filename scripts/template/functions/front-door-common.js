@@ -10,7 +10,6 @@ var PAGE = RESERVED + '__MaintenanceObjectKey__';
 var RETRY_AFTER = __RetryAfterSeconds__;
 var ENDS_AT = NaN;
 // @include retry-after.js
-// @include negotiate.js
 
 async function readSwitch() {
   var text, s = null;

@@ -4,6 +4,7 @@
 // Lines starting with // are dropped and `// @include FILE` is replaced by FILE when the
 // template is built (template/functions.py, which also fills in the __PLACEHOLDERS__).
 // @include front-door-common.js
+// @include negotiate.js
 
 async function handler(event) {
   var request = event.request;
