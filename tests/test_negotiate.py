@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 from test_function import (
-    PARAMETERS,
     END,
     ENDS_AT,
     PAGE_PATH,
+    PARAMETERS,
     RETRY_AFTER,
     door_cases,
     door_request,
@@ -184,3 +184,20 @@ def test_the_front_door_negotiates_the_same_way_when_the_switch_is_on():
         assert result["headers"]["vary"] == {"value": "Accept"}
         doc = json.loads(result["body"]["data"])
         assert (doc["status"], doc["retryAfter"], doc["maintenanceEndsAt"]) == (503, 600, until)
+
+
+def test_the_preview_serves_what_the_functions_decide_for_every_method():
+    from scripts.endpoint.builder import endpoint_model
+
+    with endpoint_model() as model:
+        for method in stack.ALL_METHODS:
+            json_answer = model.answer(method, "/api/orders?x=1", [("Accept", "application/json")])
+            page = model.answer(method, "/api/orders?x=1", [("Accept", BROWSER)])
+            assert json_answer.status == page.status == 503, method
+            assert json_answer.header("Content-Type") == PROBLEM
+            assert json_answer.header("Vary") == page.header("Vary") == "Accept"
+            assert json_answer.header("Retry-After") == page.header("Retry-After") == RETRY_AFTER
+            assert json_answer.header("Cache-Control") == page.header("Cache-Control") == "no-store"
+            assert page.body == (b"" if method == "HEAD" else model.page_body)
+            if method != "HEAD":
+                assert json.loads(json_answer.body)["status"] == 503
