@@ -26,7 +26,7 @@ from ..template.names import ALL_METHODS, COUNTDOWN_FLOOR_SECONDS
 from .client import Client, error_name
 
 # Headers verify checks itself; the rest of what the policy sets is "security headers".
-_OWN_CHECKS = {"content-type", "retry-after", "cache-control", "content-length"}
+_OWN_CHECKS = {"content-type", "retry-after", "cache-control", "content-length", "vary"}
 
 
 # The Retry-After countdown (template/functions/retry-after.js): until MaintenanceEndsAt,
@@ -171,6 +171,10 @@ def check_response(method: str, path: str, resp: requests.Response, exp: Expecta
     elif allowed is not None and not (ra.strip().isdigit() and any(lo <= int(ra) <= hi for lo, hi in allowed)):
         shown = " or ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in allowed)
         check.problems.append(f"Retry-After {ra!r} is not {shown!r}")
+    # The page or the problem document, by Accept (docs/design.md#content-negotiation).
+    vary = [v.strip().lower() for v in resp.headers.get("Vary", "").split(",")]
+    if "accept" not in vary and "*" not in vary:
+        check.problems.append("no Vary: Accept")
     cc = resp.headers.get("Cache-Control")
     if cc is None:
         check.problems.append("no Cache-Control")

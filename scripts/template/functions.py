@@ -19,6 +19,7 @@ PLACEHOLDERS = {
     "__MaintenanceObjectKey__": "${MaintenanceObjectKey}",
     "__RetryAfterSeconds__": "${RetryAfterSeconds}",
     "__MaintenanceEndsAt__": "${MaintenanceEndsAt}",
+    "__ProblemDetail__": "${ProblemDetail}",
     "__EdgeSwitchId__": "${EdgeSwitch.Id}",
     # The template's own constants, filled in now.
     "__COUNTDOWN_FLOOR_SECONDS__": str(COUNTDOWN_FLOOR_SECONDS),

@@ -6,6 +6,10 @@ from ..core.inputs import UTC_TIME_PATTERN
 
 DEFAULT_OBJECT_KEY = "maintenance.html"
 
+# The problem document's detail (ProblemDetail). Why: docs/design.md#content-negotiation
+DEFAULT_PROBLEM_DETAIL = "The service is down for planned maintenance. Please retry after the time given."
+PROBLEM_DETAIL_MAX_LENGTH = 300
+
 # Why: docs/design.md#error-codes
 REMAPPED_ERROR_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
 

@@ -5,7 +5,13 @@ Parameter names are public API (``--parameter-overrides``, the docs, the tests).
 
 from troposphere import Equals, Join, Not, Parameter, Ref
 
-from .names import COUNTDOWN_FLOOR_SECONDS, DEFAULT_OBJECT_KEY, MAINTENANCE_ENDS_AT_PATTERN
+from .names import (
+    COUNTDOWN_FLOOR_SECONDS,
+    DEFAULT_OBJECT_KEY,
+    DEFAULT_PROBLEM_DETAIL,
+    MAINTENANCE_ENDS_AT_PATTERN,
+    PROBLEM_DETAIL_MAX_LENGTH,
+)
 
 
 def add_parameters(t):
@@ -52,6 +58,18 @@ def add_answer_parameters(t):
         Description="When the maintenance is expected to end, in UTC, e.g. "
         f"2026-12-01T22:00:00Z. Until then Retry-After counts down to it (never below {COUNTDOWN_FLOOR_SECONDS} s, "
         "or RetryAfterSeconds if smaller); after it, RetryAfterSeconds. Empty: no countdown.",
+    ))
+    # Filled into the functions' code: no quote, backslash or line break. Why: docs/design.md#content-negotiation
+    t.add_parameter(Parameter(
+        "ProblemDetail",
+        Type="String",
+        Default=DEFAULT_PROBLEM_DETAIL,
+        MaxLength=PROBLEM_DETAIL_MAX_LENGTH,
+        AllowedPattern=r"^[^'\\\n\r\u2028\u2029]+$",
+        ConstraintDescription=f"must be 1 to {PROBLEM_DETAIL_MAX_LENGTH} characters without quotes ('), "
+        "backslashes or line breaks",
+        Description="The detail member of the problem document (RFC 9457) that clients preferring "
+        "JSON get instead of the page.",
     ))
     t.add_parameter(Parameter(
         "ErrorCachingMinTTL",

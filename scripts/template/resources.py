@@ -134,10 +134,14 @@ def add_response_headers_policy(t):
             Name=unique_name("headers"),
             Comment="Retry-After, no-store and security headers for the maintenance 503",
             CustomHeadersConfig=cf.CustomHeadersConfig(Items=[
+                # Override=False: an answer the viewer-request function makes (the problem
+                # document) keeps its own countdown, whether or not the policy applies to it.
                 cf.CustomHeader(Header="Retry-After", Value=Ref("RetryAfterSeconds"),
-                                Override=True),
+                                Override=False),
                 # The 503 must not be kept by browsers or proxies once the site is back.
                 cf.CustomHeader(Header="Cache-Control", Value="no-store", Override=True),
+                # The page or the problem document, by Accept. Why: docs/design.md#content-negotiation
+                cf.CustomHeader(Header="Vary", Value="Accept", Override=True),
             ]),
             SecurityHeadersConfig=cf.SecurityHeadersConfig(
                 StrictTransportSecurity=cf.StrictTransportSecurity(

@@ -89,5 +89,6 @@ function maintenance(sw, headers) {
   ENDS_AT = sw ? sw.until : NaN;
   headers['retry-after'] = { value: String(retryAfter(Date.now())) };
   headers['cache-control'] = { value: 'no-store' };
+  headers['vary'] = { value: 'Accept' };
   return headers;
 }

@@ -1,8 +1,10 @@
-// Viewer request of the front door: the app, or (switch on, viewer not allowed) the page.
+// Viewer request of the front door: the app, or (switch on, viewer not allowed) the problem
+// document for a client that prefers JSON, else the page (GET/HEAD) or a short text.
 // Why: docs/design.md#front-door-request
 // Lines starting with // are dropped and `// @include FILE` is replaced by FILE when the
 // template is built (template/functions.py, which also fills in the __PLACEHOLDERS__).
 // @include front-door-common.js
+// @include negotiate.js
 
 async function handler(event) {
   var request = event.request;
@@ -12,19 +14,18 @@ async function handler(event) {
     if (headers.host) headers['x-forwarded-host'] = { value: headers.host.value };
     return request;
   }
+  var json = jsonType(headers);
+  if (json) {
+    ENDS_AT = sw.until;
+    return problem(json);
+  }
   if (request.method !== 'GET' && request.method !== 'HEAD') {
-    var json = /json/i.test(headers.accept ? headers.accept.value : '');
     var text = 'Service Unavailable: down for maintenance.';
     return {
       statusCode: 503,
       statusDescription: 'Service Unavailable',
-      headers: maintenance(sw, {
-        'content-type': { value: json ? 'application/problem+json' : 'text/plain; charset=utf-8' }
-      }),
-      body: {
-        encoding: 'text',
-        data: json ? JSON.stringify({ title: 'Service Unavailable', status: 503, detail: text }) : text + '\n'
-      }
+      headers: maintenance(sw, { 'content-type': { value: 'text/plain; charset=utf-8' } }),
+      body: { encoding: 'text', data: text + '\n' }
     };
   }
   cf.selectRequestOriginById('__BUCKET_ORIGIN_ID__');
