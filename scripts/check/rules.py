@@ -28,6 +28,14 @@ from .client import Client, error_name
 # Headers verify checks itself; the rest of what the policy sets is "security headers".
 _OWN_CHECKS = {"content-type", "retry-after", "cache-control", "content-length", "vary"}
 
+# Content negotiation (docs/design.md#content-negotiation): with these Accept headers every
+# method on every path gets the problem document; with a browser's, the page.
+JSON_ACCEPTS = {"application/json": "application/problem+json",
+                "text/html;q=0.5, */json": "application/problem+json",
+                "application/problem+json;q=0.1, application/json": "application/json"}
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+NEGOTIATED_LABELS = ("root", "random", "deep+query")
+
 
 # The Retry-After countdown (template/functions/retry-after.js): until MaintenanceEndsAt,
 # GET and HEAD (the viewer-response function's path) carry the whole seconds left, never
@@ -117,6 +125,7 @@ class Check:
     body: bytes = field(default=b"", repr=False)
     head_length: int | None = field(default=None, repr=False)  # HEAD: its Content-Length
     retry_after: str | None = None  # the value the answer carried
+    accept: str | None = None  # the Accept header sent (None: the client's default, */*)
 
     @property
     def headers_ok(self) -> bool:
@@ -159,9 +168,13 @@ def check_response(method: str, path: str, resp: requests.Response, exp: Expecta
     else:
         check.body_ok = bool(body)
         check.body_detail = "ok" if body else "empty"
+    want_type = JSON_ACCEPTS.get(check.accept or "") if negotiates(exp) else None
+    if want_type is not None:
+        check_problem(method, resp, exp, check)
     ctype = resp.headers.get("Content-Type")
-    if _norm(ctype) != _norm(exp.content_type):
-        check.problems.append(f"Content-Type {ctype!r} is not {exp.content_type!r}" if ctype else "no Content-Type")
+    want_type = want_type or exp.content_type
+    if _norm(ctype) != _norm(want_type):
+        check.problems.append(f"Content-Type {ctype!r} is not {want_type!r}" if ctype else "no Content-Type")
     ra = check.retry_after = resp.headers.get("Retry-After")
     allowed = retry_after_expected(exp, method, sent, received)
     if ra is None:
@@ -190,13 +203,50 @@ def check_response(method: str, path: str, resp: requests.Response, exp: Expecta
             check.problems.append(f"{name} {state}")
 
 
-def run_matrix(client: Client, paths: list[tuple[str, str]], exp: Expectation, concurrency: int) -> list[Check]:
+def negotiates(exp: Expectation) -> bool:
+    """Whether the endpoint makes a problem document for JSON clients: not a JSON-only stack."""
+    return "json" not in exp.content_type.lower()
+
+
+def check_problem(method: str, resp: requests.Response, exp: Expectation, check: Check) -> None:
+    """The body of an answer that should be the problem document (RFC 9457)."""
+    if method == "HEAD":
+        check.body_ok, check.body_detail = True, "ok (HEAD)"
+        return
+    try:
+        doc = resp.json()
+    except ValueError:
+        doc = None
+    wrong = "not a JSON object" if not isinstance(doc, dict) else next((
+        f"member {name} is {doc.get(name)!r}" for name, ok in (
+            ("status", doc.get("status") == 503),
+            ("type", isinstance(doc.get("type"), str)), ("title", isinstance(doc.get("title"), str)),
+            ("detail", isinstance(doc.get("detail"), str)),
+            ("retryAfter", str(doc.get("retryAfter")) == (resp.headers.get("Retry-After") or "").strip()),
+            ("maintenanceEndsAt", exp.ends_at is None or doc.get("maintenanceEndsAt") is not None
+             and parse_ends_at(str(doc.get("maintenanceEndsAt"))) == exp.ends_at),
+        ) if not ok), None)
+    check.body_ok = wrong is None
+    check.body_detail = "ok (problem document)" if wrong is None else f"problem document: {wrong}"
+
+
+def matrix_checks(paths: list[tuple[str, str]], exp: Expectation) -> list[Check]:
+    """Every method on every path as a client sends it by default; then, on a few paths, with
+    JSON and browser Accept headers (the JSON ones only where the endpoint negotiates)."""
     checks = [Check(m, label, p) for label, p in paths for m in ALL_METHODS]
+    accepts = [*JSON_ACCEPTS, BROWSER_ACCEPT] if negotiates(exp) else [next(iter(JSON_ACCEPTS)), BROWSER_ACCEPT]
+    checks += [Check(m, f"{label}+{'json' if a in JSON_ACCEPTS else 'browser'}", p, accept=a) for label, p in paths if label in NEGOTIATED_LABELS
+               for a in accepts for m in ALL_METHODS]
+    return checks
+
+
+def run_matrix(client: Client, paths: list[tuple[str, str]], exp: Expectation, concurrency: int) -> list[Check]:
+    checks = matrix_checks(paths, exp)
 
     def one(check: Check) -> None:
         sent = time.time()
         try:
-            resp = client.request(check.method, check.path)
+            resp = client.request(check.method, check.path, check.accept)
         except requests.RequestException as exc:
             check.error = error_name(exc)
             check.body_detail = "-"
@@ -209,7 +259,7 @@ def run_matrix(client: Client, paths: list[tuple[str, str]], exp: Expectation, c
         # Without --content: every body must be the same page (the first GET / is the reference).
         ref = next((c.body for c in checks if c.method == "GET" and c.label == "root" and c.body), None)
         for c in checks:
-            if c.error is not None or ref is None or not c.body_ok:
+            if c.error is not None or ref is None or not c.body_ok or c.body_detail.startswith("ok (problem"):
                 continue
             if c.method == "HEAD":
                 if c.head_length is not None and c.head_length != len(ref):
