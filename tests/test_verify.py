@@ -76,7 +76,7 @@ class StandIn:
                 with lock:
                     count[0] += 1
                     n = count[0]
-                ans = breakage(n, self.command, model.answer(self.command, self.path))
+                ans = breakage(n, self.command, model.answer(self.command, self.path, self.headers.items()))
                 self.send_response(ans.status)
                 for k, v in ans.headers:
                     self.send_header(k, v)

@@ -101,8 +101,10 @@ def verdict_line(checks: list[Check], n_paths: int, probe: dict[str, Any] | None
     if failures:
         return "FAIL: " + "; ".join(failures)
     n = len(checks)
-    verdict = (f"PASS: {n}/{n} requests ({len(ALL_METHODS)} methods x {n_paths} paths) answered 503 with "
-               "the page, the right Content-Type, Retry-After and Cache-Control: no-store")
+    negotiated = sum(1 for c in checks if c.accept is not None)
+    verdict = (f"PASS: {n}/{n} requests ({len(ALL_METHODS)} methods x {n_paths} paths, {negotiated} of them "
+               "with JSON or browser Accept headers) answered 503 with the page or, to JSON clients, the "
+               "problem document, the right Content-Type, Retry-After, Cache-Control: no-store and Vary: Accept")
     if probe:
         verdict += f"; load probe {probe['completed']}/{probe['requests']} all 503"
         if probe["hit_ratio"] is not None:

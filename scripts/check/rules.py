@@ -92,13 +92,14 @@ def retry_after_rule(exp: Expectation, ends_at_text: str | None) -> str:
             f"{CLOCK_SKEW_S} s), then {exp.retry_after}; other methods: {exp.retry_after}")
 
 
-def retry_after_expected(exp: Expectation, method: str, sent: float, received: float) -> list[tuple[int, int]] | None:
+def retry_after_expected(exp: Expectation, method: str, sent: float, received: float,
+                         problem: bool = False) -> list[tuple[int, int]] | None:
     """The Retry-After values (closed ranges) an answer to METHOD sent and received at
     these times (seconds since the epoch) may carry; None: any valid value."""
     if exp.retry_after is None:
         return None
     fixed = (exp.retry_after, exp.retry_after)
-    if exp.ends_at is None or method not in COUNTDOWN_METHODS:
+    if exp.ends_at is None or (method not in COUNTDOWN_METHODS and not problem):
         return [fixed]
     floor = min(COUNTDOWN_FLOOR_SECONDS, exp.retry_after)
     most = exp.ends_at - sent + CLOCK_SKEW_S  # seconds left by the earliest clock the edge may have
@@ -176,7 +177,7 @@ def check_response(method: str, path: str, resp: requests.Response, exp: Expecta
     if _norm(ctype) != _norm(want_type):
         check.problems.append(f"Content-Type {ctype!r} is not {want_type!r}" if ctype else "no Content-Type")
     ra = check.retry_after = resp.headers.get("Retry-After")
-    allowed = retry_after_expected(exp, method, sent, received)
+    allowed = retry_after_expected(exp, method, sent, received, want_type is not None)
     if ra is None:
         check.problems.append("no Retry-After")
     elif not (retry_after_ok(ra)):
@@ -211,7 +212,7 @@ def negotiates(exp: Expectation) -> bool:
 def check_problem(method: str, resp: requests.Response, exp: Expectation, check: Check) -> None:
     """The body of an answer that should be the problem document (RFC 9457)."""
     if method == "HEAD":
-        check.body_ok, check.body_detail = True, "ok (HEAD)"
+        check.body_ok, check.body_detail = True, "ok (problem document, HEAD)"
         return
     try:
         doc = resp.json()
