@@ -169,15 +169,14 @@ def check_response(method: str, path: str, resp: requests.Response, exp: Expecta
     else:
         check.body_ok = bool(body)
         check.body_detail = "ok" if body else "empty"
-    want_type = JSON_ACCEPTS.get(check.accept or "") if negotiates(exp) else None
-    if want_type is not None:
+    problem = expected_type(exp, check.accept) != exp.content_type  # the problem document expected
+    if problem:
         check_problem(method, resp, exp, check)
-    ctype = resp.headers.get("Content-Type")
-    want_type = want_type or exp.content_type
-    if _norm(ctype) != _norm(want_type):
-        check.problems.append(f"Content-Type {ctype!r} is not {want_type!r}" if ctype else "no Content-Type")
+    type_problem = content_type_problem(exp, check.accept, resp.headers.get("Content-Type"))
+    if type_problem:
+        check.problems.append(type_problem)
     ra = check.retry_after = resp.headers.get("Retry-After")
-    allowed = retry_after_expected(exp, method, sent, received, want_type is not None)
+    allowed = retry_after_expected(exp, method, sent, received, problem)
     if ra is None:
         check.problems.append("no Retry-After")
     elif not (retry_after_ok(ra)):
@@ -209,6 +208,28 @@ def negotiates(exp: Expectation) -> bool:
     return "json" not in exp.content_type.lower()
 
 
+def expected_type(exp: Expectation, accept: str | None) -> str:
+    """The Content-Type of the answer to a request with this Accept header (None: the
+    client's default, */*): the problem document's for JSON clients, else the page's."""
+    return JSON_ACCEPTS.get(accept or "", exp.content_type) if negotiates(exp) else exp.content_type
+
+
+def content_type_problem(exp: Expectation, accept: str | None, ctype: str | None) -> str | None:
+    """What is wrong with an answer's Content-Type, naming the representation a client got
+    when it is the other one; None: right."""
+    want = expected_type(exp, accept)
+    if _norm(ctype) == _norm(want):
+        return None
+    if not ctype:
+        return "no Content-Type"
+    who = "browsers" if accept == BROWSER_ACCEPT else "clients sending Accept: */*" if accept is None else "JSON clients"
+    if want != exp.content_type and _norm(ctype) == _norm(exp.content_type):
+        return f"{who} got the page, not the problem document"
+    if "json" in ctype.lower() and "json" not in want.lower():
+        return f"{who} got JSON ({ctype}), not the page"
+    return f"Content-Type {ctype!r} is not {want!r}"
+
+
 def check_problem(method: str, resp: requests.Response, exp: Expectation, check: Check) -> None:
     """The body of an answer that should be the problem document (RFC 9457)."""
     if method == "HEAD":
@@ -223,7 +244,8 @@ def check_problem(method: str, resp: requests.Response, exp: Expectation, check:
             ("status", doc.get("status") == 503),
             ("type", isinstance(doc.get("type"), str)), ("title", isinstance(doc.get("title"), str)),
             ("detail", isinstance(doc.get("detail"), str)),
-            ("retryAfter", str(doc.get("retryAfter")) == (resp.headers.get("Retry-After") or "").strip()),
+            ("retryAfter", "Retry-After" not in resp.headers  # (no Retry-After: a header problem)
+             or str(doc.get("retryAfter")) == resp.headers["Retry-After"].strip()),
             ("maintenanceEndsAt", exp.ends_at is None or doc.get("maintenanceEndsAt") is not None
              and parse_ends_at(str(doc.get("maintenanceEndsAt"))) == exp.ends_at),
         ) if not ok), None)
@@ -231,18 +253,21 @@ def check_problem(method: str, resp: requests.Response, exp: Expectation, check:
     check.body_detail = "ok (problem document)" if wrong is None else f"problem document: {wrong}"
 
 
-def matrix_checks(paths: list[tuple[str, str]], exp: Expectation) -> list[Check]:
-    """Every method on every path as a client sends it by default; then, on a few paths, with
-    JSON and browser Accept headers (the JSON ones only where the endpoint negotiates)."""
+def matrix_checks(paths: list[tuple[str, str]], negotiating: bool) -> list[Check]:
+    """verify's requests before the load probe: every method on every path as a client sends
+    it by default; then every method on NEGOTIATED_LABELS' paths with each JSON Accept and a
+    browser's (a JSON-only stack, which does not negotiate: one JSON Accept)."""
     checks = [Check(m, label, p) for label, p in paths for m in ALL_METHODS]
-    accepts = [*JSON_ACCEPTS, BROWSER_ACCEPT] if negotiates(exp) else [next(iter(JSON_ACCEPTS)), BROWSER_ACCEPT]
-    checks += [Check(m, f"{label}+{'json' if a in JSON_ACCEPTS else 'browser'}", p, accept=a) for label, p in paths if label in NEGOTIATED_LABELS
-               for a in accepts for m in ALL_METHODS]
+    accepts = [*JSON_ACCEPTS, BROWSER_ACCEPT] if negotiating else [next(iter(JSON_ACCEPTS)), BROWSER_ACCEPT]
+    for label, p in paths:
+        if label in NEGOTIATED_LABELS:
+            checks += [Check(m, f"{label}+{'json' if a in JSON_ACCEPTS else 'browser'}", p, accept=a)
+                       for a in accepts for m in ALL_METHODS]
     return checks
 
 
 def run_matrix(client: Client, paths: list[tuple[str, str]], exp: Expectation, concurrency: int) -> list[Check]:
-    checks = matrix_checks(paths, exp)
+    checks = matrix_checks(paths, negotiates(exp))
 
     def one(check: Check) -> None:
         sent = time.time()
