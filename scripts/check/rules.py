@@ -1,6 +1,7 @@
 """What verify expects of each answer (``Expectation``) and how it judges one (``Check``,
-``check_response``): status 503, the page as the body, its Content-Type, a valid Retry-After
-(the deployed value, or the countdown's range) and Cache-Control: no-store; the security
+``check_response``): status 503, the page as the body (to JSON clients, the problem
+document: ``matrix_checks`` plans the Accept headers), its Content-Type, a valid Retry-After
+(the deployed value, or the countdown's range), Vary: Accept and Cache-Control: no-store; the security
 headers of the template's response headers policy are reported (a failure only with
 ``strict``).
 
