@@ -1,7 +1,8 @@
 """`maintenance-endpoint verify` against real local servers: the preview (plain and TLS) passes; broken
 stand-ins (200, missing Retry-After, wrong body, wrong HEAD Content-Length, intermittent
-500 under load, silent, down) are each caught with exit ExitCode.CHECKS_FAILED and the
-failure named in the verdict; bad input is one sentence and ExitCode.USAGE."""
+500 under load, silent, down, the page to JSON clients, JSON to browsers, no Vary: Accept)
+are each caught with exit ExitCode.CHECKS_FAILED and the failure named in the verdict; bad
+input is one sentence and ExitCode.USAGE. Counts come from verify's plan (PLAN), not numbers."""
 from __future__ import annotations
 
 import json
@@ -21,6 +22,7 @@ import pytest
 from scripts.aws.page import CACHE_CONTROL, read_content
 from scripts.check import rules
 from scripts.check import verify as probe
+from scripts.check.client import probe_paths
 from scripts.cli import build_parser
 from scripts.cli import main as cli_main
 from scripts.core.errors import MEANING, ExitCode, UserError
@@ -31,7 +33,11 @@ from scripts.template import ALL_METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "content" / "maintenance.html"
-MATRIX = len(ALL_METHODS) * 5  # methods x paths verify sends before the load probe
+# verify's requests before the load probe, for a stack that negotiates (every test's stack)
+PLAN = rules.matrix_checks(probe_paths("/maintenance.html"), negotiating=True)
+MATRIX = len(PLAN)
+JSON_CHECKS = [c for c in PLAN if c.accept in rules.JSON_ACCEPTS]  # answered with the problem document
+PAGE_CHECKS = [c for c in PLAN if c.accept not in rules.JSON_ACCEPTS]  # answered with the page
 
 
 def run_verify(capsys, *argv: str) -> tuple[int, str]:
@@ -53,7 +59,9 @@ class StandIn:
     ``answer`` is what the endpoint should answer (the shared model) and ``n`` counts
     requests from 1."""
 
-    def __init__(self, breakage: Callable[[int, str, Answer], Answer], head_length: bool = True):
+    def __init__(self, breakage: Callable[[int, str, Answer], Answer], head_length: bool = True,
+                 accept: Callable[[str], str] = lambda value: value):
+        """``accept``: what the model is told the request's Accept header was."""
         model = self.model = endpoint_model()
         lock = threading.Lock()
         count = [0]
@@ -76,7 +84,8 @@ class StandIn:
                 with lock:
                     count[0] += 1
                     n = count[0]
-                ans = breakage(n, self.command, model.answer(self.command, self.path))
+                headers = [(k, accept(v) if k.lower() == "accept" else v) for k, v in self.headers.items()]
+                ans = breakage(n, self.command, model.answer(self.command, self.path, headers))
                 self.send_response(ans.status)
                 for k, v in ans.headers:
                     self.send_header(k, v)
@@ -129,7 +138,7 @@ def test_preview_passes_every_check(capsys):
         code, out = run_verify(capsys, p.url, "--content", str(PAGE), "--requests", "200", "--concurrency", "8")
     assert code == 0, out
     lines = out.splitlines()
-    assert lines[-1].startswith("PASS: 35/35 requests")
+    assert lines[-1].startswith(f"PASS: {MATRIX}/{MATRIX} requests")
     assert sum(1 for line in lines if line.split()[:1] and line.split()[0] in ALL_METHODS) == MATRIX
     assert "load probe: 200/200 GETs" in out and "statuses {503: 200}" in out and "body mismatches 0" in out
     assert "security headers: Strict-Transport-Security present" in out
@@ -154,7 +163,7 @@ def test_tls_without_the_ca_is_a_named_tls_failure(capsys):
         code, out = run_verify(capsys, f"https://{DEFAULT_DOMAIN}/", "--connect-to", f"127.0.0.1:{p.port}",
                                "--requests", "3")
     assert code == ExitCode.CHECKS_FAILED
-    assert "FAIL: 35/35 requests failed (TLS error x35)" in out
+    assert f"FAIL: {MATRIX}/{MATRIX} requests failed (TLS error x{MATRIX})" in out
     assert "CERTIFICATE_VERIFY_FAILED" in out
 
 
@@ -163,7 +172,7 @@ def test_retry_after_value_is_checked_when_known(capsys):
         ok, _ = run_verify(capsys, p.url, "--retry-after", "120", "--requests", "0")
         bad, out = run_verify(capsys, p.url, "--retry-after", "300", "--requests", "0")
     assert ok == 0
-    assert bad == ExitCode.CHECKS_FAILED and "Retry-After ... is not ... on 35/35" in out
+    assert bad == ExitCode.CHECKS_FAILED and f"Retry-After ... is not ... on {MATRIX}/{MATRIX}" in out
 
 
 # --- against broken stand-ins ---------------------------------------------------------------
@@ -174,7 +183,7 @@ def test_a_200_is_caught(capsys, stand_in):
     code, out = run_verify(capsys, s.url, "--requests", "10")
     assert code == ExitCode.CHECKS_FAILED
     verdict = out.splitlines()[-1]
-    assert verdict.startswith("FAIL: status 200 x35 instead of 503")
+    assert verdict.startswith(f"FAIL: status 200 x{MATRIX} instead of 503")
     assert "load probe: 200 x10" in verdict
 
 
@@ -182,7 +191,7 @@ def test_missing_retry_after_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, headers=tuple(h for h in a.headers if h[0] != "Retry-After")))
     code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "10")
     assert code == ExitCode.CHECKS_FAILED
-    assert result["failures"] == ["no Retry-After on 35/35"]
+    assert result["failures"] == [f"no Retry-After on {MATRIX}/{MATRIX}"]
     assert all(c["status"] == 503 and c["body_ok"] and not c["headers_ok"] for c in result["checks"])
     assert result["load_probe"]["ok"]
 
@@ -191,7 +200,9 @@ def test_wrong_body_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, body=a.body.replace(b"maintenance", b"MAINTENANCE")) if a.body else a)
     code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "20")
     assert code == ExitCode.CHECKS_FAILED
-    assert any(f.startswith("body wrong on 30/35") for f in result["failures"])  # HEAD (5) has no body
+    # HEAD has no body, and the problem document no "maintenance"
+    page_bodies = sum(1 for c in PAGE_CHECKS if c.method != "HEAD")
+    assert any(f.startswith(f"body wrong on {page_bodies}/{MATRIX}") for f in result["failures"])
     assert result["load_probe"]["body_mismatches"] == 20
     assert "20 body mismatches" in result["verdict"]
 
@@ -211,13 +222,14 @@ def test_head_with_a_wrong_content_length_is_caught(capsys, stand_in, with_conte
     content = ("--content", str(PAGE)) if with_content else ()
     code, result = run_json(capsys, s.url, *content, "--requests", "0")
     assert code == ExitCode.CHECKS_FAILED
-    heads = [c for c in result["checks"] if c["method"] == "HEAD"]
-    assert len(heads) == 5 and not any(c["body_ok"] for c in heads)
-    assert all(c["body_ok"] for c in result["checks"] if c["method"] != "HEAD")
+    # the page's HEAD answers; a problem document's length varies with its countdown: not compared
+    heads = [c for c in result["checks"] if c["method"] == "HEAD" and c["accept"] not in rules.JSON_ACCEPTS]
+    assert len(heads) == sum(1 for c in PAGE_CHECKS if c.method == "HEAD") and not any(c["body_ok"] for c in heads)
+    assert all(c["body_ok"] for c in result["checks"] if c not in heads)
     page = len(PAGE.read_bytes())
     expected = f"is not the content file's {page}" if with_content else f"is not the length of GET / ({page})"
     assert all(f"HEAD Content-Length {page + 1} {expected}" in c["body_detail"] for c in heads)
-    assert result["failures"] == [f"body wrong on 5/35 (HEAD root: {heads[0]['body_detail']})"]
+    assert result["failures"] == [f"body wrong on {len(heads)}/{MATRIX} (HEAD root: {heads[0]['body_detail']})"]
 
 
 def test_head_without_content_length_is_accepted(capsys, stand_in):
@@ -227,20 +239,21 @@ def test_head_without_content_length_is_accepted(capsys, stand_in):
     code, result = run_json(capsys, server.url, "--requests", "0")
     assert code == 0, result["verdict"]
     heads = [c for c in result["checks"] if c["method"] == "HEAD"]
-    assert len(heads) == 5 and all(c["body_ok"] for c in heads)
+    assert len(heads) == sum(1 for c in PLAN if c.method == "HEAD") and all(c["body_ok"] for c in heads)
 
 
 def test_intermittent_500_under_load_shows_up_as_a_number(capsys, stand_in):
-    # Every 15th request overall is a 500 (deterministic): 2 in the 35-request matrix,
-    # then requests 36..185 of the probe: 45, 60, ..., 180 -> 10 of 150.
+    # Every 15th request overall is a 500 (deterministic): in the matrix (requests 1..MATRIX)
+    # and in the probe's 150 after it.
     s = stand_in(lambda n, m, a: replace(a, status=500) if n % 15 == 0 else a)
     code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "150", "--concurrency", "6")
     assert code == ExitCode.CHECKS_FAILED
     probe = result["load_probe"]
-    assert probe["statuses"] == {"500": 10, "503": 140}
+    in_probe = sum(1 for n in range(MATRIX + 1, MATRIX + 151) if n % 15 == 0)
+    assert probe["statuses"] == {"500": in_probe, "503": 150 - in_probe}
     assert probe["completed"] == 150 and not probe["ok"]
-    assert "status 500 x2 instead of 503" in result["verdict"]
-    assert "load probe: 500 x10" in result["verdict"]
+    assert f"status 500 x{MATRIX // 15} instead of 503" in result["verdict"]
+    assert f"load probe: 500 x{in_probe}" in result["verdict"]
     assert all(probe["latency_ms"][k] is not None for k in ("p50", "p95", "p99"))
 
 
@@ -248,24 +261,25 @@ def test_missing_security_header_is_reported_and_fails_only_with_strict(capsys, 
     s = stand_in(lambda n, m, a: replace(a, headers=tuple(h for h in a.headers if h[0] != "X-Frame-Options")))
     code, out = run_verify(capsys, s.url, "--requests", "0")
     assert code == 0
-    assert "X-Frame-Options missing on 35" in out
+    assert f"X-Frame-Options missing on {MATRIX}" in out
     assert "security headers not all present: X-Frame-Options" in out.splitlines()[-1]
     strict, out = run_verify(capsys, s.url, "--requests", "0", "--strict")
-    assert strict == ExitCode.CHECKS_FAILED and "X-Frame-Options missing on 35/35" in out.splitlines()[-1]
+    assert strict == ExitCode.CHECKS_FAILED and f"X-Frame-Options missing on {MATRIX}/{MATRIX}" in out.splitlines()[-1]
 
 
 def test_cache_control_without_no_store_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, headers=tuple(
         ("Cache-Control", "max-age=60") if k == "Cache-Control" else (k, v) for k, v in a.headers)))
     code, out = run_verify(capsys, s.url, "--requests", "0")
-    assert code == ExitCode.CHECKS_FAILED and "Cache-Control ... lacks no-store on 35/35" in out
+    assert code == ExitCode.CHECKS_FAILED and f"Cache-Control ... lacks no-store on {MATRIX}/{MATRIX}" in out
 
 
 def test_wrong_content_type_is_caught(capsys, stand_in):
     s = stand_in(lambda n, m, a: replace(a, headers=tuple(
         ("Content-Type", "text/plain") if k == "Content-Type" else (k, v) for k, v in a.headers)))
     code, out = run_verify(capsys, s.url, "--requests", "0")
-    assert code == ExitCode.CHECKS_FAILED and "Content-Type ... is not ... on 35/35" in out
+    assert code == ExitCode.CHECKS_FAILED
+    assert f"Content-Type ... is not ... on {MATRIX}/{MATRIX}" in out.splitlines()[-1]
 
 
 def test_an_endpoint_that_never_answers_is_bounded_by_the_timeout(capsys):
@@ -274,9 +288,9 @@ def test_an_endpoint_that_never_answers_is_bounded_by_the_timeout(capsys):
         silent.bind(("127.0.0.1", 0))
         silent.listen(128)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
-        code, result = run_json(capsys, url, "--timeout", "0.3", "--concurrency", "35", "--requests", "4")
+        code, result = run_json(capsys, url, "--timeout", "0.3", "--concurrency", str(MATRIX), "--requests", "4")
     assert code == ExitCode.CHECKS_FAILED
-    assert result["failures"][0].startswith("35/35 requests failed (timeout x35)")
+    assert result["failures"][0].startswith(f"{MATRIX}/{MATRIX} requests failed (timeout x{MATRIX})")
     assert result["load_probe"]["errors"] == {"timeout": 4}
 
 
@@ -285,7 +299,71 @@ def test_an_endpoint_that_is_down_is_a_named_connection_error(capsys):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     code, out = run_verify(capsys, f"http://127.0.0.1:{port}/", "--requests", "2")
-    assert code == ExitCode.CHECKS_FAILED and "connection error x35" in out and "Connection refused" in out
+    assert code == ExitCode.CHECKS_FAILED and f"connection error x{MATRIX}" in out and "Connection refused" in out
+
+
+# --- content negotiation: each client gets the representation it can read ------------------
+
+
+def test_the_plan_sends_json_and_browser_accept_on_several_paths_and_every_method():
+    for accept in [*rules.JSON_ACCEPTS, rules.BROWSER_ACCEPT]:
+        sent = [c for c in PLAN if c.accept == accept]
+        assert {c.method for c in sent} == set(ALL_METHODS) and len({c.path for c in sent}) >= 3
+    assert MATRIX == len(ALL_METHODS) * (5 + 3 * (len(rules.JSON_ACCEPTS) + 1))  # the count the docs give
+
+
+def test_the_preview_answers_what_verify_expects_on_every_check_of_its_plan():
+    # verify's expectations (rules) against the template's functions in node (the model
+    # preview serves): the representation each of verify's requests gets.
+    for content in (PAGE, ROOT / "content" / "maintenance.json"):
+        with endpoint_model(content=content) as model:
+            exp = rules.Expectation(model=model, body=None, content_type=model.content_type, retry_after=None,
+                                    strict=False)
+            plan = rules.matrix_checks(probe_paths(model.page_path), rules.negotiates(exp))
+            for c in plan:
+                answer = model.answer(c.method, c.path, [("Accept", c.accept)] if c.accept else [])
+                assert answer.status == 503, (c, answer.kind)
+                assert rules.content_type_problem(exp, c.accept, answer.header("Content-Type")) is None, c
+
+
+def test_a_json_only_stack_passes_with_one_representation(capsys):
+    content = ROOT / "content" / "maintenance.json"
+    with start_preview(content=content) as p:
+        code, result = run_json(capsys, p.url, "--content", str(content), "--requests", "10")
+    assert code == 0, result["verdict"]
+    plan = rules.matrix_checks(probe_paths("/maintenance.json"), negotiating=False)
+    assert len(result["checks"]) == len(plan) < MATRIX
+    assert {c["body_detail"] for c in result["checks"]} <= {"ok", "ok (Content-Length of the page)"}
+
+
+def test_the_page_to_json_clients_is_caught(capsys, stand_in):
+    s = stand_in(lambda n, m, a: a, accept=lambda value: "*/*")  # negotiation gone: the page to everyone
+    code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "10")
+    assert code == ExitCode.CHECKS_FAILED
+    assert f"JSON clients got the page, not the problem document on {len(JSON_CHECKS)}/{MATRIX}" in result["failures"]
+    bodies = sum(1 for c in JSON_CHECKS if c.method != "HEAD")
+    assert f"body wrong on {bodies}/{MATRIX} (GET root+json: problem document: not a JSON object)" in result["failures"]
+    assert all(c["ok"] for c in result["checks"] if c["accept"] not in rules.JSON_ACCEPTS)
+    assert result["load_probe"]["ok"]
+
+
+def test_json_to_browsers_is_caught(capsys, stand_in):
+    # a negotiation that reads a browser's Accept as a JSON client's
+    s = stand_in(lambda n, m, a: a, accept=lambda value: "application/json" if "text/html" in value else value)
+    code, out = run_verify(capsys, s.url, "--requests", "10")
+    assert code == ExitCode.CHECKS_FAILED
+    browsers = sum(1 for c in PLAN if c.accept == rules.BROWSER_ACCEPT)
+    verdict = out.splitlines()[-1]
+    assert f"browsers got JSON (application/problem+json), not the page on {browsers}/{MATRIX}" in verdict
+    assert f"body wrong on {browsers}/{MATRIX}" in verdict  # not GET /'s page, nor its length
+
+
+def test_an_answer_without_vary_accept_is_caught(capsys, stand_in):
+    # caches between the edge and the client would hand one client's representation to the other
+    s = stand_in(lambda n, m, a: replace(a, headers=tuple(h for h in a.headers if h[0].lower() != "vary")))
+    code, result = run_json(capsys, s.url, "--content", str(PAGE), "--requests", "10")
+    assert code == ExitCode.CHECKS_FAILED
+    assert result["failures"] == [f"no Vary: Accept on {MATRIX}/{MATRIX}"]
 
 
 # --- --stack-name (moto plays CloudFormation's outputs and parameters) ----------------------
@@ -318,7 +396,7 @@ def test_stack_name_reads_url_key_and_deployed_retry_after(capsys, aws_env):
     assert ok == 0, result["verdict"]
     assert result["url"] == p.url and result["page_path"] == "/maintenance.html"
     assert result["expected"]["retry_after"] == "77"
-    assert stale == ExitCode.CHECKS_FAILED and "Retry-After ... is not ... on 35/35" in out
+    assert stale == ExitCode.CHECKS_FAILED and f"Retry-After ... is not ... on {MATRIX}/{MATRIX}" in out
 
 
 def test_missing_stack_is_one_sentence_and_exit_4(capsys, aws_env):
@@ -437,24 +515,35 @@ def test_verify_passes_against_the_preview_with_a_countdown_running(capsys, aws_
         url_code, _ = run_verify(capsys, p.url, "--requests", "0")
     assert code == 0, result["verdict"]
     assert result["expected"]["maintenance_ends_at"] == ends_at
-    counting = {c["retry_after"] for c in result["checks"] if c["method"] in ("GET", "HEAD")}
-    assert all(3500 <= int(v) <= 3600 for v in counting), counting  # the seconds left
-    assert {c["retry_after"] for c in result["checks"] if c["method"] not in ("GET", "HEAD")} == {"300"}
+    # the seconds left: the page's GET and HEAD, and the problem document on every method
+    counting = [c for c in result["checks"] if c["method"] in ("GET", "HEAD") or c["accept"] in rules.JSON_ACCEPTS]
+    assert all(3500 <= int(c["retry_after"]) <= 3600 for c in counting), counting
+    assert {c["method"] for c in counting if c["accept"] in rules.JSON_ACCEPTS} == set(ALL_METHODS)
+    assert {c["retry_after"] for c in result["checks"] if c not in counting} == {"300"}
     assert human_code == 0 and f"Retry-After expected: GET/HEAD: the seconds left until {ends_at}" in out
     assert url_code == 0
 
 
 @pytest.mark.parametrize("preview_ends, stack_ends", [("", 3600), (3600, ""), (3600, 7200)],
                          ids=["stack-says-countdown", "stack-says-none", "different-end"])
-def test_a_countdown_that_is_not_the_deployed_one_fails_on_get_and_head(capsys, aws_env, preview_ends, stack_ends):
+def test_a_countdown_that_is_not_the_deployed_one_fails_on_get_head_and_the_problem_document(capsys, aws_env, preview_ends, stack_ends):
     preview_end = _ends_in(preview_ends) if preview_ends else ""
     stack_end = _ends_in(stack_ends) if stack_ends else ""
     with start_preview(parameters={"MaintenanceEndsAt": preview_end}) as p:
         _stack(f"verify-stale-{preview_ends}-{stack_ends}", p.url, stack_end)
         code, result = run_json(capsys, "--stack-name", f"verify-stale-{preview_ends}-{stack_ends}", "--requests", "0")
     assert code == ExitCode.CHECKS_FAILED
-    assert result["failures"] == ["Retry-After ... is not ... on 10/35"]  # 2 methods x 5 paths
-    assert {c["method"] for c in result["checks"] if not c["ok"]} == {"GET", "HEAD"}
+    # the page's GET and HEAD, and the problem document on every method
+    counting = [c for c in PLAN if c.method in ("GET", "HEAD") or c in JSON_CHECKS]
+    retry = f"Retry-After ... is not ... on {len(counting)}/{MATRIX}"
+    assert retry in result["failures"]
+    assert {(c["method"], c["label"]) for c in result["checks"] if not c["ok"]} == {
+        (c.method, c.label) for c in counting}
+    # a deployed end: the problem document must name it (another end, or none, is wrong)
+    documents = sum(1 for c in JSON_CHECKS if c.method != "HEAD")
+    assert len(result["failures"]) == (2 if stack_ends else 1)
+    assert not stack_ends or result["failures"][0].startswith(
+        f"body wrong on {documents}/{MATRIX} (GET root+json: problem document: member maintenanceEndsAt is ")
 
 
 def test_verifys_range_holds_what_the_function_answers_and_no_more():
@@ -480,6 +569,14 @@ def test_verifys_range_holds_what_the_function_answers_and_no_more():
             assert int(last) == min(rules.COUNTDOWN_FLOOR_SECONDS, retry_after)
             assert rules.retry_after_expected(exp, "POST", exp.ends_at - 600, exp.ends_at - 600) == [
                 (retry_after, retry_after)]
+            # the problem document counts down on every method, the page on GET and HEAD only
+            now = exp.ends_at - 600
+            for method in ALL_METHODS:
+                answer = model.answer(method, "/x", [("Accept", "application/json")], now=now)
+                ranges = rules.retry_after_expected(exp, method, now, now, problem=True)
+                assert any(lo <= int(answer.header("Retry-After")) <= hi for lo, hi in ranges), (method, ranges)
+                if method != "HEAD":
+                    assert str(json.loads(answer.body)["retryAfter"]) == answer.header("Retry-After")
 
 
 def test_an_end_on_29_february_of_a_common_year_is_1_march_like_the_function_reads_it():
@@ -518,8 +615,8 @@ def test_x_cache_and_age_histograms_and_the_hit_ratio(capsys, stand_in):
     code, result = run_json(capsys, s.url, "--requests", "100", "--concurrency", "4")
     human_code, out = run_verify(capsys, s.url, "--requests", "100", "--concurrency", "4")
     assert code == 0 and human_code == 0, result["verdict"]
-    # the matrix takes requests 1..35, the probe 36..135
-    ns = range(36, 136)
+    # the matrix takes requests 1..MATRIX, the probe the 100 after it
+    ns = range(MATRIX + 1, MATRIX + 101)
     hits = [n for n in ns if n % 10 not in (0, 5)]
     assert result["load_probe"]["x_cache"] == {"Hit": 80, "Miss": 10, "RefreshHit": 10}
     assert result["load_probe"]["hit_ratio"] == 0.8
@@ -530,9 +627,10 @@ def test_x_cache_and_age_histograms_and_the_hit_ratio(capsys, stand_in):
     assert result["load_probe"]["age"] == {k: v for k, v in expected_age.items() if v}
     assert result["load_probe"]["age_max_s"] == max(ages)
     assert result["verdict"].endswith("load probe 100/100 all 503, hit ratio 80.0%")
-    # the second run's requests are 136..270 (matrix 136..170, probe 171..270)
+    # the second run's probe: requests 2 * MATRIX + 101 .. 2 * MATRIX + 200
     assert "edge cache: X-Cache {Hit: 80, Miss: 10, RefreshHit: 10}; hit ratio 80.0%" in out
-    assert "Age (s) {none: 10, 0: 10, 43200+ (stale): 80}, max 107600" in out
+    second = [n * 400 for n in range(2 * MATRIX + 101, 2 * MATRIX + 201) if n % 10 not in (0, 5)]
+    assert f"Age (s) {{none: 10, 0: 10, 43200+ (stale): 80}}, max {max(second)}" in out
 
 
 def test_an_x_cache_that_is_not_cloudfronts_is_shown_and_not_counted(capsys, stand_in):
@@ -547,13 +645,15 @@ def test_an_x_cache_that_is_not_cloudfronts_is_shown_and_not_counted(capsys, sta
 
 def test_the_pages_edge_cache_control_instead_of_no_store_fails(capsys, stand_in):
     # As if the viewer-response function's no-store were gone on GET/HEAD: the object's own
-    # Cache-Control (what deploy uploads it with) would reach viewers.
+    # Cache-Control (what deploy uploads it with) would reach viewers. The problem document
+    # never comes from the object.
     s = stand_in(lambda n, m, a: replace(a, headers=tuple(
         ("Cache-Control", CACHE_CONTROL) if k == "Cache-Control" else (k, v) for k, v in a.headers))
-        if m in ("GET", "HEAD") else a)
+        if m in ("GET", "HEAD") and "json" not in (a.header("Content-Type") or "") else a)
     code, result = run_json(capsys, s.url, "--requests", "0")
     assert code == ExitCode.CHECKS_FAILED
-    assert result["failures"] == ["Cache-Control ... lacks no-store on 10/35"]
+    pages = sum(1 for c in PAGE_CHECKS if c.method in ("GET", "HEAD"))
+    assert result["failures"] == [f"Cache-Control ... lacks no-store on {pages}/{MATRIX}"]
     assert "stale-if-error" in CACHE_CONTROL and "no-store" not in CACHE_CONTROL
 
 
@@ -566,4 +666,4 @@ def test_verify_runs_without_node(tmp_path):
         r = subprocess.run([sys.executable, "-m", "scripts", "verify", p.url, "--requests", "20"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.splitlines()[-1].startswith("PASS: 35/35 requests")
+    assert r.stdout.splitlines()[-1].startswith(f"PASS: {MATRIX}/{MATRIX} requests")

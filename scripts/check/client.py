@@ -73,9 +73,11 @@ class Client:
             self._local.session = s
         return s
 
-    def request(self, method: str, path: str) -> requests.Response:
+    def request(self, method: str, path: str, accept: str | None = None) -> requests.Response:
         body = REQUEST_BODY if method in ("POST", "PUT", "PATCH") else None
         headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+        if accept is not None:
+            headers["Accept"] = accept
         return self.session().request(method, urllib.parse.urljoin(self.url, path), data=body, headers=headers,
                                       timeout=self.timeout, allow_redirects=False)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..template.names import ALL_METHODS
 from .load import NO_X_CACHE
-from .rules import Check
+from .rules import JSON_ACCEPTS, Check
 
 
 def summarize(checks: list[Check], probe: dict[str, Any] | None) -> tuple[bool, list[str]]:
@@ -55,6 +55,8 @@ def render_table(checks: list[Check]) -> list[str]:
     rows = [("METHOD", "PATH", "STATUS", "BODY", "HEADERS")]
     for c in checks:
         path = c.path if len(c.path) <= 38 else c.path[:35] + "..."
+        if c.accept is not None:
+            path += " (JSON Accept)" if c.accept in JSON_ACCEPTS else " (browser Accept)"
         if c.error:
             rows.append((c.method, path, "-", "-", c.error[:60]))
             continue
@@ -101,8 +103,12 @@ def verdict_line(checks: list[Check], n_paths: int, probe: dict[str, Any] | None
     if failures:
         return "FAIL: " + "; ".join(failures)
     n = len(checks)
-    verdict = (f"PASS: {n}/{n} requests ({len(ALL_METHODS)} methods x {n_paths} paths) answered 503 with "
-               "the page, the right Content-Type, Retry-After and Cache-Control: no-store")
+    accepts = {c.accept for c in checks if c.accept is not None}
+    negotiated = {c.path for c in checks if c.accept is not None}
+    verdict = (f"PASS: {n}/{n} requests ({len(ALL_METHODS)} methods x {n_paths} paths, and on {len(negotiated)} "
+               f"of them x {len(accepts)} JSON and browser Accept headers) answered 503 with the page or, to "
+               "JSON clients, the problem document, the right Content-Type, Retry-After, Cache-Control: "
+               "no-store and Vary: Accept")
     if probe:
         verdict += f"; load probe {probe['completed']}/{probe['requests']} all 503"
         if probe["hit_ratio"] is not None:

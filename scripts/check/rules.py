@@ -1,6 +1,7 @@
 """What verify expects of each answer (``Expectation``) and how it judges one (``Check``,
-``check_response``): status 503, the page as the body, its Content-Type, a valid Retry-After
-(the deployed value, or the countdown's range) and Cache-Control: no-store; the security
+``check_response``): status 503, the page as the body (to JSON clients, the problem
+document: ``matrix_checks`` plans the Accept headers), its Content-Type, a valid Retry-After
+(the deployed value, or the countdown's range), Vary: Accept and Cache-Control: no-store; the security
 headers of the template's response headers policy are reported (a failure only with
 ``strict``).
 
@@ -27,6 +28,14 @@ from .client import Client, error_name
 
 # Headers verify checks itself; the rest of what the policy sets is "security headers".
 _OWN_CHECKS = {"content-type", "retry-after", "cache-control", "content-length", "vary"}
+
+# Content negotiation (docs/design.md#content-negotiation): with these Accept headers every
+# method on every path gets the problem document; with a browser's, the page.
+JSON_ACCEPTS = {"application/json": "application/problem+json",
+                "text/html;q=0.5, */json": "application/problem+json",
+                "application/problem+json;q=0.1, application/json": "application/json"}
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+NEGOTIATED_LABELS = ("root", "random", "deep+query")
 
 
 # The Retry-After countdown (template/functions/retry-after.js): until MaintenanceEndsAt,
@@ -84,13 +93,14 @@ def retry_after_rule(exp: Expectation, ends_at_text: str | None) -> str:
             f"{CLOCK_SKEW_S} s), then {exp.retry_after}; other methods: {exp.retry_after}")
 
 
-def retry_after_expected(exp: Expectation, method: str, sent: float, received: float) -> list[tuple[int, int]] | None:
+def retry_after_expected(exp: Expectation, method: str, sent: float, received: float,
+                         problem: bool = False) -> list[tuple[int, int]] | None:
     """The Retry-After values (closed ranges) an answer to METHOD sent and received at
     these times (seconds since the epoch) may carry; None: any valid value."""
     if exp.retry_after is None:
         return None
     fixed = (exp.retry_after, exp.retry_after)
-    if exp.ends_at is None or method not in COUNTDOWN_METHODS:
+    if exp.ends_at is None or (method not in COUNTDOWN_METHODS and not problem):
         return [fixed]
     floor = min(COUNTDOWN_FLOOR_SECONDS, exp.retry_after)
     most = exp.ends_at - sent + CLOCK_SKEW_S  # seconds left by the earliest clock the edge may have
@@ -117,6 +127,7 @@ class Check:
     body: bytes = field(default=b"", repr=False)
     head_length: int | None = field(default=None, repr=False)  # HEAD: its Content-Length
     retry_after: str | None = None  # the value the answer carried
+    accept: str | None = None  # the Accept header sent (None: the client's default, */*)
 
     @property
     def headers_ok(self) -> bool:
@@ -159,11 +170,14 @@ def check_response(method: str, path: str, resp: requests.Response, exp: Expecta
     else:
         check.body_ok = bool(body)
         check.body_detail = "ok" if body else "empty"
-    ctype = resp.headers.get("Content-Type")
-    if _norm(ctype) != _norm(exp.content_type):
-        check.problems.append(f"Content-Type {ctype!r} is not {exp.content_type!r}" if ctype else "no Content-Type")
+    problem = expected_type(exp, check.accept) != exp.content_type  # the problem document expected
+    if problem:
+        check_problem(method, resp, exp, check)
+    type_problem = content_type_problem(exp, check.accept, resp.headers.get("Content-Type"))
+    if type_problem:
+        check.problems.append(type_problem)
     ra = check.retry_after = resp.headers.get("Retry-After")
-    allowed = retry_after_expected(exp, method, sent, received)
+    allowed = retry_after_expected(exp, method, sent, received, problem)
     if ra is None:
         check.problems.append("no Retry-After")
     elif not (retry_after_ok(ra)):
@@ -190,13 +204,76 @@ def check_response(method: str, path: str, resp: requests.Response, exp: Expecta
             check.problems.append(f"{name} {state}")
 
 
-def run_matrix(client: Client, paths: list[tuple[str, str]], exp: Expectation, concurrency: int) -> list[Check]:
+def negotiates(exp: Expectation) -> bool:
+    """Whether the endpoint makes a problem document for JSON clients: not a JSON-only stack."""
+    return "json" not in exp.content_type.lower()
+
+
+def expected_type(exp: Expectation, accept: str | None) -> str:
+    """The Content-Type of the answer to a request with this Accept header (None: the
+    client's default, */*): the problem document's for JSON clients, else the page's."""
+    return JSON_ACCEPTS.get(accept or "", exp.content_type) if negotiates(exp) else exp.content_type
+
+
+def content_type_problem(exp: Expectation, accept: str | None, ctype: str | None) -> str | None:
+    """What is wrong with an answer's Content-Type, naming the representation a client got
+    when it is the other one; None: right."""
+    want = expected_type(exp, accept)
+    if _norm(ctype) == _norm(want):
+        return None
+    if not ctype:
+        return "no Content-Type"
+    who = "browsers" if accept == BROWSER_ACCEPT else "clients sending Accept: */*" if accept is None else "JSON clients"
+    if want != exp.content_type and _norm(ctype) == _norm(exp.content_type):
+        return f"{who} got the page, not the problem document"
+    if "json" in ctype.lower() and "json" not in want.lower():
+        return f"{who} got JSON ({ctype}), not the page"
+    return f"Content-Type {ctype!r} is not {want!r}"
+
+
+def check_problem(method: str, resp: requests.Response, exp: Expectation, check: Check) -> None:
+    """The body of an answer that should be the problem document (RFC 9457)."""
+    if method == "HEAD":
+        check.body_ok, check.body_detail = True, "ok (problem document, HEAD)"
+        return
+    try:
+        doc = resp.json()
+    except ValueError:
+        doc = None
+    wrong = "not a JSON object" if not isinstance(doc, dict) else next((
+        f"member {name} is {doc.get(name)!r}" for name, ok in (
+            ("status", doc.get("status") == 503),
+            ("type", isinstance(doc.get("type"), str)), ("title", isinstance(doc.get("title"), str)),
+            ("detail", isinstance(doc.get("detail"), str)),
+            ("retryAfter", "Retry-After" not in resp.headers  # (no Retry-After: a header problem)
+             or str(doc.get("retryAfter")) == resp.headers["Retry-After"].strip()),
+            ("maintenanceEndsAt", exp.ends_at is None or doc.get("maintenanceEndsAt") is not None
+             and parse_ends_at(str(doc.get("maintenanceEndsAt"))) == exp.ends_at),
+        ) if not ok), None)
+    check.body_ok = wrong is None
+    check.body_detail = "ok (problem document)" if wrong is None else f"problem document: {wrong}"
+
+
+def matrix_checks(paths: list[tuple[str, str]], negotiating: bool) -> list[Check]:
+    """verify's requests before the load probe: every method on every path as a client sends
+    it by default; then every method on NEGOTIATED_LABELS' paths with each JSON Accept and a
+    browser's (a JSON-only stack, which does not negotiate: one JSON Accept)."""
     checks = [Check(m, label, p) for label, p in paths for m in ALL_METHODS]
+    accepts = [*JSON_ACCEPTS, BROWSER_ACCEPT] if negotiating else [next(iter(JSON_ACCEPTS)), BROWSER_ACCEPT]
+    for label, p in paths:
+        if label in NEGOTIATED_LABELS:
+            checks += [Check(m, f"{label}+{'json' if a in JSON_ACCEPTS else 'browser'}", p, accept=a)
+                       for a in accepts for m in ALL_METHODS]
+    return checks
+
+
+def run_matrix(client: Client, paths: list[tuple[str, str]], exp: Expectation, concurrency: int) -> list[Check]:
+    checks = matrix_checks(paths, negotiates(exp))
 
     def one(check: Check) -> None:
         sent = time.time()
         try:
-            resp = client.request(check.method, check.path)
+            resp = client.request(check.method, check.path, check.accept)
         except requests.RequestException as exc:
             check.error = error_name(exc)
             check.body_detail = "-"
@@ -209,7 +286,7 @@ def run_matrix(client: Client, paths: list[tuple[str, str]], exp: Expectation, c
         # Without --content: every body must be the same page (the first GET / is the reference).
         ref = next((c.body for c in checks if c.method == "GET" and c.label == "root" and c.body), None)
         for c in checks:
-            if c.error is not None or ref is None or not c.body_ok:
+            if c.error is not None or ref is None or not c.body_ok or c.body_detail.startswith("ok (problem"):
                 continue
             if c.method == "HEAD":
                 if c.head_length is not None and c.head_length != len(ref):
