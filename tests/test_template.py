@@ -433,7 +433,9 @@ def test_front_door_page_lives_under_a_reserved_prefix(front_door):
     assert reserved["AllowedMethods"] == ["GET", "HEAD"]
     assert reserved["CachePolicyId"] == stack.CACHING_OPTIMIZED_POLICY_ID
     assert reserved["ResponseHeadersPolicyId"] == {"Ref": "ResponseHeadersPolicy"}
+    # The request function answers the bypass link there and makes every other path the page.
     assert reserved["FunctionAssociations"] == [
+        {"EventType": "viewer-request", "FunctionARN": {"Fn::GetAtt": ["FrontDoorRequestFunction", "FunctionARN"]}},
         {"EventType": "viewer-response", "FunctionARN": {"Fn::GetAtt": ["FrontDoorResponseFunction", "FunctionARN"]}}]
     # One key for the policy, the upload (output), the error page and the functions' PAGE.
     page_key = ".maintenance-endpoint/${MaintenanceObjectKey}"

@@ -11,6 +11,7 @@ traffic is decided:
 from __future__ import annotations
 
 import argparse
+import secrets
 import time
 from datetime import UTC, datetime
 
@@ -22,6 +23,7 @@ from ..proxies import caddy
 from ..proxies.common import haproxy_service_in_config, switch_in_config
 from ..switch import edge as edge_switch
 from ..switch import proxy as switch
+from ..template.names import RESERVED_PREFIX
 from ._args import add_debug_argument, add_region_profile_arguments
 
 DESCRIPTION = (
@@ -40,11 +42,16 @@ EPILOG = (
     "--config /etc/haproxy/haproxy.cfg\n"
     "  maintenance-endpoint switch on --stack-name shop --allow 203.0.113.0/24 "
     "--allow 2001:db8::/48 --until 2026-12-01T22:00:00Z\n"
+    "  maintenance-endpoint switch on --stack-name shop --secret --exempt /healthz "
+    "--from 2026-12-01T22:00:00Z --until 2026-12-01T23:00:00Z\n"
     "  maintenance-endpoint switch off --stack-name shop\n\n"
     "At the edge, `on` sets the whole switch: the allowlist is exactly the --allow networks "
-    "given (none: nobody is let through) and --until only sets Retry-After's countdown; "
-    "nothing turns the switch off by itself. At a proxy, the allowlist is the one in the "
-    "generated configuration (proxy-config --allow).\n\n" + edge_switch.REACHES_THE_EDGE)
+    "given (none: nobody is let through), the exempt paths exactly the --exempt ones, and a "
+    "bypass link exists only with --secret (a new one each time; `off` revokes it). The "
+    "switch is on only from --from (default: now) until --until (default: until `off`): "
+    "maintenance starts and ends on time with no command run then, and Retry-After counts "
+    "down to --until. At a proxy, the allowlist is the one in the generated configuration "
+    "(proxy-config --allow); to schedule it, see docs/switch.md.\n\n" + edge_switch.REACHES_THE_EDGE)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,9 +80,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     edge.add_argument("--allow", action="append", default=[], type=inputs.cidr, metavar="CIDR",
                       help="with on: a network let through to the app, e.g. 203.0.113.0/24 or "
                       "2001:db8::/48 (a bare address is one host); repeat for more")
+    edge.add_argument("--from", dest="start", type=inputs.utc_time, metavar="TIME",
+                      help="with on: when the maintenance starts, in UTC, e.g. 2026-12-01T22:00:00Z "
+                      "(default: now)")
     edge.add_argument("--until", type=inputs.utc_time, metavar="TIME",
-                      help="with on: when the maintenance should end, in UTC, e.g. "
-                      "2026-12-01T22:00:00Z; Retry-After counts down to it")
+                      help="with on: when the maintenance ends by itself, in UTC, e.g. "
+                      "2026-12-01T23:00:00Z; Retry-After counts down to it")
+    edge.add_argument("--exempt", action="append", default=[], type=inputs.exempt_path, metavar="PATH",
+                      help="with on: a path that stays open, itself and everything under PATH/, e.g. "
+                      "/healthz; repeat for more")
+    edge.add_argument("--secret", action="store_true",
+                      help="with on: make a new bypass link, /.maintenance-endpoint/bypass/<token>, whose "
+                      "holder uses the site as usual (its cookie lasts until the window ends, at most 24 h)")
     add_region_profile_arguments(p, note=" of the front-door stack (with --stack-name)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_debug_argument(p)
@@ -91,12 +107,18 @@ def run(args: argparse.Namespace, *, clients=None, now: float | None = None) -> 
         if args.action == "install":
             raise UserError("`switch install` goes with --kind: the edge switch needs nothing installed.")
         return run_edge(args, clients, time.time() if now is None else now)
+    if args.start is not None:
+        raise UserError("--from goes with --stack-name: nothing runs at a given time at a proxy; "
+                        "schedule `switch on` and `switch off` with systemd timers instead "
+                        "(docs/switch.md#scheduled-windows).")
     for name in ("region", "profile", "until"):
         if getattr(args, name) is not None:
             raise UserError(f"--{name} goes with --stack-name, not --kind.")
     if args.allow:
         raise UserError("--allow goes with --stack-name; at a proxy the allowlist is in the "
                         "generated configuration (proxy-config --allow).")
+    if args.exempt or args.secret:
+        raise UserError(f"--{'exempt' if args.exempt else 'secret'} goes with --stack-name, not --kind.")
     return run_proxy(args)
 
 
@@ -214,7 +236,7 @@ def read_config(path: str) -> str:
 
 
 def run_edge(args: argparse.Namespace, clients, now: float) -> int:
-    wanted = edge_switch_from(args, now)
+    wanted, token = edge_switch_from(args, now)
     if clients is None:
         sess = session(args.profile, args.region)
         clients = (sess.client("cloudformation"), edge_switch.store_client(sess))
@@ -222,50 +244,89 @@ def run_edge(args: argparse.Namespace, clients, now: float) -> int:
     arn = edge_switch.switch_arn(cfn, args.stack_name)
     if wanted is None:
         current = edge_switch.read(kvs, arn)
-        emit_result({"stack": args.stack_name, "store": arn, **as_dict(current)}, args.json,
-                    describe(current))
+        emit_result({"stack": args.stack_name, "store": arn, **as_dict(current, now)}, args.json,
+                    describe(current, now))
         return ExitCode.OK
     written = edge_switch.write(kvs, arn, wanted)
     info(edge_switch.REACHES_THE_EDGE)
-    emit_result({"stack": args.stack_name, "store": arn, **as_dict(wanted), "etag": written["etag"],
-                 "attempts": written["attempts"], "reaches_the_edge": edge_switch.REACHES_THE_EDGE},
-                args.json, ["written: " + describe(wanted)[0], *describe(wanted)[1:]])
+    link = {"bypass_path": BYPASS_PATH + token} if token else {}
+    lines = describe(wanted, now)
+    emit_result({"stack": args.stack_name, "store": arn, **as_dict(wanted, now), **link,
+                 "etag": written["etag"], "attempts": written["attempts"],
+                 "reaches_the_edge": edge_switch.REACHES_THE_EDGE},
+                args.json, ["written: " + lines[0], *lines[1:],
+                            *([f"bypass link (give it only to your own people; `switch off` revokes it): "
+                               f"{link['bypass_path']}"] if token else [])])
     return ExitCode.OK
 
 
-def edge_switch_from(args: argparse.Namespace, now: float) -> edge_switch.Switch | None:
-    """The switch the arguments ask to write (None for status); UserError for options that
-    do not go with the action."""
-    if args.action != "on" and (args.allow or args.until):
-        raise UserError(f"--allow and --until go with `on` only, not `{args.action}`.", ExitCode.USAGE)
+BYPASS_PATH = f"/{RESERVED_PREFIX}/bypass/"
+
+
+def edge_switch_from(args: argparse.Namespace, now: float) -> tuple[edge_switch.Switch | None, str | None]:
+    """The switch the arguments ask to write (None for status) and the new bypass token, if
+    any; UserError for options that do not go with the action or a window that is no window."""
+    if args.action != "on" and (args.allow or args.until or args.start or args.exempt or args.secret):
+        raise UserError(f"--allow, --from, --until, --exempt and --secret go with `on` only, not "
+                        f"`{args.action}`.", ExitCode.USAGE)
     if args.action == "status":
-        return None
+        return None, None
     if args.action == "off":
-        return edge_switch.OFF
-    if args.until:
-        end = datetime.strptime(args.until, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        if end.timestamp() <= now:
-            raise UserError(f"--until {args.until} is not in the future (it is now "
-                            f"{datetime.fromtimestamp(now, UTC):%Y-%m-%dT%H:%M:%SZ}).",
-                            ExitCode.USAGE)
-    return edge_switch.Switch(on=True, allow=tuple(dict.fromkeys(args.allow)), until=args.until)
+        return edge_switch.OFF, None
+    if args.until and stamp(args.until) <= now:
+        raise UserError(f"--until {args.until} is not in the future (it is now {utc(now)}): that "
+                        "window has already ended.", ExitCode.USAGE)
+    if args.start and args.until and stamp(args.start) >= stamp(args.until):
+        raise UserError(f"--from {args.start} is not before --until {args.until}.", ExitCode.USAGE)
+    token = secrets.token_urlsafe(TOKEN_BYTES) if args.secret else None
+    return edge_switch.Switch(on=True, allow=tuple(dict.fromkeys(args.allow)), until=args.until,
+                              start=args.start, exempt=tuple(dict.fromkeys(args.exempt)),
+                              secret=edge_switch.token_hash(token) if token else None), token
 
 
-def describe(current: edge_switch.Switch) -> list[str]:
+# 32 random bytes: 256 bits, 43 URL-safe characters (the functions' TOKEN_FORM).
+TOKEN_BYTES = 32
+
+
+def stamp(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def utc(now: float) -> str:
+    return f"{datetime.fromtimestamp(now, UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def window(current: edge_switch.Switch, now: float) -> str | None:
+    """scheduled, in effect or ended (None: off)."""
     if not current.on:
+        return None
+    if current.start and now < stamp(current.start):
+        return "scheduled"
+    return "ended" if current.until and now >= stamp(current.until) else "in effect"
+
+
+def describe(current: edge_switch.Switch, now: float) -> list[str]:
+    state = window(current, now)
+    if state is None:
         lines = ["switch: off (every request goes to the app)"]
     else:
         who = ("nobody is let through" if not current.allow
                else "let through: " + ", ".join(current.allow))
-        lines = [f"switch: ON (everyone else gets the maintenance 503; {who})"]
-        if current.until:
-            lines.append(f"Retry-After counts down to {current.until}")
+        when = {"scheduled": f"scheduled: starts at {current.start}",
+                "in effect": "in effect", "ended": f"ended at {current.until}"}[state]
+        lines = [f"switch: ON, {when} (everyone else gets the maintenance 503; {who})"]
+        if current.until and state != "ended":
+            lines.append(f"ends by itself at {current.until}; Retry-After counts down to it")
+        if current.exempt:
+            lines.append("open paths: " + ", ".join(current.exempt))
+        lines.append("bypass link: " + ("set (the store keeps only its hash)" if current.secret else "none"))
     if current.foreign is not None:
         lines.append(f"note: the stored value {current.foreign!r} was not written by "
                      "maintenance-endpoint; the edge functions read it as shown (docs/front-door.md)")
     return lines
 
 
-def as_dict(current: edge_switch.Switch) -> dict:
-    return {"on": current.on, "allow": list(current.allow), "until": current.until,
-            "foreign_value": current.foreign}
+def as_dict(current: edge_switch.Switch, now: float) -> dict:
+    return {"on": current.on, "window": window(current, now), "allow": list(current.allow),
+            "from": current.start, "until": current.until, "exempt": list(current.exempt),
+            "secret_set": current.secret is not None, "foreign_value": current.foreign}

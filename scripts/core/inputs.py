@@ -362,3 +362,21 @@ def absolute_file_path(value: str, what: str | None = None) -> str:
         return value
     raise _fail(f"{value!r} is not an absolute file path of letters, digits and ._- "
                 "such as /var/lib/maintenance/file.conf", what)
+
+
+# A path kept open while the switch is on (switch on --exempt): one or more segments, none
+# empty and none starting with '.', of RFC 3986 unreserved characters and sub-delimiters but
+# ';'; no '%', no '\\', no trailing '/'. The front-door functions read the store's entries by
+# the same pattern (switch/edge_value.py, template/functions/front-door-common.js: SEGMENTS).
+# Why so strict: docs/front-door.md#exempt-paths
+EXEMPT_PATH = re.compile(r"(/[A-Za-z0-9_~!$&'()*+,=:@-][A-Za-z0-9_.~!$&'()*+,=:@-]*)+")
+EXEMPT_PATH_MAX = 256
+
+
+def exempt_path(value: str, what: str | None = None) -> str:
+    """A path such as /healthz or /webhooks/stripe, by EXEMPT_PATH, at most EXEMPT_PATH_MAX long."""
+    if len(value or "") <= EXEMPT_PATH_MAX and EXEMPT_PATH.fullmatch(value or ""):
+        return value
+    raise _fail(f"{value!r} is not a path such as /healthz (segments of letters, digits and "
+                f"-._~!$&'()*+,=:@, none empty or starting with '.', no '%', ';' or trailing '/', "
+                f"at most {EXEMPT_PATH_MAX} characters)", what)

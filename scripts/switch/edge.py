@@ -4,7 +4,12 @@ writing it.
 The front-door functions (template.FRONT_DOOR_COMMON_JS) read one key, template.SWITCH_KEY,
 holding one JSON document, which this module is the only writer of:
 
-    {"on":true,"allow":["203.0.113.0/24","2001:db8::/48"],"until":"2026-12-01T22:00:00Z"}
+    {"on":true,"allow":["203.0.113.0/24"],"from":"2026-12-01T21:00:00Z","until":"2026-12-01T22:00:00Z",
+     "exempt":["/healthz"],"secret":"<SHA-256 of the bypass token, hex>"}
+
+The functions treat it as on only from "from" until "until" (either may be absent); "exempt"
+paths and the holder of the bypass cookie reach the app while it is on. The store keeps the
+token's hash, never the token (docs/front-door.md#bypass-link).
 
 One key, not one per field: a PutKey replaces it whole, so an edge never sees the switch on
 with the old allowlist, and a request costs one KeyValueStore read.
@@ -20,9 +25,10 @@ https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/kvs-with-func
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from botocore.exceptions import ClientError
@@ -57,11 +63,15 @@ CRT_MISSING = ("The switch's store is signed with SigV4A, which needs the AWS CR
 
 @dataclass(frozen=True)
 class Switch:
-    """The switch: on or off, the networks let through while on, the expected end."""
+    """The switch: on or off; while on (between start and until, when set), the networks,
+    the paths and the holder of the bypass token let through."""
 
     on: bool
     allow: tuple[str, ...] = ()
     until: str | None = None
+    start: str | None = None  # stored as "from"
+    exempt: tuple[str, ...] = ()
+    secret: str | None = None  # the SHA-256 of the bypass token, in hex
     # The stored text when it is not what encode() writes (hand-made or damaged); None else.
     foreign: str | None = field(default=None, compare=False)
 
@@ -69,17 +79,23 @@ class Switch:
 OFF = Switch(on=False)
 
 
+def token_hash(token: str) -> str:
+    """What the store keeps of a bypass token (the functions' opens() computes the same)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def encode(switch: Switch) -> str:
     """The value to store; UserError if it exceeds the KeyValueStore's value limit."""
     doc: dict = {"on": switch.on, "allow": list(switch.allow)}
-    if switch.until:
-        doc["until"] = switch.until
+    optional = {"from": switch.start, "until": switch.until, "exempt": list(switch.exempt),
+                "secret": switch.secret}
+    doc.update((key, value) for key, value in optional.items() if value)
     text = json.dumps(doc, separators=(",", ":"))
     size = len(text.encode())
     if size > VALUE_LIMIT_BYTES:
-        raise UserError(f"The allowlist is too long for the switch: {size} bytes, and a "
-                        f"KeyValueStore value holds at most {VALUE_LIMIT_BYTES}; use fewer, wider "
-                        "networks.", ExitCode.USAGE)
+        raise UserError(f"The allowlist and exempt paths are too long for the switch: {size} bytes, "
+                        f"and a KeyValueStore value holds at most {VALUE_LIMIT_BYTES}; use fewer, wider "
+                        "networks or fewer paths.", ExitCode.USAGE)
     return text
 
 
@@ -96,18 +112,25 @@ def decode(text: str | None) -> Switch:
     if isinstance(doc, dict) and doc.get("on") is False:
         switch = OFF
     elif isinstance(doc, dict) and doc.get("on") is True:
-        allow = doc.get("allow")
-        until = doc.get("until")
-        switch = Switch(on=True,
-                        allow=tuple(a for a in allow if edge_value.lets_through(a)) if isinstance(allow, list) else (),
-                        until=until if edge_value.counts_down(until) else None)
+        switch = Switch(on=True, allow=_listed(doc.get("allow"), edge_value.lets_through),
+                        until=_time(doc.get("until")), start=_time(doc.get("from")),
+                        exempt=_listed(doc.get("exempt"), edge_value.exempts),
+                        secret=doc["secret"] if edge_value.is_secret(doc.get("secret")) else None)
     else:
         switch = Switch(on=True)
     try:
         same = encode(switch) == text
     except UserError:
         same = False
-    return switch if same else Switch(switch.on, switch.allow, switch.until, foreign=text)
+    return switch if same else replace(switch, foreign=text)
+
+
+def _listed(items, counts) -> tuple[str, ...]:
+    return tuple(item for item in items if counts(item)) if isinstance(items, list) else ()
+
+
+def _time(value) -> str | None:
+    return value if edge_value.counts_down(value) else None
 
 
 # ---------------------------------------------------------------------------------------

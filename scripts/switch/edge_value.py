@@ -12,12 +12,18 @@ import ipaddress
 import json
 import re
 
+from ..core.inputs import EXEMPT_PATH
+
 # inside(): typeof cidr === 'string' && /^([0-9a-fA-F:.]+)\/(0|[1-9]\d{0,2})$/, an address
 # words() reads (IPv4 dotted quad without leading zeros, IPv6 text, IPv4-in-IPv6), and a prefix
 # length within the family.
 _ENTRY = re.compile(r"([0-9a-fA-F:.]+)/(0|[1-9][0-9]{0,2})")
-# readSwitch(): until counts only as YYYY-MM-DDTHH:MM:SSZ that Date.parse reads.
+# at(): from and until count only as YYYY-MM-DDTHH:MM:SSZ that Date.parse reads.
 _UNTIL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+# SEGMENTS: an exempt path (core/inputs.py: EXEMPT_PATH, whose pattern the functions share).
+SEGMENTS = EXEMPT_PATH
+# readSwitch(): the secret is the SHA-256 of the bypass token, in lowercase hex.
+_SECRET = re.compile(r"[0-9a-f]{64}")
 
 
 def _no_constant(name: str):
@@ -45,8 +51,19 @@ def lets_through(entry) -> bool:
     return int(m.group(2)) <= address.max_prefixlen
 
 
+def exempts(path) -> bool:
+    """Whether the functions read this exempt entry (others are dropped)."""
+    return isinstance(path, str) and SEGMENTS.fullmatch(path) is not None
+
+
+def is_secret(value) -> bool:
+    """Whether the functions read this as the bypass token's hash (else: no secret)."""
+    return isinstance(value, str) and _SECRET.fullmatch(value) is not None
+
+
 def counts_down(until) -> bool:
-    """Whether Retry-After counts down to this end time (a real UTC time in the one format)."""
+    """Whether the functions read this start or end time (a real UTC time in the one format;
+    else it limits nothing)."""
     if not isinstance(until, str) or not _UNTIL.fullmatch(until):
         return False
     try:

@@ -57,9 +57,10 @@ def front_door_behavior(request_fn, response_fn):
     )
 
 
-def reserved_page_behavior(headers_policy, response_fn):
+def reserved_page_behavior(headers_policy, request_fn, response_fn):
     """/.maintenance-endpoint/*: the page from the bucket, cached like the endpoint's, made a
-    503 by the response function; the error responses fetch it through here."""
+    503 by the response function; the error responses fetch it through here. The request
+    function answers the bypass link and turns every other path here into the page's."""
     return cf.CacheBehavior(
         PathPattern=f"/{RESERVED_PREFIX}/*",
         TargetOriginId=BUCKET_ORIGIN_ID,
@@ -69,8 +70,7 @@ def reserved_page_behavior(headers_policy, response_fn):
         CachePolicyId=CACHING_OPTIMIZED_POLICY_ID,
         ResponseHeadersPolicyId=Ref(headers_policy),
         Compress=True,
-        FunctionAssociations=[cf.FunctionAssociation(
-            EventType="viewer-response", FunctionARN=GetAtt(response_fn, "FunctionARN"))],
+        FunctionAssociations=function_associations(request_fn, response_fn),
     )
 
 
@@ -146,7 +146,7 @@ def add_distribution(t, bucket, oac, headers_policy, endpoint_fns, front_door_fn
                 endpoint=endpoint_behavior(headers_policy, *endpoint_fns),
             ),
             CacheBehaviors=If("IsFrontDoor",
-                              [reserved_page_behavior(headers_policy, front_door_fns[1])],
+                              [reserved_page_behavior(headers_policy, *front_door_fns)],
                               Ref(AWS_NO_VALUE)),
             CustomErrorResponses=by_mode(
                 front_door=error_responses(

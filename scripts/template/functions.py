@@ -1,6 +1,7 @@
 """The CloudFront Functions' code, read from the ``.js`` files in ``functions/`` (package data).
 
-In those files, lines that start with ``//`` are notes for the reader and are dropped, a line
+In those files, lines that start with ``//`` are notes for the reader and are dropped, as is
+every line's indentation (it counts against the 10 KB code limit), a line
 ``// @include FILE`` is replaced by that file (the parts the functions share), and the
 placeholders below are filled in. Placeholders are plain JavaScript identifiers, so
 ``node --check`` reads every file as it is. What each function does and why:
@@ -9,6 +10,7 @@ docs/design.md#cloudfront-functions.
 
 from importlib import resources
 
+from ..core.inputs import EXEMPT_PATH
 from .names import BUCKET_ORIGIN_ID, COUNTDOWN_FLOOR_SECONDS, RESERVED_PREFIX, SWITCH_KEY
 
 FUNCTIONS_DIR = resources.files(__package__).joinpath("functions")
@@ -26,6 +28,7 @@ PLACEHOLDERS = {
     "__RESERVED_PREFIX__": RESERVED_PREFIX,
     "__SWITCH_KEY__": SWITCH_KEY,
     "__BUCKET_ORIGIN_ID__": BUCKET_ORIGIN_ID,
+    "__EXEMPT_PATH__": EXEMPT_PATH.pattern.replace("/", "\\/"),
 }
 
 INCLUDE = "// @include "
@@ -37,8 +40,8 @@ def source(name: str) -> str:
     for line in FUNCTIONS_DIR.joinpath(name).read_text(encoding="utf-8").splitlines(keepends=True):
         if line.startswith(INCLUDE):
             parts.append(source(line[len(INCLUDE):].strip()))
-        elif not line.startswith("//"):
-            parts.append(line)
+        elif not line.lstrip().startswith("//"):
+            parts.append(line.lstrip(" "))  # indentation costs bytes of the 10 KB and means nothing
     return "".join(parts)
 
 

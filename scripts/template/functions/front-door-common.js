@@ -1,8 +1,10 @@
-// Shared by both front-door functions: reading the switch, the allowlist, the 503 headers.
+// Shared by both front-door functions: reading the switch and its window, who gets through
+// (allowlist, exempt paths, bypass cookie), the 503 headers.
 // Why: docs/design.md#front-door-switch
 // Lines starting with // are dropped and `// @include FILE` is replaced by FILE when the
 // template is built (template/functions.py, which also fills in the __PLACEHOLDERS__).
 import cf from 'cloudfront';
+import crypto from 'crypto';
 
 var kvs = cf.kvs('__EdgeSwitchId__');
 var RESERVED = '/__RESERVED_PREFIX__/';
@@ -11,7 +13,11 @@ var RETRY_AFTER = __RetryAfterSeconds__;
 var ENDS_AT = NaN;
 // @include retry-after.js
 
-async function readSwitch() {
+// A path of plain segments (core/inputs.py: EXEMPT_PATH). Why: docs/front-door.md#exempt-paths
+var SEGMENTS = /^__EXEMPT_PATH__$/;
+
+// The switch as stored, or null: off, or `now` outside its window (NaN: any time).
+async function readSwitch(now) {
   var text, s = null;
   try {
     text = await kvs.get('__SWITCH_KEY__');
@@ -22,15 +28,20 @@ async function readSwitch() {
     s = JSON.parse(text);
   } catch (e) {}
   if (s && s.on === false) return null;
-  if (!s || s.on !== true) return { allow: [], until: NaN };
-  return {
-    allow: Array.isArray(s.allow) ? s.allow : [],
-    until: endsAt(s.until)
+  if (!s || s.on !== true) s = {};
+  var list = a => Array.isArray(a) ? a.filter(e => typeof e === 'string') : [];
+  var sw = {
+    allow: list(s.allow),
+    exempt: list(s.exempt).filter(p => SEGMENTS.test(p)),
+    from: at(s.from),
+    until: at(s.until),
+    secret: typeof s.secret === 'string' && /^[0-9a-f]{64}$/.test(s.secret) ? s.secret : null
   };
+  return now < sw.from || now >= sw.until ? null : sw;
 }
 
 // A time on the calendar, or NaN: some engines roll 2027-02-29 over to 1 March.
-function endsAt(u) {
+function at(u) {
   if (typeof u !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(u)) return NaN;
   var t = Date.parse(u);
   return t === t && new Date(t).toISOString().slice(0, 19) + 'Z' === u ? t : NaN;
@@ -77,12 +88,24 @@ function inside(ip, cidr) {
   return true;
 }
 
-function allowed(event, sw) {
-  var ip = words(event.viewer && event.viewer.ip);
-  for (var i = 0; i < sw.allow.length; i++) {
-    if (inside(ip, sw.allow[i])) return true;
-  }
-  return false;
+// Whether this request reaches the app while the switch is on.
+function through(event, sw) {
+  var ip = words(event.viewer && event.viewer.ip), uri = event.request.uri;
+  return sw.allow.some(c => inside(ip, c))
+    || (SEGMENTS.test(uri.replace(/\/$/, '')) && sw.exempt.some(p => uri === p || uri.indexOf(p + '/') === 0))
+    || holds(event.request.cookies, sw);
+}
+
+// The token of a bypass link or cookie, if it has the one form, is the switch's secret.
+var TOKEN_FORM = /^[\w-]{43}$/;
+function opens(token, sw) {
+  return !!sw.secret && TOKEN_FORM.test(token)
+    && crypto.createHash('sha256').update(token).digest('hex') === sw.secret;
+}
+
+function holds(cookies, sw) {
+  var c = cookies && cookies.maintenance_bypass;
+  return !!c && opens(c.value, sw);
 }
 
 function maintenance(sw, headers) {

@@ -8,9 +8,11 @@ async function handler(event) {
   var request = event.request;
   var response = event.response;
   var page = request.uri.indexOf(RESERVED) === 0;
+  // The bypass link's 303 passes, should CloudFront run this on a generated response.
+  if (page && response.statusCode === 303) return response;
   if (!page && request.method !== 'GET' && request.method !== 'HEAD') return response;
-  var sw = await readSwitch();
-  if (!page && (!sw || allowed(event, sw))) return response;
+  var sw = await readSwitch(Date.now());
+  if (!page && (!sw || through(event, sw))) return response;
   response.statusCode = 503;
   response.statusDescription = 'Service Unavailable';
   maintenance(sw, response.headers);
