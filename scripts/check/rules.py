@@ -143,8 +143,21 @@ def check_response(method: str, path: str, resp: requests.Response, exp: Expecta
     """Judge one answer; ``sent``/``received``: when the request left and the answer came
     (seconds since the epoch), for the Retry-After countdown."""
     check.status = resp.status_code
-    body = resp.content
-    check.body = body
+    check.body = resp.content
+    check_body(method, resp, exp, check)
+    problem = expected_type(exp, check.accept) != exp.content_type  # the problem document expected
+    if problem:
+        check_problem(method, resp, exp, check)
+    type_problem = content_type_problem(exp, check.accept, resp.headers.get("Content-Type"))
+    if type_problem:
+        check.problems.append(type_problem)
+    check_retry_after(resp, exp, check, retry_after_expected(exp, method, sent, received, problem))
+    check_caching_and_policy(path, resp, exp, check)
+
+
+def check_body(method: str, resp: requests.Response, exp: Expectation, check: Check) -> None:
+    """The body, or for HEAD the length it announces."""
+    body = check.body
     if method == "HEAD":
         # requests reads no body for HEAD, so what can be checked is the length the
         # answer announces: the page's (RFC 9110 section 9.3.2: as for GET).
@@ -170,14 +183,11 @@ def check_response(method: str, path: str, resp: requests.Response, exp: Expecta
     else:
         check.body_ok = bool(body)
         check.body_detail = "ok" if body else "empty"
-    problem = expected_type(exp, check.accept) != exp.content_type  # the problem document expected
-    if problem:
-        check_problem(method, resp, exp, check)
-    type_problem = content_type_problem(exp, check.accept, resp.headers.get("Content-Type"))
-    if type_problem:
-        check.problems.append(type_problem)
+
+
+def check_retry_after(resp: requests.Response, exp: Expectation, check: Check,
+                      allowed: list[tuple[int, int]] | None) -> None:
     ra = check.retry_after = resp.headers.get("Retry-After")
-    allowed = retry_after_expected(exp, method, sent, received, problem)
     if ra is None:
         check.problems.append("no Retry-After")
     elif not (retry_after_ok(ra)):
@@ -185,6 +195,10 @@ def check_response(method: str, path: str, resp: requests.Response, exp: Expecta
     elif allowed is not None and not (ra.strip().isdigit() and any(lo <= int(ra) <= hi for lo, hi in allowed)):
         shown = " or ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in allowed)
         check.problems.append(f"Retry-After {ra!r} is not {shown!r}")
+
+
+def check_caching_and_policy(path: str, resp: requests.Response, exp: Expectation, check: Check) -> None:
+    """Vary: Accept, no-store, and the response headers policy's headers."""
     # The page or the problem document, by Accept (docs/design.md#content-negotiation).
     vary = [v.strip().lower() for v in resp.headers.get("Vary", "").split(",")]
     if "accept" not in vary and "*" not in vary:
