@@ -191,8 +191,9 @@ def config(s: Settings) -> str:
     # It is also the server's name, sent as Host: no IPv6 (a Host needs it in brackets).
     app_host = inputs.host(app_host, "--app-host", ipv6=False)
     if app_host.lower() == s.endpoint:
-        raise UserError(f"--app-host {app_host} is the endpoint's name, and HAProxy names each server "
-                        "after the Host it sends: give the app's own name (e.g. www.example.com).")
+        what = "--app-host" if s.app_host is not None else "--app's host"
+        raise UserError(f"{what} {app_host} is the endpoint's name, and HAProxy names each server after "
+                        "the Host it sends: give the app's own name with --app-host (e.g. www.example.com).")
     ca = check_path(s.ca_file, "--ca-file") if s.ca_file is not None else "@system-ca"
     endpoint_server = dict(
         endpoint=s.endpoint, endpoint_address=s.endpoint_address,
