@@ -271,7 +271,7 @@ ROWS = [
         "--read-timeout", "1y"),
     row(USAGE, "is not a duration", "proxy-config", "--kind", "haproxy", "--endpoint", EP,
         "--read-timeout", "99999999999s"),
-    row(USAGE, "--standalone applies to nginx only", "proxy-config", "--kind", "haproxy",
+    row(USAGE, "--standalone does not apply to --kind haproxy", "proxy-config", "--kind", "haproxy",
         "--endpoint", EP, "--standalone"),
     row(USAGE, "'' is not an AWS profile name", "proxy-config", "--kind", "haproxy",
         "--stack-name", "{victim}", "--profile", ""),

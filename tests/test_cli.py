@@ -65,3 +65,33 @@ def test_work_at_a_proxy_does_not_load_the_aws_sdk(tmp_path, args):
     out = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True, text=True,
                          timeout=60)
     assert out.stdout.splitlines()[-1] == "0 []", (out.stdout, out.stderr)
+
+
+# A good value of each option that applies to some kinds only (None: a flag).
+KIND_OPTION_VALUES = {
+    "listen": "8080", "endpoint_address": "127.0.0.1:8443", "ca_file": "/etc/ssl/certs/x.pem",
+    "connect_timeout": "3s", "state_dir": "/srv/maintenance", "trusted_proxy": "10.0.0.0/8",
+    "resolver": "127.0.0.1", "proxy_protocol": None, "standalone": None, "server_name": "www.example.com",
+    "app_host": "www.example.com", "health_path": "/", "lua_file": "/etc/haproxy/switch.lua",
+    "admin": "off", "retry_after": "30",
+}
+
+
+def test_an_option_that_does_not_apply_to_the_kind_is_refused(capsys):
+    """Every option, given to every kind it does not apply to (even with its default value),
+    is refused with exit 2 in one sentence naming the kinds it applies to."""
+    from scripts.commands.proxy_config import APPLIES, KINDS
+
+    assert set(KIND_OPTION_VALUES) == set(APPLIES)
+    tried = 0
+    for dest, kinds in APPLIES.items():
+        flag = "--" + dest.replace("_", "-")
+        value = KIND_OPTION_VALUES[dest]
+        for kind in set(KINDS) - set(kinds):
+            code = cli.main(["proxy-config", "--kind", kind, "--endpoint", "d111111abcdef8.cloudfront.net",
+                             flag, *([value] if value is not None else [])])
+            err = capsys.readouterr().err
+            assert code == 2, (flag, kind, err)
+            assert err == f"error: {flag} does not apply to --kind {kind} (only to {' and '.join(kinds)}).\n"
+            tried += 1
+    assert tried >= 30

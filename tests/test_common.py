@@ -21,7 +21,7 @@ def test_content_types():
 
 
 def test_exit_codes_are_distinct_and_documented():
-    assert set(MEANING) == {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 130}
+    assert set(MEANING) == {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 130}
 
 
 def test_stack_outputs_and_not_found():

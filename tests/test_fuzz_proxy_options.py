@@ -11,9 +11,8 @@ replays) through ``proxies.generate``, one option at a time. For each string:
 
 To check thousands of configurations with a few proxy runs, they are checked in batches,
 each batch one configuration file: every output keeps its text, except that its section
-names get a number (HAProxy: frontend, backend, resolvers; nginx: the upstream) and, for
-nginx, its two http-level lines (`resolver`, `resolver_timeout`) move into its own server
-block, where nginx reads them the same way. A failing batch is split until the failing
+names get a number (HAProxy: frontend, backend, resolvers; nginx: the upstream, which two
+outputs share when they differ only in options that do not make its name). A failing batch is split until the failing
 outputs are found. CA files are created under a scratch directory whose path prefixes
 the CA path in the configuration; host names the proxies resolve while checking (the
 app's) are mapped to 127.0.0.1 in an /etc/hosts of a private mount namespace.
@@ -86,6 +85,8 @@ OPTIONS = [
     Option("app_host", "--app-host", ("haproxy",), ("app", "app.internal", "10.0.0.5", "a-1")),
     Option("health_path", "--health-path", ("haproxy",), (
         "/", "/health", "/status?full=1&x=y", "/a%20b/c~d", "/x:y@z!*+,-._")),
+    Option("server_names", "--server-name", ("nginx",), ("www.example.com", "*.example.com",
+                                                         "a-b.example.org"), many=True),
     Option("connect_timeout", "--connect-timeout", KINDS, ("3s", "500ms", "1m", "2h")),
     Option("read_timeout", "--read-timeout", KINDS, ("60s", "1ms", "24h", "90m")),
 ]
@@ -210,15 +211,8 @@ class NginxChecker(Checker):
         parts = []
         for i, text in enumerate(configs):
             text = self.place_ca(text)
-            text = text.replace("upstream maintenance_failover_app {",
-                                f"upstream maintenance_failover_app_{i} {{")
-            text = text.replace("proxy_pass http://maintenance_failover_app;",
-                                f"proxy_pass http://maintenance_failover_app_{i};")
-            lines = text.splitlines()
-            moved = [ln for ln in lines if ln.startswith(("resolver ", "resolver_timeout "))]
-            lines = [ln for ln in lines if ln not in moved]
-            at = lines.index("server {") + 1
-            parts.append("\n".join(lines[:at] + ["    " + ln for ln in moved] + lines[at:]))
+            # Outputs from the same listen, names, app and endpoint share their names.
+            parts.append(re.sub(r"(maintenance_failover_app|maintenance_allowed)_(\w+)", rf"\1_\2_{i}", text))
         body = "\n".join(parts)
         conf = self.workdir / "nginx.conf"
         conf.write_text(proxies.render(proxies.NGINX_STANDALONE_TEMPLATE, body="\n".join(
@@ -356,3 +350,74 @@ def test_the_batch_check_finds_the_one_broken_configuration(kind, breakage, tmp_
     checker.program = program
     failing = checker.check(good[:17] + [broken] + good[18:])
     assert [text for text, _ in failing] == [broken]
+
+
+# ---------------------------------------------------------------------------------------
+# Combinations of good values, and options that do not apply to a kind
+
+COMBINATIONS = int(os.environ.get("FUZZ_COMBINATIONS", "300"))
+# Good on their own, but not together with another: a bare port is 0.0.0.0:PORT; HAProxy
+# names its app server after --app-host (or --app's host), and the endpoint's after its name.
+CLASHING = {"listen": ("0.0.0.0:80", "80"), "app_host": (ENDPOINT,), "app": (f"{ENDPOINT}:8080",)}
+
+
+def combination(kind: str, rng: random.Random) -> dict:
+    """generate() keywords: each option applicable to ``kind`` given or not, from its seeds
+    and the values that clash with another's; --listen one to three times."""
+    args = dict(BASE)
+    for option in (o for o in OPTIONS if kind in o.kinds and o.key != "endpoint"):
+        if rng.random() < 0.5:
+            continue
+        pool = option.seeds + CLASHING.get(option.key, ())
+        if option.key == "listen":
+            args["listen"] = [rng.choice(pool) for _ in range(rng.randint(1, 3))]
+        else:
+            value = rng.choice(pool)
+            args[option.key] = [value] if option.many else value
+    return args
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_option_combinations_are_refused_or_pass_the_real_proxy(kind, tmp_path):
+    """Every combination either makes a configuration the proxy accepts or is refused with
+    one sentence (exit 2); none is accepted by us and then rejected by the proxy."""
+    program = require(kind)
+    reason = can_map_hosts()
+    if reason is not None:
+        if in_ci():
+            pytest.fail(f"CI=true: {reason}")
+        pytest.skip(reason)
+    rng = random.Random(f"{SEED}:{kind}:combinations")
+    configs: dict[str, dict] = {}
+    refused: list[str] = []
+    for _ in range(COMBINATIONS):
+        args = combination(kind, rng)
+        try:
+            text = proxies.generate(kind, ENDPOINT, **{k: v for k, v in args.items() if k != "endpoint"})
+        except UserError as err:
+            assert err.exit_code == ExitCode.USAGE and "\n" not in str(err)
+            refused.append(str(err))
+            continue
+        configs.setdefault(text, args)
+    assert configs and refused, "the combinations hold both good and clashing ones"
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text(f"127.0.0.1 localhost {ENDPOINT} app.internal app\n")
+    checker = CHECKERS[kind](tmp_path, make_tls_material(ENDPOINT).ca_pem, hosts_file)
+    checker.program = program
+    failing = checker.check(list(configs))
+    print(f"\n{kind}: {COMBINATIONS} combinations, {len(refused)} refused, {len(configs)} distinct "
+          f"configurations checked (seed {SEED})")
+    assert not failing, "\n\n".join(f"{configs[text]}:\n{why}" for text, why in failing[:5])
+
+
+@pytest.mark.parametrize("kind, args, says", [
+    ("nginx", {"listen": ["80", "0.0.0.0:80"]}, "--listen: an address is given twice"),
+    ("haproxy", {"listen": ["0.0.0.0:8080", "8080"]}, "--listen: an address is given twice"),
+    ("haproxy", {"app_host": ENDPOINT}, f"--app-host {ENDPOINT} is the endpoint's name"),
+    ("haproxy", {"app": f"{ENDPOINT.upper()}:8080"}, f"--app's host {ENDPOINT} is the endpoint's name"),
+    ("nginx", {"server_names": ["a.example.com", "A.example.com"]}, "--server-name: a name is given twice"),
+])
+def test_combinations_the_proxy_would_reject_are_refused(kind, args, says):
+    with pytest.raises(UserError) as err:
+        proxies.generate(kind, ENDPOINT, **args)
+    assert err.value.exit_code == ExitCode.USAGE and str(err.value).startswith(says)

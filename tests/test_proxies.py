@@ -14,6 +14,7 @@ Install: apt-get install -y --no-install-recommends nginx-light haproxy
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -36,8 +37,11 @@ from support.proxy_harness import (
     in_flight_at_kill,
     proxy_config,
     require_program,
+    searchable_tmpdir,
     wait_until,
 )
+
+from scripts import proxies
 
 # ------------------------------------------------------------------------------------------
 # Fixtures: the preview endpoint (shared), and per test an app + a proxy
@@ -86,7 +90,10 @@ def test_production_config_has_the_failover_lines(kind):
         ):
             assert line in text, line
         assert "proxy_ssl_trusted_certificate /etc/" in text
-        assert "\nresolver " in text
+        # The resolver is the @maintenance location's own: an http-level one of the user's,
+        # or another recipe's, does not clash with it.
+        assert "\n        resolver " in text and "\nresolver " not in text
+        assert "    server_tokens off;" in text
     else:
         for line in (
             "http-send-name-header Host",
@@ -271,3 +278,52 @@ def test_nginx_resolves_the_endpoint_name_when_it_needs_it(request, tmp_path):
     finally:
         proxy.stop()
         dns.close()
+
+
+def test_nginx_recipes_compose_in_one_http_context(preview, tmp_path):
+    """Two recipes (each with its switch and its own allowlist) and the user's own http-level
+    `resolver` in one nginx.conf: nginx -t accepts it, and each site is served by its own app
+    and switch, told apart by --server-name on the same port."""
+    require_program("nginx")
+    port = free_port()
+    sites = {"a.example.com": ["--allow", "127.0.0.0/8"], "b.example.com": []}
+    apps = {name: AppServer() for name in sites}
+    snippets = []
+    states = searchable_tmpdir()  # nginx's worker user must see the switch files
+    for name, extra in sites.items():
+        state = states / name
+        state.mkdir()
+        state.chmod(0o755)
+        (state / "maintenance.on").write_text("")  # the switch is on for both
+        out = proxy_config("--kind", "nginx", "--endpoint", ENDPOINT, "--app", apps[name].address,
+                           "--listen", f"{LOOPBACK}:{port}", "--server-name", name,
+                           "--endpoint-address", f"{LOOPBACK}:{preview.port}", "--ca-file", str(preview.ca),
+                           "--resolver", LOOPBACK, "--state-dir", str(state), *extra)
+        assert out.returncode == 0, out.stderr
+        snippets.append(out.stdout)
+    body = "\n".join(["resolver 127.0.0.1 valid=30s;", *snippets])
+    config = proxies.render(proxies.NGINX_STANDALONE_TEMPLATE,
+                            body="\n".join(("    " + line) if line else "" for line in body.splitlines()))
+    proxy = ProxyProcess("nginx", config, tmp_path, port)
+    proxy.check()
+    try:
+        for app in apps.values():
+            app.start()
+        proxy.start()
+        url = f"http://{LOOPBACK}:{port}/"
+        # a: the switch is on, but 127.0.0.1 is on a's allowlist: a's app answers.
+        a = requests.get(url, headers={"Host": "a.example.com"}, timeout=10)
+        assert (a.status_code, a.json()["app"], a.json()["host"]) == (200, APP_MARKER, "a.example.com")
+        assert "nginx/" not in a.headers.get("Server", "")
+        # b: the switch is on and b has no allowlist (a's does not leak into it): the page.
+        b = requests.get(url, headers={"Host": "b.example.com"}, timeout=10)
+        assert (b.status_code, b.content) == (503, PAGE)
+        # a's app dies: a fails over to the endpoint, on its own.
+        apps["a.example.com"].kill()
+        a = requests.get(url, headers={"Host": "a.example.com"}, timeout=10)
+        assert (a.status_code, a.content) == (503, PAGE)
+    finally:
+        proxy.stop()
+        for app in apps.values():
+            app.stop()
+        shutil.rmtree(states)

@@ -399,7 +399,7 @@ def test_bad_switch_arguments_are_one_sentence(args, message):
     (["--listen", "0.0.0.0:80;"], "--listen"),
     (["--listen", "8080", "--listen", "8080"], "given twice"),
     (["--state-dir", "/tmp/x", "--proxy-protocol"], "add --trusted-proxy CIDR"),
-    (["--state-dir", "/tmp/x", "--lua-file", "/tmp/x.lua"], "--lua-file applies to --kind haproxy only"),
+    (["--state-dir", "/tmp/x", "--lua-file", "/tmp/x.lua"], "--lua-file does not apply to --kind nginx (only to haproxy)"),
 ])
 def test_bad_proxy_config_switch_options_are_refused(args, message):
     out = cli("proxy-config", "--kind", "nginx", "--endpoint", ENDPOINT, "--resolver", "127.0.0.1", *args)

@@ -32,6 +32,7 @@ class ExitCode(enum.IntEnum):
     CHECKS_FAILED = 10  # verify: the endpoint answered, but not as it should
     STATE_DAMAGED = 11  # switch: a state file is not a regular file (status; on/off repair it)
     NOT_VISIBLE = 12  # switch on: written, but the proxy's worker cannot see it
+    REJECTED = 13  # proxy-config --output: the proxy's own checker rejects the new configuration
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -53,6 +54,8 @@ MEANING = {
     "regular file where the switch keeps one (`switch on` or `off` repairs it)",
     ExitCode.NOT_VISIBLE: "switch: the switch is on in the state directory, but the proxy's worker "
     "cannot see it, so visitors still get the app",
+    ExitCode.REJECTED: "proxy-config --output: the proxy's own checker (nginx -t, haproxy -c, caddy "
+    "validate) rejects the new configuration; the file is left as it was",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); re-running the same command recovers",
 }
 

@@ -159,6 +159,9 @@ def generate(
     ep_addr = join_host_port(*inputs.host_port(endpoint_address or endpoint, "--endpoint-address",
                                                default_port=443))
     address, _, port = parse_listen(listen).rpartition(":")
+    if port == "443":
+        raise UserError("--listen: Caddy keeps port 443 for HTTPS (this recipe serves plain HTTP): "
+                        "choose another port, and for HTTPS put your site's name in the generated file.")
     allow = [inputs.cidr(c, "--allow") for c in allow or []]
     trusted = [inputs.cidr(c, "--trusted-proxy") for c in trusted_proxies or []]
     if allow and not state_dir:

@@ -78,7 +78,7 @@ def switch_in_config(kind: str, config: str) -> tuple[str, list[str]] | None:
     must pass the CIDR grammar, and the directory the directory grammar."""
     if kind == "nginx":
         state = re.search(rf'^\s*if \(-f "(.+)/{re.escape(switch.STATE_FILE)}"\) \{{$', config, re.M)
-        block = re.search(r"geo \$maintenance_allowed \{\n(.*?)\n\s*\}", config, re.S)
+        block = re.search(r"geo \$maintenance_allowed(?:_\w+)? \{\n(.*?)\n\s*\}", config, re.S)
         entries = re.findall(r"^\s*(\S+) 1;$", block.group(1), re.M) if block else []
     else:
         state = re.search(rf"^\s*acl maintenance_on str\(maintenance\),map\((.+)/{re.escape(switch.HAPROXY_MAP)},off\)",

@@ -6,6 +6,7 @@ docs/switch.md)."""
 from __future__ import annotations
 
 from ..core import inputs
+from ..core.errors import UserError
 from ..switch import proxy as switch
 from .common import check_path, comment_lines, render
 from .options import Settings
@@ -189,6 +190,10 @@ def config(s: Settings) -> str:
         app_host = s.app_host_name if ":" not in s.app_host_name else "app"
     # It is also the server's name, sent as Host: no IPv6 (a Host needs it in brackets).
     app_host = inputs.host(app_host, "--app-host", ipv6=False)
+    if app_host.lower() == s.endpoint:
+        what = "--app-host" if s.app_host is not None else "--app's host"
+        raise UserError(f"{what} {app_host} is the endpoint's name, and HAProxy names each server after "
+                        "the Host it sends: give the app's own name with --app-host (e.g. www.example.com).")
     ca = check_path(s.ca_file, "--ca-file") if s.ca_file is not None else "@system-ca"
     endpoint_server = dict(
         endpoint=s.endpoint, endpoint_address=s.endpoint_address,

@@ -36,6 +36,7 @@ class ProxyOptions:
     connect_timeout: str = "3s"
     read_timeout: str = "60s"
     standalone: bool = False
+    server_names: list[str] | None = None
     state_dir: str | None = None
     allow: list[str] | None = None
     trusted_proxies: list[str] | None = None
@@ -63,6 +64,7 @@ class Settings:
     ca_file: str | None
     app_host: str | None
     standalone: bool
+    server_names: list[str] = field(default_factory=list)
     resolvers: list[str] = field(default_factory=list)
     resolver_origin: str = ""
 
@@ -74,8 +76,11 @@ def check_options(kind: str, o: ProxyOptions) -> Settings:
     ep_addr = inputs.address(endpoint if o.endpoint_address is None else o.endpoint_address,
                              "--endpoint-address", default_port=443)
     listens = [parse_listen(v) for v in ([o.listen] if isinstance(o.listen, str) else o.listen or ["80"])]
-    if len(set(listens)) < len(listens):
-        raise UserError(f"--listen: an address is given twice ({', '.join(listens)}).")
+    # A bare port listens on every IPv4 address: "80" and "0.0.0.0:80" are the same socket.
+    same = [f"0.0.0.0:{v}" if v.isdigit() else v for v in listens]
+    if len(set(same)) < len(same):
+        raise UserError(f"--listen: an address is given twice ({', '.join(listens)}; a bare port "
+                        "means 0.0.0.0:PORT).")
     state_dir, lua_file = check_switch_options(kind, o)
     if o.proxy_protocol and not o.trusted_proxies:
         raise UserError("--proxy-protocol says how the --trusted-proxy names the client: add --trusted-proxy CIDR.")
@@ -89,7 +94,10 @@ def check_options(kind: str, o: ProxyOptions) -> Settings:
         read_timeout=inputs.duration(o.read_timeout, "--read-timeout"),
         health_path=inputs.http_path(o.health_path, "--health-path"),
         ca_file=o.ca_file, app_host=o.app_host, standalone=o.standalone,
+        server_names=[server_name(n) for n in o.server_names or []],
     )
+    if len(set(settings.server_names)) < len(settings.server_names):
+        raise UserError(f"--server-name: a name is given twice ({', '.join(settings.server_names)}).")
     if o.resolvers is not None:
         if not o.resolvers:
             raise UserError("--resolver: no address given.")
@@ -97,6 +105,13 @@ def check_options(kind: str, o: ProxyOptions) -> Settings:
                               for r in o.resolvers]
         settings.resolver_origin = "given with --resolver"
     return settings
+
+
+def server_name(value: str) -> str:
+    """A name for nginx's server_name: a DNS name, or one with a leading "*." wildcard."""
+    if not inputs.is_hostname(value, wildcard=True):
+        raise UserError(f"--server-name: {value!r} is not a DNS name such as www.example.com or *.example.com.")
+    return value.lower()
 
 
 def check_switch_options(kind: str, o: ProxyOptions) -> tuple[str | None, str | None]:

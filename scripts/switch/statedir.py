@@ -9,9 +9,9 @@ swapped for a symbolic link, a FIFO, a device or another directory is never foll
   only a regular file counts as a file;
 - files are opened with ``O_NOFOLLOW | O_NONBLOCK`` (a FIFO or device never blocks the
   command) and reads are bounded (``READ_LIMIT``);
-- writes go to a new temp file (``O_CREAT | O_EXCL | O_NOFOLLOW``), whose mode and owner are
-  set on the descriptor (``fchmod``/``fchown``), fsynced, then renamed over the name within
-  the same directory, and the directory is fsynced;
+- writes go through ``core.files.replace_at``: a new temp file (``O_CREAT | O_EXCL |
+  O_NOFOLLOW``), whose mode and owner are set on the descriptor (``fchmod``/``fchown``),
+  fsynced, then renamed over the name within the same directory, and the directory fsynced;
 - ``lock`` is an ``flock`` on the directory itself, held across a command's read, write and
   apply so that simultaneous commands serialize. Locking the directory, not a file in it,
   leaves nothing to plant or damage and works for a reader who may not write there.
@@ -33,7 +33,7 @@ import stat
 from pathlib import Path
 
 from ..core.errors import ExitCode, UserError
-from ..core.files import kind
+from ..core.files import kind, replace_at, unsafe_place
 
 READ_LIMIT = 4096  # the switch's files are a few lines; anything longer is not ours
 _REASONS = {
@@ -52,44 +52,6 @@ _REASONS = {
 def fail(what: str, path: str, exc: OSError, doing: str = "use") -> UserError:
     reason = (_REASONS.get(exc.errno) if exc.errno is not None else None) or exc.strerror or str(exc)
     return UserError(f"{what}: cannot {doing} {path} ({reason}).", ExitCode.USAGE)
-
-
-def _chain(path: str) -> list[Path]:
-    """The existing directories from / down to ``path`` (or to its nearest existing ancestor),
-    as given and with links resolved: a link among them counts as its target's chain too."""
-    given = Path(path)
-    found: list[Path] = []
-    for directory in [*reversed(given.parents), given]:
-        if not os.path.lexists(directory):
-            break
-        found.append(directory)
-    real = Path(os.path.realpath(found[-1])) if found else Path("/")
-    found += [d for d in [*reversed(real.parents), real] if d not in found]
-    return found
-
-
-def unsafe_place(path: str, *, itself: bool) -> str | None:
-    """When running as root: why another user could change ``path`` or a directory above it,
-    as "DIR is ..." (None when safe, or when not root). ``itself``: ``path`` is the directory
-    root writes in, which must not be writable by others even with the sticky bit."""
-    if os.geteuid() != 0:
-        return None
-    for directory in _chain(path):
-        try:
-            st = os.lstat(directory)
-        except OSError:
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            continue  # its target is in the chain; the link is its parent's to change
-        mine = directory == Path(path) and itself
-        if st.st_uid not in (0, os.geteuid()):
-            return f"{directory} is owned by uid {st.st_uid}, another user"
-        if st.st_mode & 0o022 and (mine or not st.st_mode & stat.S_ISVTX):
-            who = "its group and others" if st.st_mode & 0o022 == 0o022 else \
-                "its group" if st.st_mode & 0o020 else "every user"
-            sticky = "" if mine else " without the sticky bit"
-            return f"{directory} is writable by {who}{sticky}"
-    return None
 
 
 def refuse_unsafe(path: str, what: str, *, itself: bool) -> None:
@@ -196,32 +158,20 @@ class SafeDir:
     def write(self, name: str, data: bytes, mode: int = 0o644) -> str | None:
         """Replace ``name`` with a regular file holding ``data``, atomically. Returns where a
         directory in the way was moved, if one was."""
-        tmp = f".{name}.{secrets.token_hex(8)}"
+        assert self.fd is not None, "the directory is open"
+        moved: list[str] = []
+
+        def clear_the_way() -> None:
+            if self._is_dir(name):
+                moved.append(self.move_aside(name))
+
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                         dir_fd=self.fd)
+            replace_at(self.fd, name, data, mode=mode,
+                       owner=(self.st.st_uid, self.st.st_gid) if os.geteuid() == 0 else None,
+                       before_rename=clear_the_way)
         except OSError as exc:
-            raise fail(self.what, self.path, exc, "write in") from None
-        try:
-            try:
-                os.fchmod(fd, mode)
-                if os.geteuid() == 0:
-                    os.fchown(fd, self.st.st_uid, self.st.st_gid)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            moved = self.move_aside(name) if self._is_dir(name) else None
-            os.rename(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
-        except BaseException as exc:
-            self._discard(tmp)
-            if isinstance(exc, OSError):
-                raise fail(self.what, f"{self.path}/{name}", exc, "write") from None
-            raise
-        self.sync()
-        return moved
+            raise fail(self.what, f"{self.path}/{name}", exc, "write") from None
+        return moved[0] if moved else None
 
     def remove(self, name: str) -> str | None:
         """Remove ``name`` whatever it is (a directory is moved aside, not deleted: returns
@@ -259,12 +209,6 @@ class SafeDir:
     def _is_dir(self, name: str) -> bool:
         st = self.entry(name)
         return st is not None and stat.S_ISDIR(st.st_mode)
-
-    def _discard(self, tmp: str) -> None:
-        try:
-            os.unlink(tmp, dir_fd=self.fd)
-        except OSError:
-            pass
 
 
 class NotRegular(Exception):

@@ -260,14 +260,14 @@ def require_program(name: str) -> str:
     return path
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    """`python -m scripts ARGS` from the checkout."""
-    return subprocess.run([sys.executable, "-m", "scripts", *args], cwd=ROOT,
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m scripts ARGS` from the checkout (``env``: added to the environment)."""
+    return subprocess.run([sys.executable, "-m", "scripts", *args], cwd=ROOT, env={**os.environ, **(env or {})},
                           capture_output=True, text=True, timeout=60)
 
 
-def proxy_config(*args: str) -> subprocess.CompletedProcess:
-    return cli("proxy-config", *args)
+def proxy_config(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return cli("proxy-config", *args, env=env)
 
 
 class Preview:
