@@ -134,7 +134,9 @@ function parseAddress(text) {
   const v4 = parseIPv4(text);
   if (v4 !== null) return { bits: 32, value: v4 };
   const v6 = parseIPv6(text);
-  return v6 === null ? null : { bits: 128, value: v6 };
+  if (v6 === null) return null;
+  // ::ffff:a.b.c.d is a.b.c.d (6to4 and IPv4-compatible addresses stay IPv6).
+  return v6 >> 32n === 0xffffn ? { bits: 32, value: v6 & 0xffffffffn } : { bits: 128, value: v6 };
 }
 
 function parseIPv4(text) {

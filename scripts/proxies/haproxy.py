@@ -97,11 +97,22 @@ HAPROXY_SWITCH_GLOBAL = """\
 HAPROXY_REAL_IP = """\
     # Behind a load balancer: the client's address is taken from X-Forwarded-For, but only on
     # connections from these trusted proxies (anyone else's X-Forwarded-For is ignored). Each
-    # rule steps one hop left while the address so far is a trusted proxy: the rightmost address
-    # that is not a trusted proxy is the client (up to {{hops}} trusted hops).
+    # step takes the next entry from the right while the address so far is a trusted proxy
+    # (up to {{hops}} trusted hops): the rightmost entry that is not a trusted proxy is the
+    # client. An entry on the way that is not a plain address (garbage, "unknown", empty, with a
+    # port), or no entry left, means no client: nobody is allowlisted, the entries further left
+    # (which the client writes) are never used. Without X-Forwarded-For the trusted proxy's own
+    # address is the client.
     acl maintenance_trusted_proxy src {{trusted}}
-{{set_src_lines}}
+{{hop_lines}}
+    http-request set-var(txn.maintenance_no_client) bool(true) if maintenance_trusted_proxy { req.hdr_cnt(X-Forwarded-For) gt 0 }
 """
+
+# One step left along X-Forwarded-For (N = 1, 2, ...): a plain IPv4 or IPv6 address only.
+HAPROXY_HOP = """\
+    http-request set-var(txn.maintenance_no_client) bool(true) if maintenance_trusted_proxy { req.hdr_cnt(X-Forwarded-For) gt 0 } !{ req.hdr(X-Forwarded-For,-{{n}}) -m reg ^([0-9]{1,3}([.][0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$ }
+    http-request set-var(txn.maintenance_no_client) bool(true) if maintenance_trusted_proxy { req.hdr_cnt(X-Forwarded-For) gt 0 } !{ req.hdr_ip(X-Forwarded-For,-{{n}}) -m found }
+    http-request set-src req.hdr_ip(X-Forwarded-For,-{{n}}) if maintenance_trusted_proxy { req.hdr_cnt(X-Forwarded-For) gt 0 } !{ var(txn.maintenance_no_client) -m bool }"""
 
 HAPROXY_PROXY_PROTOCOL = """\
     # Behind a load balancer that speaks the PROXY protocol: connections from these trusted
@@ -123,6 +134,26 @@ HAPROXY_SWITCH_FRONTEND = """\
     http-request set-var(txn.maintenance_relay) str({{relay}}) if maintenance_on{{unless_allowed}}
     http-request use-service lua.maintenance_endpoint if maintenance_on{{unless_allowed}}
 """
+
+HAPROXY_ALLOW = """\
+    # The allowlist. HAProxy matches an IPv4 network against the IPv4 address an IPv6 address
+    # embeds, also in 6to4 (2002::/16) and IPv4-compatible (::a.b.c.d) ones, which are other
+    # addresses: IPv4 networks count for IPv4 (and ::ffff:-mapped) clients only.
+    acl maintenance_allowed src {{allow}}
+    acl maintenance_ipv4 src ::ffff:0.0.0.0/96
+    http-request set-var(txn.maintenance_bypass) bool(true) if maintenance_allowed maintenance_ipv4 !{ var(txn.maintenance_no_client) -m bool }
+{{allow_ipv6}}"""
+
+
+def allow_ipv6(allow: list[str]) -> str:
+    """The allowlist's IPv6 networks, for IPv6 clients (none: '')."""
+    nets = [c for c in allow if ":" in c]
+    if not nets:
+        return ""
+    return (f"    acl maintenance_allowed_ipv6 src {' '.join(nets)}\n"
+            "    http-request set-var(txn.maintenance_bypass) bool(true) if maintenance_allowed_ipv6"
+            " !{ var(txn.maintenance_no_client) -m bool }\n")
+
 
 HAPROXY_SWITCH_BACKEND = """\
 
@@ -161,17 +192,15 @@ def haproxy_switch(state_dir: str | None, allow: list[str], trusted: list[str], 
         real_ip = render(HAPROXY_PROXY_PROTOCOL, trusted=" ".join(trusted))
     elif trusted:
         real_ip = render(HAPROXY_REAL_IP, trusted=" ".join(trusted), hops=str(HAPROXY_TRUSTED_HOPS),
-                         set_src_lines="\n".join(
-                             f"    http-request set-src hdr_ip(X-Forwarded-For,-{n}) if maintenance_trusted_proxy"
-                             for n in range(1, HAPROXY_TRUSTED_HOPS + 1)))
-    allow_acl = f"    acl maintenance_allowed src {' '.join(allow)}\n" if allow else ""
+                         hop_lines="\n".join(render(HAPROXY_HOP, n=str(n)) for n in range(1, HAPROXY_TRUSTED_HOPS + 1)))
+    allow_acl = render(HAPROXY_ALLOW, allow=" ".join(allow), allow_ipv6=allow_ipv6(allow)) if allow else ""
     relay = switch.haproxy_relay(state_dir)
     install = switch.install_command(state_dir, lua_file)
     return {
         "switch_global": render(HAPROXY_SWITCH_GLOBAL, socket=switch.haproxy_socket(state_dir),
                                 service=lua_file or switch.DEFAULT_HAPROXY_SERVICE, install_command=install),
         "switch_frontend": render(HAPROXY_SWITCH_FRONTEND, real_ip=real_ip, map=switch.haproxy_map(state_dir),
-                                  allow_acl=allow_acl, unless_allowed=" !maintenance_allowed" if allow else "",
+                                  allow_acl=allow_acl, unless_allowed=" !{ var(txn.maintenance_bypass) -m bool }" if allow else "",
                                   relay=relay, install_command=install),
         "switch_backend": render(HAPROXY_SWITCH_BACKEND, relay=relay, **endpoint),
     }

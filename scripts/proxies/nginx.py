@@ -123,6 +123,23 @@ geo $maintenance_allowed_{{id}} {
     default 0;
 {{allow_lines}}}
 
+# nginx skips empty X-Forwarded-For entries and accepts one with a port: from a trusted proxy,
+# a rightmost entry that is not a plain address means no client (nobody is allowlisted).
+geo $realip_remote_addr $maintenance_trusted_{{id}} {
+    default 0;
+{{trusted_lines}}}
+map $http_x_forwarded_for $maintenance_plain_{{id}} {
+    "" 1;
+    "~(?:^|,)[ \\t]*(?:[0-9]{1,3}(?:[.][0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)[ \\t]*$" 1;
+    default 0;
+}
+map "$maintenance_allowed_{{id}}$maintenance_trusted_{{id}}$maintenance_plain_{{id}}" $maintenance_bypass_{{id}} {
+    "100" 1;
+    "101" 1;
+    "111" 1;
+    default 0;
+}
+
 """
 
 NGINX_REAL_IP = """\
@@ -153,7 +170,7 @@ NGINX_SWITCH_SERVER = """\
     if (-f "{{state_file}}") {
         set $maintenance_gate on;
     }
-    if ($maintenance_allowed_{{id}}) {
+    if ($maintenance_bypass_{{id}}) {
         set $maintenance_gate "";
     }
 """
@@ -185,7 +202,8 @@ def nginx_switch(state_dir: str | None, allow: list[str], trusted: list[str], pr
     allow_lines = "".join(f"    {c} 1;\n" for c in allow) or "    # (no --allow: nobody bypasses the switch)\n"
     state_file = f"{state_dir}/{switch.STATE_FILE}"
     return {
-        "switch_http": render(NGINX_SWITCH_HTTP, allow_lines=allow_lines, id=recipe),
+        "switch_http": render(NGINX_SWITCH_HTTP, allow_lines=allow_lines, id=recipe,
+                              trusted_lines="".join(f"    {c} 1;\n" for c in ([] if proxy_protocol else trusted))),
         "switch_server": render(NGINX_SWITCH_SERVER, real_ip=real_ip, state_file=state_file, state_dir=state_dir,
                                 id=recipe),
         "switch_location": NGINX_SWITCH_LOCATION,
