@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from support.proxy_harness import ENDPOINT, free_port, proxy_config, require_program
+from support.proxy_harness import ENDPOINT, ROOT, free_port, proxy_config, require_program
 
 from scripts.core import files
 from scripts.core.errors import ExitCode
@@ -173,3 +175,33 @@ def test_root_refuses_a_directory_others_can_write(tmp_path):
     assert out.returncode == ExitCode.USAGE
     assert "writable by" in out.stderr and len(out.stderr.splitlines()) == 1
     assert list(shared.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="what root may write where others can")
+def test_root_refuses_a_file_another_user_planted_in_a_sticky_directory(tmp_path):
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    planted = sticky / "maintenance.conf"
+    planted.write_text(OLD)
+    os.chown(planted, 65534, 65534)  # nobody, who could rewrite the file root writes
+    os.chmod(planted, 0o666)
+    out = proxy_config(*args("cloudflare", planted))
+    assert out.returncode == ExitCode.USAGE
+    assert "owned by uid 65534, not root" in out.stderr and len(out.stderr.splitlines()) == 1
+    assert planted.read_text() == OLD and planted.stat().st_uid == 65534
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a private mount namespace")
+def test_the_nginx_check_touches_no_log_outside_its_own_directory(tmp_path):
+    """nginx -t opens its compiled-in access log unless told otherwise: with /var/log empty (a
+    private tmpfs), the check must still accept the snippet and leave /var/log empty."""
+    require_program("nginx")
+    target = tmp_path / "maintenance.conf"
+    command = " ".join([sys.executable, "-m", "scripts", "proxy-config", *args("nginx", target)])
+    script = f"mount -t tmpfs none /var/log && {command}; status=$?; ls -A /var/log; exit $status"
+    out = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "", f"left in /var/log: {out.stdout!r}"
+    assert "server_tokens off" in target.read_text()

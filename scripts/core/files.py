@@ -237,6 +237,13 @@ class Output:
             self.close()
             hint = ": name the file it points to" if stat.S_ISLNK(st.st_mode) else ", not a regular file"
             raise UserError(f"{label} {path} is {kind(st.st_mode)}{hint}.", ExitCode.USAGE)
+        if os.geteuid() == 0 and st.st_uid != 0 and os.fstat(self.dir_fd).st_mode & 0o022:
+            # A sticky directory others can write (/tmp): the file's owner planted it, and could
+            # still rewrite what root writes. (In a directory only root can change, root chose it.)
+            self.close()
+            raise UserError(f"{label} {path} is owned by uid {st.st_uid}, not root: running as root, "
+                            "the configuration would stay writable by that user; remove the file or "
+                            "write it in a directory only root can change.", ExitCode.USAGE)
         self.mode, self.owner = stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid)
 
     def replace(self, data: bytes) -> None:

@@ -26,6 +26,7 @@ http {{
     fastcgi_temp_path {dir}/fastcgi_temp;
     uwsgi_temp_path {dir}/uwsgi_temp;
     scgi_temp_path {dir}/scgi_temp;
+    access_log off;
     include {dir}/new.conf;
 }}
 """
