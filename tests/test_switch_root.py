@@ -309,3 +309,20 @@ def test_one_path_grammar_for_the_lua_file(tmp_path):
         assert not (open_dir / "x.lua").exists()
     finally:
         shutil.rmtree(base)
+
+
+def test_root_refuses_a_runtime_socket_in_a_directory_others_can_change():
+    """Another user could bind a runtime API of their own there: `on` would then report success
+    with no HAProxy changed (found by an adversarial review)."""
+    base = searchable_tmpdir()
+    try:
+        shared = base / "sockets"
+        shared.mkdir()
+        os.chmod(shared, 0o1777)
+        out = cli("switch", "on", "--kind", "haproxy", "--state-dir", str(base / "state"),
+                  "--socket", str(shared / "admin.sock"))
+        assert out.returncode == 2 and out.stderr.startswith("error: --socket: ")
+        assert "writable by" in out.stderr and len(out.stderr.splitlines()) == 1
+        assert not (base / "state" / "maintenance.on").exists()
+    finally:
+        shutil.rmtree(base)

@@ -101,6 +101,8 @@ def check_socket_path(path: str, what: str) -> str:
     if len(path.encode()) > MAX_SOCKET_PATH:
         raise UserError(f"{what}: the socket path {path} is longer than {MAX_SOCKET_PATH} bytes, "
                         "the limit for unix sockets; choose a shorter directory.")
+    # Run as root, a socket in a directory another user can change could be theirs, not HAProxy's.
+    refuse_unsafe(str(Path(path).parent), what, itself=True)
     return path
 
 
