@@ -186,3 +186,17 @@ def test_the_reference_implementation_meets_its_vectors():
     for v in rule.VECTORS:
         lines = list(v.forwarded_for) if v.forwarded_for is not None else None
         assert rule.allowlisted(v.connection, rule.TRUSTED, lines, rule.ALLOW) is v.allowlisted, v.note
+
+
+@pytest.mark.parametrize("given, stored", [
+    ("::ffff:0:0/96", "0.0.0.0/0"), ("::ffff:203.0.113.0/120", "203.0.113.0/24"),
+    ("::FFFF:cb00:7109", "203.0.113.9/32"), ("2002:7f00:2::/48", "2002:7f00:2::/48"),
+    ("::7f00:2", "::7f00:2/128"),
+])
+def test_a_mapped_network_is_allowed_as_the_ipv4_network_it_names(given, stored):
+    """One form for every recipe and the edge: `--allow ::ffff:0:0/96` once made the Worker
+    throw when it loaded (its networks are 32 bits wide once mapped)."""
+    out = cli("proxy-config", "--kind", "cloudflare", "--endpoint", "d111111abcdef8.cloudfront.net",
+              "--allow", given)
+    assert out.returncode == 0, out.stderr
+    assert f'"{stored}"' in out.stdout

@@ -257,9 +257,17 @@ def cidr(value: str, what: str | None = None) -> str:
     if not ip_address(address) or (slash and not re.fullmatch(r"[0-9]{1,3}", bits)):
         raise _fail(f"{value!r} is not an IPv4 or IPv6 network such as 203.0.113.0/24", what)
     try:
-        return str(ipaddress.ip_network(text, strict=True))
+        network = ipaddress.ip_network(text, strict=True)
     except ValueError as exc:
         raise _fail(f"{value!r} is not a network: {exc}", what) from None
+    if network.version == 6 and network.subnet_of(_MAPPED):
+        # ::ffff:a.b.c.d/N is the IPv4 network a.b.c.d/(N - 96), one form for every proxy and the
+        # edge (a mapped client address counts as its IPv4 address: docs/switch.md).
+        network = ipaddress.ip_network((int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96))
+    return str(network)
+
+
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 def finite_number(value: str, unit: str = "", what: str | None = None) -> float:
