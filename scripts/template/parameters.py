@@ -53,6 +53,17 @@ def add_answer_parameters(t):
         f"2026-12-01T22:00:00Z. Until then Retry-After counts down to it (never below {COUNTDOWN_FLOOR_SECONDS} s, "
         "or RetryAfterSeconds if smaller); after it, RetryAfterSeconds. Empty: no countdown.",
     ))
+    # Off by default: the page's HSTS then speaks for the name it is served on only, never for
+    # every subdomain of a site's domain. Why: docs/design.md#hsts-include-subdomains
+    t.add_parameter(Parameter(
+        "HstsIncludeSubdomains",
+        Type="String",
+        Default="false",
+        AllowedValues=["false", "true"],
+        Description="Whether the Strict-Transport-Security header says includeSubDomains (every "
+        "subdomain of the name the answer is served on is HTTPS-only for a year). false: the name "
+        "itself only.",
+    ))
     t.add_parameter(Parameter(
         "ErrorCachingMinTTL",
         Type="Number",
@@ -112,6 +123,7 @@ def add_conditions_and_rules(t):
     t.add_condition("HasWebAcl", Not(Equals(Ref("WebAclArn"), "")))
     t.add_condition("IsFrontDoor", Not(Equals(Ref("AppOriginDomainName"), "")))
     t.add_condition("IsEndpoint", Equals(Ref("AppOriginDomainName"), ""))
+    t.add_condition("HstsIncludesSubdomains", Equals(Ref("HstsIncludeSubdomains"), "true"))
     # An alternate domain name needs a certificate that covers it, and a certificate
     # is only used for alternate domain names: ask for both or neither.
     t.add_rule("DomainNamesNeedCertificate", {
