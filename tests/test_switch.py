@@ -684,3 +684,20 @@ def test_a_haproxy_without_the_switch_is_named(request):
             shutil.rmtree(other)
     finally:
         rig.close()
+
+
+def test_install_without_a_switch_writes_the_lua_service_only(tmp_path):
+    """Every HAProxy recipe loads the endpoint's Lua service (it answers every failover), so
+    `switch install --kind haproxy` without --state-dir writes that file and nothing else, and
+    `haproxy -c` accepts the recipe generated without a switch once it is there."""
+    lua = tmp_path / "etc" / "maintenance-endpoint.lua"
+    lua.parent.mkdir()
+    out = cli("switch", "install", "--kind", "haproxy", "--lua-file", str(lua))
+    assert out.returncode == 0 and out.stdout == f"installed: {lua}\n", out.stderr
+    assert lua.read_bytes() == switch.SERVICE_SOURCE.read_bytes()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["etc", "maintenance-endpoint.lua"]
+    require_program("haproxy")
+    ca = str(proxies.system_ca_bundle() or pytest.skip("no system CA bundle"))
+    text = proxies.generate("haproxy", ENDPOINT, ca_file=ca, resolvers=["127.0.0.1"], lua_file=str(lua))
+    assert f"#   maintenance-endpoint switch install --kind haproxy --lua-file {lua}\n" in text
+    ProxyProcess("haproxy", text, tmp_path, 8080).check()

@@ -176,8 +176,8 @@ def markdown_table() -> str:
     text = "\n".join(rows) + "\n\n(1) Where a recipe cannot meet the definition (the conformance matrix expects these " \
         "cases to fail):\n\n"
     for (proxy, case), reason in sorted(LIMITS.items()):
-        trigger, _, group = case.partition("/")
-        what = f"{trigger}, {GROUP_METHODS[group]}" if group else case
+        name, _, group = case.partition("/")
+        what = f"{name}, {GROUP_METHODS[group]}" if group else case
         text += f"- {PROXY_NAMES[proxy]}, {what}: {reason}.\n"
     return text
 
