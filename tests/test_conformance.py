@@ -173,5 +173,8 @@ def test_an_unlisted_header_never_reaches_the_endpoint(rig, request):
 def test_the_apps_own_answers_pass_unchanged(rig):
     """What the definition drops is the endpoint's: the app's own answers and
     its other errors reach the visitor unchanged."""
-    resp = rig.request("GET", "/status/500/x", headers=CREDENTIALS)
-    assert resp.status_code == 500 and APP_MARKER.encode() in resp.content, (resp.status_code, resp.content[:200])
+    for status in (500, 404):
+        for method in ("GET", "POST"):
+            resp = rig.request(method, f"/status/{status}/x", headers=CREDENTIALS, data=BODY)
+            assert resp.status_code == status and APP_MARKER.encode() in resp.content, \
+                (method, resp.status_code, resp.content[:200])
