@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import textwrap
 
 from ..core import inputs
 from ..core.errors import UserError
@@ -85,9 +86,7 @@ ENDPOINT = """\
 				method {{method}}
 				# CloudFront answers 403 unless Host and SNI name the distribution's domain.
 				header_up Host {{endpoint}}
-				# Of the visitor's headers only {{forwarded}} may leave for CloudFront. Caddy
-				# 2.6 removes headers by name only: these are those that identify or authenticate a
-				# visitor, including those Caddy adds itself (X-Forwarded-*).
+{{forward_comment}}
 {{removed_up}}
 				# Not the headers that speak for the endpoint's domain (HSTS above all): the site's
 				# own policy governs its domain.
@@ -189,7 +188,10 @@ def generate(
         endpoint=endpoint, endpoint_address=ep_addr,
         ca=f"the CA in --ca-file:\n\t\t\t\t\ttls_trusted_ca_certs {ca_file}" if ca_file
         else "the system's trusted CAs.",
-        forwarded=", ".join(behaviour.FORWARDED_REQUEST_HEADERS),
+        forward_comment="\n".join(f"\t\t\t\t# {line}" for line in textwrap.wrap(
+            f"Of the visitor's headers only {', '.join(behaviour.FORWARDED_REQUEST_HEADERS)} may leave for "
+            "CloudFront. Caddy 2.6 removes headers by name only: these are those that identify or "
+            "authenticate a visitor, including those Caddy adds itself (X-Forwarded-*).", 80, break_on_hyphens=False)),
         removed_up="\n".join(f"\t\t\t\theader_up -{h}" for h in behaviour.IDENTIFYING_REQUEST_HEADERS),
         removed_down="\n".join(f"\t\t\t\theader_down -{h}" for h in behaviour.DROPPED_RESPONSE_HEADERS),
     )

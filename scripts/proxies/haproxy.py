@@ -62,9 +62,7 @@ frontend maintenance_failover
     option forwardfor
     # Where the endpoint's service asks the endpoint (the relay below).
     http-request set-var(txn.maintenance_relay) str({{relay}})
-{{switch_frontend}}    # What the endpoint may learn of the request: the method, the target, and of the visitor's
-    # headers only {{forwarded}} (no cookie or credential). Kept for a failover on the app's own
-    # 502/503/504: when the app answers, HAProxy has passed the request on and no longer has it.
+{{switch_frontend}}{{capture_comment}}
     http-request set-var(txn.maintenance_method) method
     http-request set-var(txn.maintenance_target) pathq
     http-request set-var(txn.maintenance_forward) str({{forward_names}})
@@ -87,7 +85,7 @@ backend maintenance_failover_app
     http-check expect status 200-399
     default-server inter 2s fastinter 500ms downinter 500ms fall 2 rise 2
     # Host = the chosen server's name, set after the server is chosen (also on redispatch):
-    # the app gets "{{app_host}}", the endpoint its CloudFront domain, which CloudFront requires.
+    # the app gets "{{app_host}}" (the endpoint's service ignores its Host).
     http-send-name-header Host
     # Failover on the app's own 502/503/504: the endpoint's service asks the endpoint (from what the
     # frontend kept of the request) and the visitor gets its answer instead, for every method.
@@ -119,8 +117,7 @@ frontend maintenance_endpoint_relay
     no log
     http-request deny unless { method GET HEAD }
     http-request deny if { req.hdr_cnt(transfer-encoding) gt 0 } or { req.hdr_val(content-length) gt 0 }
-    # Of the request's headers only {{forwarded}} go on (no cookie, credential or address);
-    # Host is set below.
+{{relay_comment}}
     http-request del-header {{not_forwarded}} -m reg
     default_backend maintenance_endpoint
 
@@ -207,7 +204,14 @@ def behaviour_values() -> dict[str, str]:
     """Placeholder values of HAPROXY_TEMPLATE from the definition of the behaviour."""
     forwarded = behaviour.lower(behaviour.FORWARDED_REQUEST_HEADERS)
     return {
-        "forwarded": ", ".join(behaviour.FORWARDED_REQUEST_HEADERS),
+        "capture_comment": comment_lines(
+            "What the endpoint may learn of the request: the method, the target, and of the visitor's headers "
+            f"only {', '.join(behaviour.FORWARDED_REQUEST_HEADERS)} (no cookie, credential or address). Kept for "
+            "a failover on the app's own 502/503/504: when the app answers, HAProxy has passed the request on "
+            "and no longer has it.", "    "),
+        "relay_comment": comment_lines(
+            f"Of the request's headers only {', '.join(behaviour.FORWARDED_REQUEST_HEADERS)} go on (no cookie, "
+            "credential or address); Host is set below.", "    "),
         "forward_names": "/".join(forwarded),
         "capture_lines": "\n".join(f"    http-request set-var(txn.maintenance_fwd_{h.replace('-', '_')}) req.fhdr({h})"
                                    for h in forwarded),
