@@ -204,7 +204,7 @@ def test_fails_over_and_recovers(rig):
     # ... from the endpoint, asked with a bodiless GET, Host and SNI = its name, TLS verified.
     new = rig.preview.entries()[seen:]
     assert [e["path"] for e in new] == ["/some/page?q=1"] * len(METHODS), new
-    assert endpoint_problems(new) == [], new
+    assert endpoint_problems(new, methods=("GET", "HEAD")) == [], new
 
     rig.app.start()
     wait_until(lambda: rig.request(path="/again").status_code == 200, 15, "Caddy to send traffic to the app again")
@@ -214,8 +214,9 @@ def test_fails_over_and_recovers(rig):
 
 
 def test_request_bodies_are_never_sent_to_the_endpoint(preview, tmp_path):
-    """The endpoint gets a GET without a body for every method, also for a GET that carried one
-    (CloudFront would answer that 403). Checked by an endpoint that records the body framing."""
+    """The endpoint gets a GET without a body for every method (HEAD for a HEAD), also for a GET
+    that carried one (CloudFront would answer that 403). Checked by an endpoint that records the
+    body framing."""
     endpoint = BodyCheckingEndpoint(tmp_path)
     r = CaddyRig(preview, tmp_path, "--endpoint-address", f"{LOOPBACK}:{endpoint.port}", "--ca-file", str(endpoint.ca))
     try:
@@ -223,20 +224,10 @@ def test_request_bodies_are_never_sent_to_the_endpoint(preview, tmp_path):
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"):
             assert_maintenance(r.request(method, "/form", data=b"field=value" * 100), method)
         assert_maintenance(r.request("POST", "/chunked", data=iter([b"field=", b"value"])), "POST")
-        assert endpoint.seen == [("GET", None, None)] * 7
+        assert endpoint.seen == [("GET", None, None)] * 5 + [("HEAD", None, None), ("GET", None, None)]
     finally:
         r.close()
         endpoint.close()
-
-
-def test_app_errors_502_503_504_fail_over_and_others_pass(rig):
-    for status in (502, 503, 504):
-        assert_maintenance(rig.request(path=f"/status/{status}"))
-        assert_maintenance(rig.request("POST", f"/status/{status}", data=b"x" * 5000), "POST")
-    for status in (500, 404):
-        r = rig.request(path=f"/status/{status}")
-        assert r.status_code == status and r.json()["app"] == APP_MARKER
-    assert_app(rig.request(path="/after"))
 
 
 def test_hanging_app_fails_over_after_the_read_timeout(preview, tmp_path):
@@ -359,7 +350,7 @@ def test_switch_flips_under_load_with_every_method(rig):
         load.stop()
     print(f"\n[caddy] switch flips under load: by method {load.table()}; switch on -> first 503: "
           + ", ".join(f"{1000 * d:.0f} ms" for d in delays))
-    assert_no_bad_answers(load, rig.preview.entries()[seen:])
+    assert_no_bad_answers(load, rig.preview.entries()[seen:], methods=("GET", "HEAD"))
 
 
 def test_no_bad_answers_under_load_while_app_dies_and_returns(rig):
@@ -369,4 +360,4 @@ def test_no_bad_answers_under_load_while_app_dies_and_returns(rig):
     load = MethodLoad(rig.url, workers=8, max_seconds=40).start()
     killed, restarted = app_dies_and_returns(load, rig.app)
     print("\n" + report_load("caddy", load, killed, restarted))
-    assert_no_bad_answers(load, rig.preview.entries()[seen:])
+    assert_no_bad_answers(load, rig.preview.entries()[seen:], methods=("GET", "HEAD"))

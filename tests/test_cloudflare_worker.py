@@ -48,57 +48,16 @@ from support.runtime_harness import (
     report_load,
     require_workerd,
     running_preview,
+    worker_files,
 )
 
 from scripts.endpoint.preview_server import make_tls_material
+from scripts.proxies import behaviour
 from scripts.proxies.cloudflare import wrangler_toml
 
 SITE = "www.example.com"
 ALLOW = ("203.0.113.0/24", "198.51.100.7/32", "2001:db8:abcd::/48", "::1/128")
 MINIMAL_BODY = b"Service temporarily unavailable. Please try again later.\n"
-
-ROUTER_JS = """\
-export default {
-  async fetch(request, env) {
-    if (new URL(request.url).hostname === env.ENDPOINT_NAME) {
-      if (request.body !== null) return new Response("request to the endpoint with a body", { status: 403 });
-      return env.ENDPOINT.fetch(request);
-    }
-    return env.APP.fetch(request);
-  },
-};
-"""
-
-CONFIG_CAPNP = """\
-using Workerd = import "/workerd/workerd.capnp";
-
-const config :Workerd.Config = (
-  services = [
-    (name = "main", worker = .mainWorker),
-    (name = "network", worker = .networkWorker),
-    (name = "app", external = (address = {app}, http = ())),
-    (name = "endpoint", external = (address = {endpoint_address},
-        https = (certificateHost = {certificate_host},
-                 tlsOptions = (trustedCertificates = [embed "endpoint-ca.pem"])))),
-  ],
-  sockets = [ (name = "http", address = {listen}, http = (), service = "main") ],
-);
-
-const mainWorker :Workerd.Worker = (
-  modules = [ (name = "worker.js", esModule = embed "worker.js") ],
-  compatibilityDate = {compatibility_date},
-  bindings = [ {bindings} ],
-  globalOutbound = "network",
-);
-
-const networkWorker :Workerd.Worker = (
-  modules = [ (name = "router.js", esModule = embed "router.js") ],
-  compatibilityDate = {compatibility_date},
-  bindings = [ (name = "APP", service = "app"), (name = "ENDPOINT", service = "endpoint"),
-               (name = "ENDPOINT_NAME", text = {endpoint}) ],
-);
-"""
-
 
 class WorkerRig:
     """The app, workerd running the generated Worker, the shared preview as the endpoint."""
@@ -121,16 +80,12 @@ class WorkerRig:
             del variables["MAINTENANCE"]
         elif maintenance is not None:
             variables["MAINTENANCE"] = maintenance
-        (workdir / "worker.js").write_text(self.worker)
-        (workdir / "router.js").write_text(ROUTER_JS)
-        (workdir / "endpoint-ca.pem").write_bytes(ca_pem or preview.ca.read_bytes())
-        (workdir / "config.capnp").write_text(CONFIG_CAPNP.format(
-            app=json.dumps(app or self.app.address), listen=json.dumps(f"{LOOPBACK}:{self.port}"),
-            endpoint_address=json.dumps(endpoint_address or f"{LOOPBACK}:{preview.port}"),
-            certificate_host=json.dumps(certificate_host), endpoint=json.dumps(ENDPOINT),
-            compatibility_date=json.dumps(self.wrangler["compatibility_date"]),
-            bindings=", ".join(f"(name = {json.dumps(k)}, text = {json.dumps(v)})" for k, v in variables.items())))
-        self.workerd = Process("workerd", [require_workerd(), "serve", str(workdir / "config.capnp"), "--verbose"],
+        config = worker_files(workdir, self.worker, variables, app=app or self.app.address,
+                              listen=f"{LOOPBACK}:{self.port}",
+                              endpoint_address=endpoint_address or f"{LOOPBACK}:{preview.port}",
+                              ca_pem=ca_pem or preview.ca.read_bytes(), certificate_host=certificate_host,
+                              compatibility_date=self.wrangler["compatibility_date"])
+        self.workerd = Process("workerd", [require_workerd(), "serve", str(config), "--verbose"],
                                workdir, self.port)
 
     def request(self, method: str = "GET", path: str = "/", client_ip: str | None = None, **kw) -> requests.Response:
@@ -189,7 +144,9 @@ def test_worker_and_wrangler_lines():
     config = out.stdout[out.stdout.index("const CONFIG = ") + 15:]
     config = json.loads(config[:config.index("};") + 1])
     assert config == {"endpoint": ENDPOINT, "appTimeoutMs": 20000, "endpointTimeoutMs": 10000, "retryAfter": 300,
-                      "allow": ["203.0.113.0/24", "2001:db8::/32"]}
+                      "allow": ["203.0.113.0/24", "2001:db8::/32"],
+                      "forwardHeaders": list(behaviour.FORWARDED_REQUEST_HEADERS),
+                      "dropResponseHeaders": list(behaviour.DROPPED_RESPONSE_HEADERS)}
     assert "export default {" in out.stdout and "{{" not in out.stdout
     toml = tomllib.loads(wrangler_toml(out.stdout))
     assert toml["main"] == "worker.js" and toml["workers_dev"] is False

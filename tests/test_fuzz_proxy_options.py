@@ -39,6 +39,7 @@ from scripts.core import inputs
 from scripts.core.console import in_ci
 from scripts.core.errors import ExitCode, UserError
 from scripts.endpoint.preview_server import make_tls_material
+from scripts.switch import proxy as switch
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261122"))
 STRINGS_PER_OPTION = int(os.environ.get("FUZZ_STRINGS", "3000"))
@@ -224,11 +225,18 @@ class HaproxyChecker(Checker):
     kind, program = "haproxy", "haproxy"
 
     def check_batch(self, configs):
-        parts = []
+        # Every recipe loads the endpoint's Lua service: once here, from where `switch install` put it.
+        lua = self.workdir / "maintenance-endpoint.lua"
+        if not lua.exists():
+            lua.write_bytes(switch.SERVICE_SOURCE.read_bytes())
+        parts = [f"global\n    lua-load-per-thread {lua}\n"]
         for i, text in enumerate(configs):
             text = self.place_ca(text)
+            text = re.sub(r"^\s*lua-load-per-thread \S+$", "", text, flags=re.M)
             for old in ("frontend maintenance_failover", "default_backend maintenance_failover_app",
-                        "backend maintenance_failover_app", "resolvers maintenance_dns"):
+                        "backend maintenance_failover_app", "resolvers maintenance_dns",
+                        "frontend maintenance_endpoint_service", "frontend maintenance_endpoint_relay",
+                        "backend maintenance_endpoint", "default_backend maintenance_endpoint"):
                 text = re.sub(rf"^(\s*){re.escape(old)}$", rf"\g<1>{old}_{i}", text, flags=re.M)
             text = text.replace(" resolvers maintenance_dns ", f" resolvers maintenance_dns_{i} ")
             parts.append(text)

@@ -37,7 +37,7 @@ def template_text():
 ALL_CONDITIONS_TRUE = {
     "DomainNames": "maintenance.example.com,down.example.com", "CertificateArn": CERT,
     "WebAclArn": WEB_ACL, "PriceClass": "PriceClass_All", "MaintenanceObjectKey": "maintenance.json",
-    "MaintenanceEndsAt": "2026-12-01T22:00:00Z"}
+    "MaintenanceEndsAt": "2026-12-01T22:00:00Z", "HstsIncludeSubdomains": "true"}
 APP = {"AppOriginDomainName": "app-123.eu-west-1.elb.amazonaws.com"}
 
 

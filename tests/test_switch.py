@@ -43,6 +43,7 @@ from support.proxy_harness import (
 )
 
 from scripts import proxies
+from scripts.proxies import behaviour
 from scripts.switch import proxy as switch
 
 PUBLIC, OFFICE, VPN, BALANCER = "127.0.0.1", "127.0.0.2", "::1", "127.0.0.3"
@@ -138,12 +139,12 @@ def test_switch_on_and_off(rig):
         assert rig.ask(OFFICE, method, "/form") == "app-200", method
         assert rig.ask(VPN, method, "/form") == "app-200", method
     # The endpoint saw the public's requests only, with its own Host and SNI, and never a body:
-    # nginx asks it with a bodiless GET; HAProxy's switch service with a GET, or HEAD for a HEAD.
+    # it is asked with a bodiless GET, or HEAD for a HEAD.
     new = rig.preview.entries()[seen:]
     assert len(new) >= len(METHODS)
     assert all(e["host"] == ENDPOINT and e["sni"] == ENDPOINT and e["status"] == 503 for e in new), new
     methods = {e["method"] for e in new}
-    assert methods == ({"GET"} if rig.kind == "nginx" else {"GET", "HEAD"}), methods
+    assert methods == {"GET", "HEAD"}, methods
 
     status = rig.switch("status", "--config", str(rig.config_file))
     assert status.returncode == 0, status.stderr
@@ -341,8 +342,8 @@ def test_every_option_combination_passes_the_proxies_own_check(tmp_path):
     for n, (kind, options) in enumerate(combinations()):
         if options.pop("state_dir", False):
             options["state_dir"] = state_dir
-            if kind == "haproxy":
-                options["lua_file"] = lua
+        if kind == "haproxy":
+            options["lua_file"] = lua
         text = proxies.generate(kind, ENDPOINT, ca_file=ca, standalone=kind == "nginx",
                                 **{"resolvers": ["127.0.0.1"], **options})
         workdir = tmp_path / f"c{n}"
@@ -576,20 +577,21 @@ def test_no_request_body_reaches_the_endpoint(rig):
                              **{**kw, "headers": {**secrets, **kw.get("headers", {})}})
             assert resp.status_code == 503, (method, resp.status_code)
             assert resp.content == (b"" if method == "HEAD" else PAGE), method
-            # The endpoint's headers (the preview sends these; neither proxy makes them up).
+            # The endpoint's headers (the preview sends these; neither proxy makes them up), but
+            # not its HSTS (behaviour.DROPPED_RESPONSE_HEADERS).
             assert resp.headers["Cache-Control"] == "no-store", method
             assert int(resp.headers["Retry-After"]) > 0, method
-            for name in ("Content-Security-Policy", "Strict-Transport-Security", "X-Content-Type-Options"):
+            for name in ("Content-Security-Policy", "X-Content-Type-Options"):
                 assert resp.headers.get(name), (method, name)
+            assert "Strict-Transport-Security" not in resp.headers, method
             assert resp.headers["Content-Type"].startswith("text/html"), method
     entries = rig.preview.entries()[seen:]
     asked = {e["path"].partition("?")[0]: e["method"] for e in entries}
-    expected = {path: "HEAD" if method == "HEAD" and rig.kind == "haproxy" else "GET" for method, path, _ in sent}
+    expected = {path: behaviour.endpoint_method(method) for method, path, _ in sent}
     assert asked == expected, asked
-    # No body, no body headers, no cookie or credential.
+    # No body, no body headers, no cookie or credential: only the headers the definition allows.
     assert all(e["body"] == 0 for e in entries), entries
-    assert not any({"content-length", "transfer-encoding", "cookie", "authorization"} & set(e["headers"])
-                   for e in entries), entries
+    assert all(set(e["headers"]) <= behaviour.allowed_at_endpoint() for e in entries), entries
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -682,3 +684,20 @@ def test_a_haproxy_without_the_switch_is_named(request):
             shutil.rmtree(other)
     finally:
         rig.close()
+
+
+def test_install_without_a_switch_writes_the_lua_service_only(tmp_path):
+    """Every HAProxy recipe loads the endpoint's Lua service (it answers every failover), so
+    `switch install --kind haproxy` without --state-dir writes that file and nothing else, and
+    `haproxy -c` accepts the recipe generated without a switch once it is there."""
+    lua = tmp_path / "etc" / "maintenance-endpoint.lua"
+    lua.parent.mkdir()
+    out = cli("switch", "install", "--kind", "haproxy", "--lua-file", str(lua))
+    assert out.returncode == 0 and out.stdout == f"installed: {lua}\n", out.stderr
+    assert lua.read_bytes() == switch.SERVICE_SOURCE.read_bytes()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["etc", "maintenance-endpoint.lua"]
+    require_program("haproxy")
+    ca = str(proxies.system_ca_bundle() or pytest.skip("no system CA bundle"))
+    text = proxies.generate("haproxy", ENDPOINT, ca_file=ca, resolvers=["127.0.0.1"], lua_file=str(lua))
+    assert f"#   maintenance-endpoint switch install --kind haproxy --lua-file {lua}\n" in text
+    ProxyProcess("haproxy", text, tmp_path, 8080).check()

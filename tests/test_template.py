@@ -80,7 +80,7 @@ def test_help_documents_that_options_are_parameters():
                          capture_output=True, text=True, check=True).stdout
     for name in ("DomainNames", "CertificateArn", "RetryAfterSeconds", "ErrorCachingMinTTL",
                  "PriceClass", "MaintenanceObjectKey", "WebAclArn", "MaintenanceEndsAt",
-                 "AppOriginDomainName"):
+                 "AppOriginDomainName", "HstsIncludeSubdomains"):
         assert name in out
 
 
@@ -110,6 +110,7 @@ def test_parameter_defaults(template):
     assert p["PriceClass"]["Default"] == "PriceClass_100"
     assert p["WebAclArn"]["Default"] == ""
     assert p["MaintenanceEndsAt"]["Default"] == ""  # no countdown unless asked for
+    assert p["HstsIncludeSubdomains"]["Default"] == "false"  # HSTS for the name itself only
     # The default key is the shipped HTML page.
     assert (ROOT / "content" / p["MaintenanceObjectKey"]["Default"]).is_file()
 
@@ -290,6 +291,9 @@ def test_response_headers_policy(template):
     security = config["SecurityHeadersConfig"]
     assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
     assert security["StrictTransportSecurity"]["Override"] is True
+    # includeSubDomains only when HstsIncludeSubdomains asks for it (default off).
+    assert security["StrictTransportSecurity"]["IncludeSubdomains"] == {
+        "Fn::If": ["HstsIncludesSubdomains", True, False]}
     assert security["ContentTypeOptions"] == {"Override": True}
     assert security["FrameOptions"] == {"FrameOption": "DENY", "Override": True}
     assert security["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"

@@ -127,6 +127,8 @@ def run(args: argparse.Namespace, *, clients=None, now: float | None = None) -> 
 
 
 def run_proxy(args: argparse.Namespace) -> int:
+    if args.state_dir is None and args.action == "install" and args.kind == "haproxy":
+        return service_install(args)  # a recipe without the switch loads the service too
     if args.state_dir is None:
         raise UserError("--kind needs --state-dir DIR (the directory given to proxy-config --state-dir).")
     if args.socket and args.kind != "haproxy":
@@ -147,6 +149,16 @@ def run_proxy(args: argparse.Namespace) -> int:
     info(f"maintenance switch {args.action}: {was}{effect}.")
     result = state.as_result()
     emit_result(result, args.json, [f"maintenance: {result['maintenance']}"])
+    return 0
+
+
+def service_install(args: argparse.Namespace) -> int:
+    """`switch install --kind haproxy` without --state-dir: the Lua service only, which every
+    HAProxy recipe loads (the endpoint's service)."""
+    service = args.lua_file or switch.DEFAULT_HAPROXY_SERVICE
+    switch.install_service(service, None)
+    info(f"installed: {service} (HAProxy loads it when it starts or reloads).")
+    emit_result({"installed": [service]}, args.json, [f"installed: {service}"])
     return 0
 
 

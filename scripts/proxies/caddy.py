@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import posixpath
 import re
+import textwrap
 
 from ..core import inputs
 from ..core.errors import UserError
 from ..core.inputs import join_host_port
+from . import behaviour
 from .common import check_path, parse_listen, render, switch_found
 
 SWITCH_FILE = "maintenance.on"
@@ -60,25 +62,41 @@ http://:{{port}} {
 	}
 
 	# Every error above (app unreachable, timed out, unavailable; the switch) is answered by
-	# the endpoint: its 503, Retry-After, Cache-Control: no-store and page reach the client.
+	# the endpoint: its 503, Retry-After, Cache-Control: no-store, security headers and page
+	# reach the client.
 	handle_errors {
-		# A bodiless GET: `method GET` below drops the request body only when it changes the
-		# method (Caddy 2.6), so first rename the method. (CloudFront answers a GET with a body
-		# 403.) Caddy still answers a HEAD without a body.
-		method MAINTENANCE
-		reverse_proxy https://{{endpoint_address}} {
-			method GET
-			# CloudFront answers 403 unless Host and SNI name the distribution's domain.
-			header_up Host {{endpoint}}
-			transport http {
-				tls_server_name {{endpoint}}
-				# The endpoint's certificate is verified for that name, against {{ca}}
-				dial_timeout 5s
-			}
+		# A bodiless GET (HEAD for a HEAD): `method` drops the request body only when it changes
+		# the method, and only when it names the method (Caddy 2.6), so first rename the method.
+		# (CloudFront answers a GET with a body 403.)
+		@head method HEAD
+		handle @head {
+			method MAINTENANCE
+{{endpoint_head}}
+		}
+		handle {
+			method MAINTENANCE
+{{endpoint_get}}
 		}
 	}
 }
 """
+
+ENDPOINT = """\
+			reverse_proxy https://{{endpoint_address}} {
+				method {{method}}
+				# CloudFront answers 403 unless Host and SNI name the distribution's domain.
+				header_up Host {{endpoint}}
+{{forward_comment}}
+{{removed_up}}
+				# Not the headers that speak for the endpoint's domain (HSTS above all): the site's
+				# own policy governs its domain.
+{{removed_down}}
+				transport http {
+					tls_server_name {{endpoint}}
+					# The endpoint's certificate is verified for that name, against {{ca}}
+					dial_timeout 5s
+				}
+			}"""
 
 SWITCH = """\
 	# The maintenance switch: on while this file exists (looked up on every request: `touch`
@@ -169,9 +187,20 @@ def generate(
                         "switch is on.")
     admin = parse_admin(admin)
     ca_file = check_path(ca_file, "--ca-file") if ca_file else None
+    endpoint_values = dict(
+        endpoint=endpoint, endpoint_address=ep_addr,
+        ca=f"the CA in --ca-file:\n\t\t\t\t\ttls_trusted_ca_certs {ca_file}" if ca_file
+        else "the system's trusted CAs.",
+        forward_comment="\n".join(f"\t\t\t\t# {line}" for line in textwrap.wrap(
+            f"Of the visitor's headers only {', '.join(behaviour.FORWARDED_REQUEST_HEADERS)} may leave for "
+            "CloudFront. Caddy 2.6 removes headers by name only: these are those that identify or "
+            "authenticate a visitor, including those Caddy adds itself (X-Forwarded-*).", 80, break_on_hyphens=False)),
+        removed_up="\n".join(f"\t\t\t\theader_up -{h}" for h in behaviour.IDENTIFYING_REQUEST_HEADERS),
+        removed_down="\n".join(f"\t\t\t\theader_down -{h}" for h in behaviour.DROPPED_RESPONSE_HEADERS),
+    )
     return render(
         CADDYFILE,
-        app=app_addr, endpoint=endpoint, endpoint_address=ep_addr, port=port,
+        app=app_addr, endpoint=endpoint, port=port,
         bind=f"\tbind {address.strip('[]')}\n\n" if address else "",
         admin=admin,
         admin_comment=("off (restart Caddy to load a changed file)" if admin == "off"
@@ -180,8 +209,8 @@ def generate(
         trusted_proxies=render(TRUSTED_PROXIES, trusted=" ".join(trusted)) if trusted else "",
         connect_timeout=caddy_duration(inputs.duration_ms(connect_timeout, "--connect-timeout")),
         read_timeout=caddy_duration(inputs.duration_ms(read_timeout, "--read-timeout")),
-        ca=f"the CA in --ca-file:\n\t\t\t\ttls_trusted_ca_certs {ca_file}" if ca_file
-        else "the system's trusted CAs.",
+        endpoint_head=render(ENDPOINT, method=behaviour.endpoint_method("HEAD"), **endpoint_values),
+        endpoint_get=render(ENDPOINT, method=behaviour.endpoint_method("GET"), **endpoint_values),
     )
 
 

@@ -14,6 +14,7 @@ from importlib import resources
 
 from ..core import inputs
 from ..template.overrides import load_template
+from . import behaviour
 
 WORKER_FILE = "cloudflare_worker.js"
 # Where CONFIG goes: a JavaScript identifier, so that `node --check` reads the file as it is.
@@ -68,6 +69,9 @@ def generate(endpoint: str, *, app_timeout: str = "60s", allow: list[str] | None
         "retryAfter": (default_retry_after() if retry_after is None
                        else inputs.whole_number(retry_after, 1, 99999, "--retry-after")),
         "allow": [inputs.cidr(c, "--allow") for c in allow or []],
+        # What reaches the endpoint of the visitor's request, and the visitor of its answer.
+        "forwardHeaders": list(behaviour.FORWARDED_REQUEST_HEADERS),
+        "dropResponseHeaders": list(behaviour.DROPPED_RESPONSE_HEADERS),
     }
     wrangler = "\n".join(f"// {line}".rstrip() for line in
                          (WRANGLER_BEGIN, *WRANGLER_TOML.splitlines(), WRANGLER_END))

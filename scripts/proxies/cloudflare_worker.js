@@ -66,23 +66,30 @@ async function fromApp(request) {
 }
 
 // The endpoint's answer. A bodiless GET (HEAD for HEAD) for the same path: the request body is
-// never sent on, nor are the visitor's headers (cookies, authorization). CloudFront answers a
-// GET that carries a body 403:
+// never sent on, and of the visitor's headers only CONFIG.forwardHeaders (what the endpoint may use
+// to choose its answer; never a cookie or credential). CloudFront answers a GET that carries a
+// body 403:
 // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorS3Origin.html#RequestS3-get-body
 // fetch() to the endpoint's own name sends Host and SNI = that name and verifies its certificate
 // for it, as CloudFront requires.
 async function fromEndpoint(request) {
   const url = new URL(request.url);
   const method = request.method === "HEAD" ? "HEAD" : "GET";
+  const headers = new Headers();
+  for (const name of CONFIG.forwardHeaders) {
+    const value = request.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), CONFIG.endpointTimeoutMs);
   try {
     const response = await fetch(`https://${CONFIG.endpoint}${url.pathname}${url.search}`, {
       method,
+      headers,
       redirect: "manual",
       signal: controller.signal,
     });
-    if (response.status === ENDPOINT_STATUS) return response;
+    if (response.status === ENDPOINT_STATUS) return forVisitor(response);
     console.error(`endpoint answered ${response.status}, not ${ENDPOINT_STATUS}`);
     await response.body?.cancel();
   } catch (err) {
@@ -91,6 +98,14 @@ async function fromEndpoint(request) {
     clearTimeout(timer);
   }
   return minimal503(method);
+}
+
+// The endpoint's answer without the headers that speak for the endpoint's domain
+// (CONFIG.dropResponseHeaders: its HSTS above all): the site's own policy governs its domain.
+function forVisitor(response) {
+  const headers = new Headers(response.headers);
+  for (const name of CONFIG.dropResponseHeaders) headers.delete(name);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
 function minimal503(method) {

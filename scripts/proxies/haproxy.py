@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..core import inputs
 from ..core.errors import UserError
 from ..switch import proxy as switch
+from . import behaviour
 from .common import check_path, comment_lines, render
 from .options import Settings
 
@@ -19,7 +20,14 @@ HAPROXY_TEMPLATE = """\
 
 global
     log stderr format raw daemon notice
-{{switch_global}}
+{{switch_global}}    # The maintenance endpoint's service (Lua): whenever a visitor gets the endpoint's answer,
+    # it asks the endpoint with a new request (a bodiless GET, HEAD for a HEAD) and answers with
+    # what it got. HAProxy 2.6 cannot otherwise drop a request body. One Lua state per thread: the
+    # service keeps nothing. HAProxy does not start without it: before the first start, as root,
+    # run
+    #   {{install_command}}
+    lua-load-per-thread {{lua_file}}
+
 defaults
     mode http
     log global
@@ -35,8 +43,8 @@ defaults
     retries 3
     retry-on conn-failure empty-response
     # ...and every retry may go to another server: once the app is marked down (at its first
-    # connection error, see `observe` below), that is the backup, the endpoint, with no
-    # turn-around delay. So the requests a crash interrupts already get the page (but see the
+    # connection error, see `observe` below), that is the backup, the endpoint's service, with
+    # no turn-around delay. So the requests a crash interrupts already get the page (but see the
     # backend for those the app was holding).
     option redispatch 1
     # A new connection to the server for each request. Measured with HAProxy 2.6: with
@@ -53,7 +61,14 @@ resolvers maintenance_dns
 frontend maintenance_failover
 {{listen}}
     option forwardfor
-{{switch_frontend}}    # The Host the client asked for; the backend below sets Host per server.
+    # Where the endpoint's service asks the endpoint (the relay below).
+    http-request set-var(txn.maintenance_relay) str({{relay}})
+{{switch_frontend}}{{capture_comment}}
+    http-request set-var(txn.maintenance_method) method
+    http-request set-var(txn.maintenance_target) pathq
+    http-request set-var(txn.maintenance_forward) str({{forward_names}})
+{{capture_lines}}
+    # The Host the client asked for; the backend below sets Host per server.
     http-request set-header X-Forwarded-Host %[req.hdr(host)]
     default_backend maintenance_failover_app
 
@@ -71,27 +86,60 @@ backend maintenance_failover_app
     http-check expect status 200-399
     default-server inter 2s fastinter 500ms downinter 500ms fall 2 rise 2
     # Host = the chosen server's name, set after the server is chosen (also on redispatch):
-    # the app gets "{{app_host}}", the endpoint its CloudFront domain, which CloudFront requires.
+    # the app gets "{{app_host}}" (the endpoint's service ignores its Host).
     http-send-name-header Host
+    # Failover on the app's own 502/503/504: the endpoint's service asks the endpoint (from what the
+    # frontend kept of the request) and the visitor gets its answer instead, for every method.
+    http-response lua.maintenance_failover if { status 502:504 } !{ srv_name {{service_server}} }
     # Failover without waiting for a check: the first connection error on live traffic marks
     # the app down, so retries and the following requests go straight to the backup. (Layer 4
-    # only: an occasional 5xx from a live app is passed on; sustained ones fail the checks.)
+    # only: the app's 502/503/504 are answered by the endpoint above, request by request.)
     server {{app_host}} {{app}} check observe layer4 error-limit 1 on-error mark-down
-    # The endpoint, used only while the app is down. TLS with the certificate verified for the
-    # endpoint's name, SNI = that name. No health check: the endpoint answers 503 by design.
-    server {{endpoint}} {{endpoint_address}} backup {{endpoint_options}}
-{{switch_backend}}"""
+    # The endpoint, used only while the app is down, through its service: the visitor's request
+    # goes to the service (on this host), which asks the endpoint with a new one. No health check:
+    # the endpoint answers 503 by design.
+    server {{service_server}} {{service}} backup
+
+# The endpoint's service, as the app backend's backup server.
+frontend maintenance_endpoint_service
+    bind {{service}}
+    no log
+    http-request set-var(txn.maintenance_relay) str({{relay}})
+    http-request use-service lua.maintenance_endpoint
+
+# The relay: the endpoint's service asks the endpoint through it, so that its requests get the
+# endpoint's TLS, SNI, Host, certificate check and DNS from the lines below. An abstract unix
+# socket: nothing on disk, and reachable after a chroot. Any process of this host (network
+# namespace) may connect to it, so it passes on bodiless GET and HEAD requests only. Not logged
+# here: the visitor's request is logged by the frontend (and, at log level info, the service's
+# question by HAProxy's internal HTTP client).
+frontend maintenance_endpoint_relay
+    bind {{relay}}
+    no log
+    http-request deny unless { method GET HEAD }
+    http-request deny if { req.hdr_cnt(transfer-encoding) gt 0 } or { req.hdr_val(content-length) gt 0 }
+{{relay_comment}}
+    http-request del-header {{not_forwarded}} -m reg
+    default_backend maintenance_endpoint
+
+backend maintenance_endpoint
+    # The endpoint only, never the app (not even if the endpoint fails). It only ever gets the
+    # service's bodiless GET and HEAD requests, which may be retried.
+    # Host = the server's name: the endpoint's CloudFront domain, which CloudFront requires.
+    http-send-name-header Host
+    # The endpoint's 503, Retry-After, Cache-Control: no-store, security headers and page reach
+    # the visitor, but not the headers that speak for the endpoint's domain (HSTS above all): the
+    # site's own policy governs its domain.
+{{dropped_lines}}
+    # TLS with the certificate verified for the endpoint's name, SNI = that name.
+    server {{endpoint}} {{endpoint_address}} {{endpoint_options}}
+"""
 
 HAPROXY_SWITCH_GLOBAL = """\
     # Runtime API of `maintenance-endpoint switch` (it changes the switch map live: no reload).
     # Level admin: HAProxy releases after 2.8 want it for map commands. Mode 600: only the user
     # HAProxy starts as (and root) may use it.
     stats socket {{socket}} mode 600 level admin
-    # The switch's service (the public's answer while it is on). Lua: HAProxy 2.6 cannot otherwise
-    # drop a request body. One Lua state per thread: the service keeps nothing. HAProxy does not
-    # start without it and the switch's map: before the first start, as root, run
-    #   {{install_command}}
-    lua-load-per-thread {{service}}
 """
 
 HAPROXY_REAL_IP = """\
@@ -128,10 +176,9 @@ HAPROXY_SWITCH_FRONTEND = """\
     # copy through the runtime API: it takes effect at the next request. Before the first start:
     #   {{install_command}}
     acl maintenance_on str(maintenance),map({{map}},off) -m str on
-{{allow_acl}}    # While on, clients outside the allowlist get the endpoint's answer: the switch's service asks
-    # the endpoint (through the relay below) with a bodiless GET, or HEAD for a HEAD, and answers
-    # with what it got. The client's body is read and dropped, never sent on.
-    http-request set-var(txn.maintenance_relay) str({{relay}}) if maintenance_on{{unless_allowed}}
+{{allow_acl}}    # While on, clients outside the allowlist get the endpoint's answer: the endpoint's service
+    # asks the endpoint (through the relay below) with a bodiless GET, or HEAD for a HEAD, and
+    # answers with what it got. The client's body is read and dropped, never sent on.
     http-request use-service lua.maintenance_endpoint if maintenance_on{{unless_allowed}}
 """
 
@@ -155,38 +202,19 @@ def allow_ipv6(allow: list[str]) -> str:
             " !{ var(txn.maintenance_no_client) -m bool }\n")
 
 
-HAPROXY_SWITCH_BACKEND = """\
-
-# The switch's relay: the service above asks the endpoint through it, so that its requests get
-# the endpoint's TLS, SNI, Host, certificate check and DNS from the lines below. An abstract
-# unix socket: nothing on disk, and reachable after a chroot. Any process of this host (network
-# namespace) may connect to it, so it passes on bodiless GET and HEAD requests only. Not logged
-# here: the client's request is logged by the frontend (and, at log level info, the service's
-# question by HAProxy's internal HTTP client).
-frontend maintenance_switch_relay
-    bind {{relay}}
-    no log
-    http-request deny unless { method GET HEAD }
-    http-request deny if { req.hdr_cnt(transfer-encoding) gt 0 } or { req.hdr_val(content-length) gt 0 }
-    default_backend maintenance_switch_endpoint
-
-backend maintenance_switch_endpoint
-    # While the switch is on: the endpoint only, never the app (not even if the endpoint fails).
-    # It only ever gets the service's bodiless GET and HEAD requests, which may be retried.
-    http-send-name-header Host
-    server {{endpoint}} {{endpoint_address}} {{endpoint_options}}
-"""
-
+# The app backend's backup server: the endpoint's service (its name is sent as Host to the service,
+# which ignores it).
+SERVICE_SERVER = "maintenance-endpoint-service"
 
 # HAProxy: how many trusted proxies in a row X-Forwarded-For is followed through.
 HAPROXY_TRUSTED_HOPS = 3
 
 
 def haproxy_switch(state_dir: str | None, allow: list[str], trusted: list[str], proxy_protocol: bool,
-                   lua_file: str | None, **endpoint: str) -> dict[str, str]:
+                   install_command: str) -> dict[str, str]:
     """Placeholder values of HAPROXY_TEMPLATE for the switch ('' each without --state-dir)."""
     if state_dir is None:
-        return {"switch_global": "", "switch_frontend": "", "switch_backend": ""}
+        return {"switch_global": "", "switch_frontend": ""}
     real_ip = ""
     if trusted and proxy_protocol:
         real_ip = render(HAPROXY_PROXY_PROTOCOL, trusted=" ".join(trusted))
@@ -194,15 +222,31 @@ def haproxy_switch(state_dir: str | None, allow: list[str], trusted: list[str], 
         real_ip = render(HAPROXY_REAL_IP, trusted=" ".join(trusted), hops=str(HAPROXY_TRUSTED_HOPS),
                          hop_lines="\n".join(render(HAPROXY_HOP, n=str(n)) for n in range(1, HAPROXY_TRUSTED_HOPS + 1)))
     allow_acl = render(HAPROXY_ALLOW, allow=" ".join(allow), allow_ipv6=allow_ipv6(allow)) if allow else ""
-    relay = switch.haproxy_relay(state_dir)
-    install = switch.install_command(state_dir, lua_file)
     return {
-        "switch_global": render(HAPROXY_SWITCH_GLOBAL, socket=switch.haproxy_socket(state_dir),
-                                service=lua_file or switch.DEFAULT_HAPROXY_SERVICE, install_command=install),
+        "switch_global": render(HAPROXY_SWITCH_GLOBAL, socket=switch.haproxy_socket(state_dir)),
         "switch_frontend": render(HAPROXY_SWITCH_FRONTEND, real_ip=real_ip, map=switch.haproxy_map(state_dir),
                                   allow_acl=allow_acl, unless_allowed=" !{ var(txn.maintenance_bypass) -m bool }" if allow else "",
-                                  relay=relay, install_command=install),
-        "switch_backend": render(HAPROXY_SWITCH_BACKEND, relay=relay, **endpoint),
+                                  install_command=install_command),
+    }
+
+
+def behaviour_values() -> dict[str, str]:
+    """Placeholder values of HAPROXY_TEMPLATE from the definition of the behaviour."""
+    forwarded = behaviour.lower(behaviour.FORWARDED_REQUEST_HEADERS)
+    return {
+        "capture_comment": comment_lines(
+            "What the endpoint may learn of the request: the method, the target, and of the visitor's headers "
+            f"only {', '.join(behaviour.FORWARDED_REQUEST_HEADERS)} (no cookie, credential or address). Kept for "
+            "a failover on the app's own 502/503/504: when the app answers, HAProxy has passed the request on "
+            "and no longer has it.", "    "),
+        "relay_comment": comment_lines(
+            f"Of the request's headers only {', '.join(behaviour.FORWARDED_REQUEST_HEADERS)} go on (no cookie, "
+            "credential or address); Host is set below.", "    "),
+        "forward_names": "/".join(forwarded),
+        "capture_lines": "\n".join(f"    http-request set-var(txn.maintenance_fwd_{h.replace('-', '_')}) req.fhdr({h})"
+                                   for h in forwarded),
+        "not_forwarded": behaviour.not_forwarded_regex(),
+        "dropped_lines": "\n".join(f"    http-response del-header {h}" for h in behaviour.DROPPED_RESPONSE_HEADERS),
     }
 
 
@@ -224,15 +268,19 @@ def config(s: Settings) -> str:
         raise UserError(f"{what} {app_host} is the endpoint's name, and HAProxy names each server after "
                         "the Host it sends: give the app's own name with --app-host (e.g. www.example.com).")
     ca = check_path(s.ca_file, "--ca-file") if s.ca_file is not None else "@system-ca"
-    endpoint_server = dict(
-        endpoint=s.endpoint, endpoint_address=s.endpoint_address,
-        endpoint_options=f"ssl verify required ca-file {ca} sni str({s.endpoint}) verifyhost {s.endpoint} "
-                         "resolvers maintenance_dns resolve-prefer ipv4 init-addr last,libc,none")
+    service, relay = switch.haproxy_sockets(s.state_dir, s.listens)
+    install_command = switch.install_command(s.state_dir, s.lua_file)
     return render(
         HAPROXY_TEMPLATE,
-        app=s.app, app_host=app_host, **endpoint_server,
+        app=s.app, app_host=app_host, endpoint=s.endpoint, endpoint_address=s.endpoint_address,
+        endpoint_options=f"ssl verify required ca-file {ca} sni str({s.endpoint}) verifyhost {s.endpoint} "
+                         "resolvers maintenance_dns resolve-prefer ipv4 init-addr last,libc,none",
         listen="\n".join(f"    bind {v if ':' in v else ':' + v}" for v in s.listens),
         resolver_lines=lines, resolver_comment=comment_lines(f"Name servers: {resolver_origin}."),
         health_path=s.health_path, connect_timeout=s.connect_timeout, read_timeout=s.read_timeout,
-        **haproxy_switch(s.state_dir, s.allow, s.trusted_proxies, s.proxy_protocol, s.lua_file, **endpoint_server),
+        service=service, relay=relay, service_server=SERVICE_SERVER,
+        lua_file=s.lua_file or switch.DEFAULT_HAPROXY_SERVICE,
+        install_command=install_command,
+        **behaviour_values(),
+        **haproxy_switch(s.state_dir, s.allow, s.trusted_proxies, s.proxy_protocol, install_command),
     )

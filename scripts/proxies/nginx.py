@@ -8,6 +8,7 @@ import hashlib
 
 from ..core.errors import UserError
 from ..switch import proxy as switch
+from . import behaviour
 from .common import SYSTEM_CA_BUNDLES, check_path, comment_lines, render, system_ca_bundle, system_nameservers
 from .options import Settings
 
@@ -70,19 +71,26 @@ server {
         proxy_ssl_verify_depth 4;
         proxy_ssl_trusted_certificate {{ca_file}};
         proxy_ssl_protocols TLSv1.2 TLSv1.3;
-        # The endpoint answers every method and path alike; ask with a bodiless GET so a
-        # request body is never re-sent to CloudFront (nginx still answers HEAD without a body).
-        proxy_method GET;
+        # The endpoint answers every method and path alike: ask with a bodiless GET (HEAD for a
+        # HEAD), so a request body is never sent on to CloudFront.
+        set $maintenance_method GET;
+        if ($request_method = HEAD) {
+            set $maintenance_method HEAD;
+        }
+        proxy_method $maintenance_method;
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
-        # The endpoint needs no cookie or credential of your users: none leaves for CloudFront.
-        proxy_set_header Cookie "";
-        proxy_set_header Authorization "";
+        # Of the visitor's headers only those the endpoint may use to choose its answer leave for
+        # CloudFront: no cookie, credential or address (behaviour.FORWARDED_REQUEST_HEADERS).
+        proxy_pass_request_headers off;
+{{forwarded_headers}}
         # If the endpoint itself cannot be reached, give up soon (the client then gets nginx's 502).
         proxy_connect_timeout 5s;
-        # The endpoint's 503, Retry-After, Cache-Control: no-store and security headers reach
-        # the client unchanged: nginx passes upstream headers on (it only hides Date, Server,
-        # X-Pad and X-Accel-*), and does not intercept errors here.
+        # The endpoint's 503, Retry-After, Cache-Control: no-store, security headers and page reach
+        # the client, but not the headers that speak for the endpoint's domain (HSTS above all):
+        # the site's own policy governs its domain (behaviour.DROPPED_RESPONSE_HEADERS). No error
+        # is intercepted here.
+{{hidden_headers}}
         proxy_intercept_errors off;
     }
 }
@@ -238,6 +246,9 @@ def config(s: Settings) -> str:
         resolver_comment=comment_lines(f"Name servers: {resolver_origin}.", indent="        "),
         ca_file=check_path(ca_file, "--ca-file"),
         connect_timeout=s.connect_timeout, read_timeout=s.read_timeout,
+        forwarded_headers="\n".join(f"        proxy_set_header {h} $http_{h.lower().replace('-', '_')};"
+                                    for h in behaviour.FORWARDED_REQUEST_HEADERS),
+        hidden_headers="\n".join(f"        proxy_hide_header {h};" for h in behaviour.DROPPED_RESPONSE_HEADERS),
     )
     if s.standalone:
         return render(NGINX_STANDALONE_TEMPLATE,

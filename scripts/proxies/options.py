@@ -125,7 +125,5 @@ def check_switch_options(kind: str, o: ProxyOptions) -> tuple[str | None, str | 
     if o.lua_file is not None:
         if kind != "haproxy":
             raise UserError("--lua-file applies to --kind haproxy only.")
-        if state_dir is None:
-            raise UserError("--lua-file belongs to the maintenance switch: add --state-dir DIR.")
         lua_file = check_path(o.lua_file, "--lua-file")
     return state_dir, lua_file

@@ -1,25 +1,28 @@
--- The HAProxy recipe's maintenance switch (`maintenance-endpoint proxy-config --kind haproxy
--- --state-dir DIR`): while the switch is on, the public's requests are answered by this service
--- instead of being passed on. `maintenance-endpoint switch install` writes this file (default
--- /etc/haproxy/maintenance-endpoint.lua), and the recipe loads it (lua-load-per-thread).
+-- The HAProxy recipe's maintenance endpoint service (`maintenance-endpoint proxy-config --kind
+-- haproxy`): whenever a visitor gets the endpoint's answer (the app is down or answers
+-- 502/503/504, or the maintenance switch is on), this service asks the endpoint with a new request
+-- and answers with what it got. `maintenance-endpoint switch install --kind haproxy` writes this
+-- file (default /etc/haproxy/maintenance-endpoint.lua), and the recipe loads it
+-- (lua-load-per-thread).
 --
 -- Why a service: HAProxy 2.6 cannot drop a request body, so a request passed to the endpoint
--- would carry the client's body to CloudFront. Here the client's body is never read into the
--- new request: the endpoint is asked with a bodiless GET (HEAD for a HEAD), which it answers
--- like any other method (503, Retry-After, the page), and that answer goes back to the client.
+-- would carry the visitor's body to CloudFront. Here the visitor's body is never read into the new
+-- request: the endpoint is asked with a bodiless GET (HEAD for a HEAD), which it answers like any
+-- other method (503, Retry-After, the page), and that answer goes back to the visitor.
 --
 -- The question goes to the recipe's relay frontend (its address is in the transaction variable
--- txn.maintenance_relay), which passes it to the endpoint with the recipe's TLS, SNI, Host,
--- certificate check and DNS: this file holds no address, name or certificate of its own.
+-- txn.maintenance_relay), which keeps only the request headers the endpoint may see, passes the
+-- question to the endpoint with the recipe's TLS, SNI, Host, certificate check and DNS, and drops
+-- the endpoint's response headers that must not reach the visitor: this file holds no address,
+-- name, certificate or header list of its own (they are in the generated configuration, from
+-- scripts/proxies/behaviour.py).
 
--- Request headers the endpoint may use; no cookie or credential leaves for the endpoint.
-local FORWARDED = {"accept", "accept-encoding", "accept-language", "user-agent"}
-
--- Response headers that describe the relay's connection, not the answer (RFC 9110, 7.6.1),
--- and the length, which is set from the body received.
+-- Headers that describe a connection or a message's framing, not the request or the answer
+-- (RFC 9110, 7.6.1); never copied. (Host is the endpoint's, set by the relay.)
 local NOT_COPIED = {
     ["connection"] = true, ["keep-alive"] = true, ["proxy-connection"] = true, ["te"] = true,
     ["trailer"] = true, ["transfer-encoding"] = true, ["upgrade"] = true, ["content-length"] = true,
+    ["host"] = true,
 }
 
 local function first(values)
@@ -35,29 +38,18 @@ local function each(values)
     end
 end
 
--- The endpoint's answer for this request, or nil when the relay did not answer at all.
-local function ask(applet)
-    local headers = {}
-    for _, name in ipairs(FORWARDED) do
-        local value = first(applet.headers[name])
-        if value then
-            headers[name] = {value}
-        end
-    end
+-- The endpoint's answer to a bodiless GET (HEAD for a HEAD) for `target`, or nil when the relay
+-- did not answer at all.
+local function ask(method, target, headers, relay)
     -- The request's path (and query); "/" for a target without one (`OPTIONS *`,
     -- `GET http://host`): the endpoint answers every path alike.
-    local target = applet.path
     if not target or target:sub(1, 1) ~= "/" then
         target = "/"
     end
-    if applet.qs and applet.qs ~= "" then
-        target = target .. "?" .. applet.qs
-    end
-    local request = {url = "http://maintenance-endpoint" .. target, headers = headers,
-                     dst = applet:get_var("txn.maintenance_relay")}
+    local request = {url = "http://maintenance-endpoint" .. target, headers = headers, dst = relay}
     local client = core.httpclient()
     local answer
-    if applet.method == "HEAD" then
+    if method == "HEAD" then
         answer = client:head(request)
     else
         answer = client:get(request)
@@ -68,42 +60,94 @@ local function ask(applet)
     return nil
 end
 
-core.register_service("maintenance_endpoint", "http", function(applet)
-    local head = applet.method == "HEAD"
-    local ok, answer = pcall(ask, applet)
+-- (status, reason, headers {name = {values}}, body) for the visitor: the endpoint's answer, or
+-- a bodiless 502 when the relay did not answer (HAProxy's own 502/503/504 from the relay are
+-- answers and pass through): what nginx does when the endpoint cannot be reached.
+local function for_visitor(ok, answer, head)
     if not ok or not answer then
-        -- No answer from the relay (HAProxy's own 502/503/504 from the relay are answers and
-        -- pass through below): what nginx does when the endpoint cannot be reached.
         if not ok then
             core.Alert("maintenance_endpoint: " .. tostring(answer))
         end
-        applet:set_status(502)
-        applet:add_header("content-length", "0")
-        applet:add_header("cache-control", "no-store")
-        applet:start_response()
-        return
+        return 502, nil, {["cache-control"] = {"no-store"}}, ""
     end
-
-    applet:set_status(answer.status, answer.reason)
-    local headers = answer.headers or {}
-    for name, values in pairs(headers) do
+    local headers = {}
+    for name, values in pairs(answer.headers or {}) do
         if not NOT_COPIED[name] then
+            local copied = {}
             for value in each(values) do
-                applet:add_header(name, value)
+                copied[#copied + 1] = value
             end
+            headers[name] = copied
         end
     end
     local body = answer.body or ""
     if head then
-        local length = first(headers["content-length"])
+        body = ""
+        local length = first((answer.headers or {})["content-length"])
         if length then
-            applet:add_header("content-length", length)
+            headers["content-length"] = {length}
         end
-    else
+    end
+    return answer.status, answer.reason, headers, body
+end
+
+-- The service (`http-request use-service lua.maintenance_endpoint`): while the switch is on, and
+-- as the app backend's backup server (the app refuses or drops connections).
+core.register_service("maintenance_endpoint", "http", function(applet)
+    local head = applet.method == "HEAD"
+    local headers = {}
+    for name, values in pairs(applet.headers) do
+        if not NOT_COPIED[name] then
+            local copied = {}
+            for value in each(values) do
+                copied[#copied + 1] = value
+            end
+            headers[name] = copied
+        end
+    end
+    local target = applet.path
+    if target and applet.qs and applet.qs ~= "" then
+        target = target .. "?" .. applet.qs
+    end
+    local ok, answer = pcall(ask, applet.method, target, headers, applet:get_var("txn.maintenance_relay"))
+    local status, reason, out, body = for_visitor(ok, answer, head)
+    applet:set_status(status, reason)
+    for name, values in pairs(out) do
+        for _, value in ipairs(values) do
+            applet:add_header(name, value)
+        end
+    end
+    if not out["content-length"] then
         applet:add_header("content-length", tostring(#body))
     end
     applet:start_response()
-    if not head and #body > 0 then
+    if #body > 0 then
         applet:send(body)
     end
+end)
+
+-- The action (`http-response lua.maintenance_failover`): the app answered 502/503/504. By then
+-- HAProxy has passed the request on and no longer holds it: the frontend kept what the endpoint
+-- may learn of it in transaction variables (the method, the target, and the forwarded headers,
+-- named in txn.maintenance_forward (separated by "/"), each in txn.maintenance_fwd_<name with _ for ->).
+core.register_action("maintenance_failover", {"http-res"}, function(txn)
+    local method = txn:get_var("txn.maintenance_method") or "GET"
+    local headers = {}
+    for name in (txn:get_var("txn.maintenance_forward") or ""):gmatch("[^/]+") do
+        local value = txn:get_var("txn.maintenance_fwd_" .. name:gsub("%-", "_"))
+        if value then
+            headers[name] = {value}
+        end
+    end
+    local ok, answer = pcall(ask, method, txn:get_var("txn.maintenance_target"), headers,
+                             txn:get_var("txn.maintenance_relay"))
+    local head = method == "HEAD"
+    local status, reason, out, body = for_visitor(ok, answer, head)
+    local length = out["content-length"]
+    if head and length and tonumber(length[1]) then
+        -- HAProxy sets the reply's Content-Length from its body, and sends no body to a HEAD.
+        body = string.rep(" ", tonumber(length[1]))
+    end
+    out["content-length"] = nil
+    txn:done(txn:reply({status = status, reason = reason, headers = out, body = body}))
 end)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import getpass
+import hashlib
 import json
 import os
 import socket
@@ -48,6 +49,8 @@ DEFAULT_HAPROXY_SERVICE = "/etc/haproxy/maintenance-endpoint.lua"
 # The recipe's relay between that service and the endpoint: an abstract unix socket, named after
 # the state directory so that two recipes on one host do not share it.
 HAPROXY_RELAY_PREFIX = "maintenance-endpoint-relay"
+# ... and of the endpoint's service, the app backend's backup server (no longer than the above).
+HAPROXY_SERVICE_PREFIX = "maintenance-endpoint-lua"
 MAP_KEY = "maintenance"
 # A unix socket path is at most 107 bytes on Linux (sun_path holds 108 with the NUL).
 MAX_SOCKET_PATH = 107
@@ -81,9 +84,11 @@ def haproxy_socket(state_dir: str) -> str:
     return path
 
 
-def install_command(state_dir: str, lua_file: str | None = None) -> str:
-    """The command that writes what HAProxy needs before it starts (`switch install`)."""
-    return (f"maintenance-endpoint switch install --kind haproxy --state-dir {state_dir}"
+def install_command(state_dir: str | None, lua_file: str | None = None) -> str:
+    """The command that writes what HAProxy needs before it starts (`switch install`): the Lua
+    service, and with a state directory the switch's map."""
+    return ("maintenance-endpoint switch install --kind haproxy"
+            + (f" --state-dir {state_dir}" if state_dir else "")
             + (f" --lua-file {lua_file}" if lua_file else ""))
 
 
@@ -95,6 +100,17 @@ def haproxy_relay(state_dir: str) -> str:
                         f"at most {most} bytes (its relay socket is named {HAPROXY_RELAY_PREFIX} followed by "
                         f"the directory, and a unix socket name holds at most {MAX_SOCKET_PATH} bytes).")
     return f"abns@{HAPROXY_RELAY_PREFIX}{state_dir}"
+
+
+def haproxy_sockets(state_dir: str | None, listens: list[str]) -> tuple[str, str]:
+    """(service, relay): the abstract sockets of the endpoint's service and of its relay, in
+    HAProxy's syntax. Named after the state directory, or without one after the addresses HAProxy
+    listens on, so that two recipes on one host never share them."""
+    if state_dir is not None:
+        relay = haproxy_relay(state_dir)
+        return f"abns@{HAPROXY_SERVICE_PREFIX}{state_dir}", relay
+    tag = hashlib.sha256("\n".join(listens).encode()).hexdigest()[:16]
+    return f"abns@{HAPROXY_SERVICE_PREFIX}-{tag}", f"abns@{HAPROXY_RELAY_PREFIX}-{tag}"
 
 
 def check_socket_path(path: str, what: str) -> str:
@@ -330,11 +346,12 @@ def service_installed(path: str) -> bool:
         return False
 
 
-def install_service(service: str, state_dir: str) -> None:
+def install_service(service: str, state_dir: str | None) -> None:
     """Write the Lua service at `service`: never inside the state directory (HAProxy runs it as
     root), in a directory only root can change when root runs this."""
     here = os.path.realpath(Path(service).parent)
-    if os.path.commonpath([here, os.path.realpath(state_dir)]) == os.path.realpath(state_dir):
+    if state_dir is not None and \
+            os.path.commonpath([here, os.path.realpath(state_dir)]) == os.path.realpath(state_dir):
         raise UserError(f"--lua-file: {service} is inside the state directory {state_dir}, which holds data "
                         "only; HAProxy runs this file as root: keep it with HAProxy's configuration, e.g. "
                         f"{DEFAULT_HAPROXY_SERVICE}.")

@@ -17,6 +17,7 @@ from .names import (
 def add_parameters(t):
     """Every deploy-time parameter, in the template's order."""
     add_answer_parameters(t)
+    add_wording_and_header_parameters(t)
     add_distribution_parameters(t)
 
 
@@ -59,6 +60,9 @@ def add_answer_parameters(t):
         f"2026-12-01T22:00:00Z. Until then Retry-After counts down to it (never below {COUNTDOWN_FLOOR_SECONDS} s, "
         "or RetryAfterSeconds if smaller); after it, RetryAfterSeconds. Empty: no countdown.",
     ))
+
+
+def add_wording_and_header_parameters(t):
     # Filled into the functions' code: no quote, backslash or line break. Why: docs/design.md#content-negotiation
     t.add_parameter(Parameter(
         "ProblemDetail",
@@ -70,6 +74,17 @@ def add_answer_parameters(t):
         "backslashes or line breaks",
         Description="The detail member of the problem document (RFC 9457) that clients preferring "
         "JSON get instead of the page.",
+    ))
+    # Off by default: the page's HSTS then speaks for the name it is served on only, never for
+    # every subdomain of a site's domain. Why: docs/design.md#hsts-include-subdomains
+    t.add_parameter(Parameter(
+        "HstsIncludeSubdomains",
+        Type="String",
+        Default="false",
+        AllowedValues=["false", "true"],
+        Description="Whether the Strict-Transport-Security header says includeSubDomains (every "
+        "subdomain of the name the answer is served on is HTTPS-only for a year). false: the name "
+        "itself only.",
     ))
     t.add_parameter(Parameter(
         "ErrorCachingMinTTL",
@@ -130,6 +145,7 @@ def add_conditions_and_rules(t):
     t.add_condition("HasWebAcl", Not(Equals(Ref("WebAclArn"), "")))
     t.add_condition("IsFrontDoor", Not(Equals(Ref("AppOriginDomainName"), "")))
     t.add_condition("IsEndpoint", Equals(Ref("AppOriginDomainName"), ""))
+    t.add_condition("HstsIncludesSubdomains", Equals(Ref("HstsIncludeSubdomains"), "true"))
     # An alternate domain name needs a certificate that covers it, and a certificate
     # is only used for alternate domain names: ask for both or neither.
     t.add_rule("DomainNamesNeedCertificate", {

@@ -146,7 +146,9 @@ def add_response_headers_policy(t):
             SecurityHeadersConfig=cf.SecurityHeadersConfig(
                 StrictTransportSecurity=cf.StrictTransportSecurity(
                     AccessControlMaxAgeSec=31536000,
-                    IncludeSubdomains=True,
+                    # Only when asked (HstsIncludeSubdomains): on a front door the page is
+                    # served on the site's own name, whose subdomains are the site's business.
+                    IncludeSubdomains=If("HstsIncludesSubdomains", True, False),
                     Override=True,
                 ),
                 ContentTypeOptions=cf.ContentTypeOptions(Override=True),

@@ -5,7 +5,8 @@ polling with deadlines, and a bounded load generator.
 Run as a script, this file is the app server:  python tests/support/proxy_harness.py PORT
 It answers every request with 200 and a JSON body naming itself and echoing the request's
 Host and X-Forwarded-Host; GET /health answers 200 "ok"; /status/NNN answers status NNN (with
-the same JSON body), to play an app that fails on its own.
+the same JSON body), to play an app that fails on its own; /reset/... resets the connection
+without answering (a crash), and /hang/... never answers (for up to 30 s).
 """
 
 from __future__ import annotations
@@ -153,6 +154,16 @@ def _run_app(port: int) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(length)
+            if self.path.startswith("/reset/"):
+                # RST instead of FIN: SO_LINGER with a zero timeout, then close.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
+                return
+            if self.path.startswith("/hang/"):
+                time.sleep(30)  # bounded: the proxies give up long before
+                self.close_connection = True
+                return
             if self.path == "/health":
                 body = b"ok"
             else:
@@ -394,6 +405,11 @@ class Rig:
             args.append("--standalone")
         else:
             args += ["--health-path", "/health"]
+            if "--lua-file" not in extra:  # every HAProxy recipe loads the endpoint's service
+                lua = str(workdir / "maintenance-endpoint.lua")
+                installed = cli("switch", "install", "--kind", "haproxy", "--lua-file", lua)
+                assert installed.returncode == 0, installed.stderr
+                args += ["--lua-file", lua]
         out = proxy_config(*args)
         assert out.returncode == 0, out.stderr
         self.config = out.stdout

@@ -317,6 +317,70 @@ def report_load(name: str, load: MethodLoad, killed: float, restarted: float) ->
             f"p99 {ms[min(len(ms) - 1, len(ms) * 99 // 100)]:.1f} ms, max {ms[-1]:.1f} ms")
 
 
+# ------------------------------------------------------------------------------------------
+# workerd: the generated Worker as the main worker; its fetches go through a router worker, which
+# sends those for the endpoint's name to the endpoint (TLS, certificateHost = SNI, the given CA)
+# and every other one (fetch(request): the origin, on Cloudflare) to the app.
+
+ROUTER_JS = """\
+export default {
+  async fetch(request, env) {
+    if (new URL(request.url).hostname === env.ENDPOINT_NAME) {
+      if (request.body !== null) return new Response("request to the endpoint with a body", { status: 403 });
+      return env.ENDPOINT.fetch(request);
+    }
+    return env.APP.fetch(request);
+  },
+};
+"""
+
+CONFIG_CAPNP = """\
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .mainWorker),
+    (name = "network", worker = .networkWorker),
+    (name = "app", external = (address = {app}, http = ())),
+    (name = "endpoint", external = (address = {endpoint_address},
+        https = (certificateHost = {certificate_host},
+                 tlsOptions = (trustedCertificates = [embed "endpoint-ca.pem"])))),
+  ],
+  sockets = [ (name = "http", address = {listen}, http = (), service = "main") ],
+);
+
+const mainWorker :Workerd.Worker = (
+  modules = [ (name = "worker.js", esModule = embed "worker.js") ],
+  compatibilityDate = {compatibility_date},
+  bindings = [ {bindings} ],
+  globalOutbound = "network",
+);
+
+const networkWorker :Workerd.Worker = (
+  modules = [ (name = "router.js", esModule = embed "router.js") ],
+  compatibilityDate = {compatibility_date},
+  bindings = [ (name = "APP", service = "app"), (name = "ENDPOINT", service = "endpoint"),
+               (name = "ENDPOINT_NAME", text = {endpoint}) ],
+);
+"""
+
+
+def worker_files(workdir: Path, worker: str, variables: dict, app: str, listen: str, endpoint_address: str,
+                 ca_pem: bytes, certificate_host: str = ENDPOINT, compatibility_date: str = "2024-09-23") -> Path:
+    """Write worker.js, router.js, the endpoint's CA and config.capnp into `workdir`; returns the
+    config's path (`workerd serve PATH`)."""
+    (workdir / "worker.js").write_text(worker)
+    (workdir / "router.js").write_text(ROUTER_JS)
+    (workdir / "endpoint-ca.pem").write_bytes(ca_pem)
+    config = workdir / "config.capnp"
+    config.write_text(CONFIG_CAPNP.format(
+        app=json.dumps(app), listen=json.dumps(listen), endpoint_address=json.dumps(endpoint_address),
+        certificate_host=json.dumps(certificate_host), endpoint=json.dumps(ENDPOINT),
+        compatibility_date=json.dumps(compatibility_date),
+        bindings=", ".join(f"(name = {json.dumps(k)}, text = {json.dumps(v)})" for k, v in variables.items())))
+    return config
+
+
 def isolated_home(workdir: Path) -> dict:
     """An environment whose HOME and XDG directories are under `workdir` (Caddy writes its
     autosave and storage there)."""

@@ -1,0 +1,180 @@
+"""The conformance matrix: the same cases against every proxy recipe in its real runtime (nginx,
+HAProxy, Caddy, the Worker in workerd), checked against one definition of the behaviour
+(scripts/proxies/behaviour.py). The endpoint is `preview --tls --log`, whose log shows what
+reached it of each request (method, headers, body bytes).
+
+Every request carries a body and credential headers (Cookie, Authorization, Proxy-Authorization,
+X-Api-Key) beside the headers the endpoint may see; each case checks, for every method:
+- the visitor gets the endpoint's answer: 503, Retry-After, Cache-Control: no-store, the page
+  (for HEAD its length), and none of the endpoint's headers that speak for its domain (HSTS);
+- the endpoint was asked once, with the endpoint's Host and SNI, a bodiless GET (HEAD for a HEAD)
+  and only the allowed headers.
+
+Cases: failover on a refused, reset or hung connection and on the app's 502/503/504, the switch
+on (and off again). A case a proxy cannot meet is an expected failure (strict) whose reason is the
+one behaviour.LIMITS gives, which docs/proxies.md shows in its generated table.
+
+One rig per proxy for the whole module (tests/support/conformance.py); the app, the proxy and the
+endpoint are real processes on loopback. Locally a missing runtime skips; with CI=true it fails.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import uuid
+
+import pytest
+from support.conformance import RIGS, started, wait_for_entries
+from support.proxy_harness import APP_MARKER, ENDPOINT, METHODS, PAGE
+from support.runtime_harness import running_preview
+
+from scripts.proxies import behaviour
+
+BODY = b"user=alice&password=secret"
+CREDENTIALS = {"Cookie": "session=s3cr3t", "Authorization": "Bearer s3cr3t", "Proxy-Authorization": "Basic s3cr3t",
+               "X-Api-Key": "s3cr3t"}
+# Allowed headers the test sends, and expects to reach the endpoint.
+ALLOWED = {"Accept": "text/html", "Accept-Language": "de-CH, de;q=0.9", "User-Agent": "conformance-matrix/1"}
+GROUPS = {"safe": ("GET", "HEAD", "OPTIONS"), "unsafe": ("POST", "PUT", "PATCH", "DELETE")}
+assert sorted(sum(GROUPS.values(), ())) == sorted(METHODS)
+
+
+@pytest.fixture(scope="module")
+def preview(tmp_path_factory):
+    with running_preview(tmp_path_factory.mktemp("preview")) as p:
+        yield p
+
+
+@pytest.fixture(scope="module", params=sorted(RIGS))
+def rig(request, preview):
+    r = started(request.param, preview)
+    yield r
+    r.close()
+
+
+def limited(proxy: str, case: str) -> str | None:
+    return behaviour.LIMITS.get((proxy, case))
+
+
+def xfail_if_limited(request, proxy: str, case: str) -> None:
+    reason = limited(proxy, case)
+    if reason:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+
+def problems(rig, method: str, resp, entries: list[dict]) -> list[str]:
+    """What in one answer, and in what reached the endpoint for it, breaks the definition."""
+    found = []
+    if resp.status_code != 503:
+        found.append(f"status {resp.status_code}" + (" (the app's answer)" if APP_MARKER.encode() in resp.content
+                                                     else ""))
+    if not (resp.headers.get("Retry-After") or "").isdigit():
+        found.append(f"Retry-After {resp.headers.get('Retry-After')!r}")
+    if resp.headers.get("Cache-Control") != "no-store":
+        found.append(f"Cache-Control {resp.headers.get('Cache-Control')!r}")
+    if not resp.headers.get("Content-Type", "").startswith("text/html"):
+        found.append(f"Content-Type {resp.headers.get('Content-Type')!r}")
+    if method == "HEAD":
+        if resp.content or resp.headers.get("Content-Length") not in (None, str(len(PAGE))):
+            found.append(f"HEAD answer: {len(resp.content)} bytes, Content-Length {resp.headers.get('Content-Length')}")
+    elif resp.content != PAGE:
+        found.append(f"not the page: {resp.content[:80]!r}")
+    for name in behaviour.DROPPED_RESPONSE_HEADERS:
+        if name in resp.headers:
+            found.append(f"the endpoint's {name} reached the visitor: {resp.headers[name]!r}")
+    if len(entries) != 1:
+        found.append(f"the endpoint was asked {len(entries)} times")
+    for e in entries:
+        if e["method"] != behaviour.endpoint_method(method):
+            found.append(f"asked with {e['method']}, not {behaviour.endpoint_method(method)}")
+        if (e["host"], e["sni"]) != (ENDPOINT, ENDPOINT):
+            found.append(f"Host {e['host']}, SNI {e['sni']}")
+        if e["body"] != 0:
+            found.append(f"a body reached the endpoint: {e['body']}")
+        leaked = sorted(set(e["headers"]) - behaviour.allowed_at_endpoint())
+        if leaked:
+            found.append(f"headers reached the endpoint: {', '.join(leaked)}")
+        missing = sorted({h.lower() for h in ALLOWED} - set(e["headers"]))
+        if missing:
+            found.append(f"allowed headers did not reach the endpoint: {', '.join(missing)}")
+    return found
+
+
+def ask(rig, method: str, path: str, extra_headers: dict | None = None):
+    """One request with a body, the credentials and the allowed headers; (response, what the
+    endpoint saw of it)."""
+    marker = uuid.uuid4().hex
+    resp = rig.request(method, f"{path}/{marker}?q=1", data=BODY,
+                       headers={**ALLOWED, **CREDENTIALS, "Content-Type": "application/x-www-form-urlencoded",
+                                **(extra_headers or {})})
+    return resp, wait_for_entries(rig.preview, marker, timeout=3.0 if resp.status_code == 503 else 0.3)
+
+
+def check_every_method(rig, methods: tuple[str, ...], path: str, parallel: bool = False) -> None:
+    if parallel:  # the hung cases: each waits for the read timeout
+        with concurrent.futures.ThreadPoolExecutor(len(methods)) as pool:
+            answers = list(pool.map(lambda m: ask(rig, m, path), methods))
+    else:
+        answers = [ask(rig, m, path) for m in methods]
+    failures = {m: found for m, (resp, entries) in zip(methods, answers, strict=True)
+                if (found := problems(rig, m, resp, entries))}
+    assert not failures, f"{rig.name}: {failures}"
+
+
+# ------------------------------------------------------------------------------------------
+# Failover
+
+TRIGGER_PATHS = {"refused": "/refused", "reset": "/reset", "hung": "/hang",
+                 "app-502": "/status/502", "app-503": "/status/503", "app-504": "/status/504"}
+assert set(TRIGGER_PATHS) == {t.name for t in behaviour.FAILOVER_TRIGGERS}
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+@pytest.mark.parametrize("trigger", list(TRIGGER_PATHS))
+def test_failover(rig, trigger, group, request):
+    """The app fails in one way; every method (with a body and credentials) gets the endpoint's
+    answer, and the endpoint learns nothing of the visitor."""
+    xfail_if_limited(request, rig.name, f"{trigger}/{group}")
+    rig.settle()
+    if trigger == "refused":
+        rig.app_down()
+    try:
+        check_every_method(rig, GROUPS[group], TRIGGER_PATHS[trigger], parallel=trigger == "hung")
+    finally:
+        if trigger == "refused":
+            rig.app_up()
+
+
+# ------------------------------------------------------------------------------------------
+# The switch
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_switch_on(rig, group):
+    """The switch on: every method gets the endpoint's answer, the app is not asked, and the
+    endpoint learns nothing of the visitor; off again: the app answers."""
+    rig.switch(True)
+    try:
+        check_every_method(rig, GROUPS[group], "/switched")
+    finally:
+        rig.switch(False)
+    resp = rig.request("POST", "/after-switch", data=BODY, headers=CREDENTIALS)
+    assert resp.status_code == 200 and APP_MARKER.encode() in resp.content, (resp.status_code, resp.content[:200])
+
+
+def test_an_unlisted_header_never_reaches_the_endpoint(rig, request):
+    """A header of a name no proxy can know (a site's own session header) stays behind too: the
+    request headers are an allowlist."""
+    xfail_if_limited(request, rig.name, "unlisted-header")
+    resp, entries = ask(rig, "GET", "/status/503", {"X-Shop-Session": "s3cr3t"})
+    assert not problems(rig, "GET", resp, entries), problems(rig, "GET", resp, entries)
+
+
+def test_the_apps_own_answers_pass_unchanged(rig):
+    """What the definition drops is the endpoint's: the app's own answers and
+    its other errors reach the visitor unchanged."""
+    for status in (500, 404):
+        for method in ("GET", "POST"):
+            resp = rig.request(method, f"/status/{status}/x", headers=CREDENTIALS, data=BODY)
+            assert resp.status_code == status and APP_MARKER.encode() in resp.content, \
+                (method, resp.status_code, resp.content[:200])
