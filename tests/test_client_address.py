@@ -12,19 +12,14 @@ A vector a proxy cannot meet is an expected failure with its reason (docs/proxie
 from __future__ import annotations
 
 import http.client
-import json
-import os
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 from support.proxy_harness import LOOPBACK, PAGE, Rig, cli, require_program, searchable_tmpdir
 from support.runtime_harness import running_preview
 from test_caddy import CaddyRig
 from test_cloudflare_worker import WorkerRig
-from test_function import KVS_ID, ORIGIN_IDS, STAND_IN, function_code
+from test_function import function_code, with_stand_in
 
 from scripts.proxies import client_address as rule
 
@@ -164,20 +159,8 @@ process.stdout.write(JSON.stringify(ips.map(ip => allow.some(c => inside(words(i
 def test_the_front_door_follows_the_rule():
     """event.viewer.ip is always a plain address (CloudFront writes it): the vectors with one."""
     vectors = [v for v in EDGE if rule.plain_address(edge_named(v) or "") is not None]
-    node = shutil.which("node")
-    assert node, "node is needed to execute the CloudFront Function code"
-    with tempfile.TemporaryDirectory() as work:
-        module = Path(work, "node_modules", "cloudfront")
-        module.mkdir(parents=True)
-        (module / "package.json").write_text('{"name": "cloudfront", "type": "module", "main": "index.mjs"}')
-        shutil.copy(STAND_IN, module / "index.mjs")
-        Path(work, "fn.mjs").write_text(function_code("FrontDoorRequestFunction") + PROBE)
-        Path(work, "in.json").write_text(json.dumps([[edge_named(v) for v in vectors], rule.ALLOW]))
-        env = {"PATH": os.environ.get("PATH", ""), "STAND_IN_KVS_ID": KVS_ID, "STAND_IN_ORIGINS": ",".join(ORIGIN_IDS)}
-        out = subprocess.run([node, "fn.mjs", "in.json"], cwd=work, env=env, capture_output=True, text=True,
-                             timeout=60)
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout)
+    got = with_stand_in(function_code("FrontDoorRequestFunction") + PROBE,
+                        [[edge_named(v) for v in vectors], rule.ALLOW])
     wrong = {v.note for v, g in zip(vectors, got, strict=True) if g is not v.allowlisted}
     assert wrong == {note for kind, note in CANNOT if kind == "front door"}
 

@@ -11,14 +11,10 @@ through, the end time Retry-After counts down to), that both sides must pass:
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
-from test_function import KVS_ID, ORIGIN_IDS, STAND_IN, function_code
+from test_function import function_code, with_stand_in
 
 from scripts import template as stack
 from scripts.switch import edge as edge_switch
@@ -58,22 +54,7 @@ def test_the_python_decoder_reads_the_value_as_the_functions_do(vector):
 
 
 def test_the_functions_read_the_value_by_the_same_vectors():
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is needed to execute the CloudFront Function code")
-    with tempfile.TemporaryDirectory() as work:
-        module = Path(work, "node_modules", "cloudfront")
-        module.mkdir(parents=True)
-        (module / "package.json").write_text('{"name": "cloudfront", "type": "module", "main": "index.mjs"}')
-        shutil.copy(STAND_IN, module / "index.mjs")
-        Path(work, "fn.mjs").write_text(function_code("FrontDoorRequestFunction") + PROBE)
-        Path(work, "vectors.json").write_text(json.dumps(VECTORS))
-        env = {"PATH": os.environ.get("PATH", ""), "STAND_IN_KVS_ID": KVS_ID,
-               "STAND_IN_ORIGINS": ",".join(ORIGIN_IDS)}
-        out = subprocess.run([node, "fn.mjs", "vectors.json"], cwd=work, env=env, capture_output=True,
-                             text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    results = json.loads(out.stdout)
+    results = with_stand_in(function_code("FrontDoorRequestFunction") + PROBE, VECTORS)
     wrong = [(v["note"], v["value"], r) for v, r in zip(VECTORS, results, strict=True) if r != expected(v, "functions")]
     assert not wrong, wrong
 

@@ -357,26 +357,32 @@ def switch(on=True, allow=(), until=None):
 def door_cases(logical_id, cases, **parameters):
     """[(handler result, origin chosen)] for each case: (event, stored value or None,
     now or None); a value of UNREADABLE makes every read of the store fail."""
+    out = with_stand_in(function_code(logical_id, **parameters) + HARNESS, [
+        {"event": event, "value": None if value is UNREADABLE else value,
+         "unreadable": value is UNREADABLE, "now": None if now is None else int(now.timestamp() * 1000)}
+        for event, value, now in cases])
+    return [(r["result"], r["origin"]) for r in out]
+
+
+def with_stand_in(program: str, data):
+    """What ``program`` (a function's code and a probe that reads the JSON file named by its
+    first argument) writes as JSON, run by node with the stand-in ``cloudfront`` module."""
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is needed to execute the CloudFront Function code")
-    code = function_code(logical_id, **parameters)
     with tempfile.TemporaryDirectory() as work:
         module = Path(work, "node_modules", "cloudfront")
         module.mkdir(parents=True)
         (module / "package.json").write_text('{"name": "cloudfront", "type": "module", "main": "index.mjs"}')
         shutil.copy(STAND_IN, module / "index.mjs")
-        Path(work, "fn.mjs").write_text(code + HARNESS)
-        Path(work, "cases.json").write_text(json.dumps([
-            {"event": event, "value": None if value is UNREADABLE else value,
-             "unreadable": value is UNREADABLE, "now": None if now is None else int(now.timestamp() * 1000)}
-            for event, value, now in cases]))
+        Path(work, "fn.mjs").write_text(program)
+        Path(work, "data.json").write_text(json.dumps(data))
         env = {"PATH": os.environ.get("PATH", ""), "STAND_IN_KVS_ID": KVS_ID,
                "STAND_IN_ORIGINS": ",".join(ORIGIN_IDS)}
-        out = subprocess.run([node, "fn.mjs", "cases.json"], cwd=work, env=env,
-                             capture_output=True, text=True)
-        assert out.returncode == 0, out.stderr
-    return [(r["result"], r["origin"]) for r in json.loads(out.stdout)]
+        out = subprocess.run([node, "fn.mjs", "data.json"], cwd=work, env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
 
 
 UNREADABLE = object()

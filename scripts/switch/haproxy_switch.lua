@@ -40,6 +40,21 @@ end
 
 -- The endpoint's answer to a bodiless GET (HEAD for a HEAD) for `target`, or nil when the relay
 -- did not answer at all.
+-- The headers, as name -> list of values, less those NOT_COPIED.
+local function copied(from)
+    local headers = {}
+    for name, values in pairs(from) do
+        if not NOT_COPIED[name] then
+            local list = {}
+            for value in each(values) do
+                list[#list + 1] = value
+            end
+            headers[name] = list
+        end
+    end
+    return headers
+end
+
 local function ask(method, target, headers, relay)
     -- The request's path (and query); "/" for a target without one (`OPTIONS *`,
     -- `GET http://host`): the endpoint answers every path alike.
@@ -70,16 +85,7 @@ local function for_visitor(ok, answer, head)
         end
         return 502, nil, {["cache-control"] = {"no-store"}}, ""
     end
-    local headers = {}
-    for name, values in pairs(answer.headers or {}) do
-        if not NOT_COPIED[name] then
-            local copied = {}
-            for value in each(values) do
-                copied[#copied + 1] = value
-            end
-            headers[name] = copied
-        end
-    end
+    local headers = copied(answer.headers or {})
     local body = answer.body or ""
     if head then
         body = ""
@@ -95,16 +101,7 @@ end
 -- as the app backend's backup server (the app refuses or drops connections).
 core.register_service("maintenance_endpoint", "http", function(applet)
     local head = applet.method == "HEAD"
-    local headers = {}
-    for name, values in pairs(applet.headers) do
-        if not NOT_COPIED[name] then
-            local copied = {}
-            for value in each(values) do
-                copied[#copied + 1] = value
-            end
-            headers[name] = copied
-        end
-    end
+    local headers = copied(applet.headers)
     local target = applet.path
     if target and applet.qs and applet.qs ~= "" then
         target = target .. "?" .. applet.qs
