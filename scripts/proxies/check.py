@@ -9,10 +9,13 @@ error log and temp paths are in that directory too.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+from ..switch import proxy as switch
 
 TIMEOUT = 60  # seconds; a checker resolves the names in the file, which may take a while
 PROGRAMS = {"nginx": "nginx", "haproxy": "haproxy", "caddy": "caddy"}
@@ -68,7 +71,7 @@ def complaint(kind: str, text: str, *, standalone: bool = False) -> str | None:
         return None
     with tempfile.TemporaryDirectory(prefix="maintenance-endpoint-check-") as tmp:
         work = Path(tmp)
-        (work / "new.conf").write_text(text)
+        (work / "new.conf").write_text(with_shipped_service(text, work) if kind == "haproxy" else text)
         env = dict(os.environ, HOME=tmp, XDG_CONFIG_HOME=tmp, XDG_DATA_HOME=tmp)
         try:
             result = subprocess.run(command(kind, program, work, standalone=standalone), cwd=tmp, env=env,
@@ -78,6 +81,14 @@ def complaint(kind: str, text: str, *, standalone: bool = False) -> str | None:
         if result.returncode == 0:
             return None
         return first_complaint(result.stdout + "\n" + result.stderr).replace(f"{tmp}/new.conf", "the new file")
+
+
+def with_shipped_service(text: str, work: Path) -> str:
+    """HAProxy loads the Lua service at start: check against the copy this package ships (what
+    `switch install` writes), wherever the configuration loads it from."""
+    shutil.copy(switch.SERVICE_SOURCE, work / "service.lua")
+    return re.sub(r"^(\s*lua-load-per-thread )\S+$", lambda m: m.group(1) + str(work / "service.lua"),
+                  text, flags=re.M)
 
 
 def first_complaint(output: str) -> str:

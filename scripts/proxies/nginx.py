@@ -20,6 +20,12 @@ NGINX_TEMPLATE = """\
 
 # Names ending in _{{id}} (derived from this recipe's options) are this recipe's own, so
 # several recipes live side by side in one http{} context.
+# The endpoint is asked with HEAD for a HEAD, else GET (a map: no `if` in a location).
+map $request_method $maintenance_method_{{id}} {
+    HEAD HEAD;
+    default GET;
+}
+
 {{switch_http}}upstream maintenance_failover_app_{{id}} {
     server {{app}};
     keepalive 16;
@@ -73,11 +79,7 @@ server {
         proxy_ssl_protocols TLSv1.2 TLSv1.3;
         # The endpoint answers every method and path alike: ask with a bodiless GET (HEAD for a
         # HEAD), so a request body is never sent on to CloudFront.
-        set $maintenance_method GET;
-        if ($request_method = HEAD) {
-            set $maintenance_method HEAD;
-        }
-        proxy_method $maintenance_method;
+        proxy_method $maintenance_method_{{id}};
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
         # Of the visitor's headers only those the endpoint may use to choose its answer leave for
