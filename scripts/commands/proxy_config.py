@@ -92,6 +92,9 @@ def add_switch_arguments(switch) -> None:
     switch.add_argument("--allow", action="append", type=inputs.cidr, metavar="CIDR",
                         help="while the switch is on, clients from this network still reach the app "
                              "(repeatable; IPv4 or IPv6)")
+    switch.add_argument("--exempt", action="append", type=inputs.exempt_path, metavar="PATH",
+                        help="while the switch is on, this path and everything under PATH/ still reach the "
+                             "app, e.g. /healthz (repeatable; matched on the path as sent: docs/switch.md#exempt-paths)")
     switch.add_argument("--trusted-proxy", action="append", type=inputs.cidr, metavar="CIDR",
                         help="a load balancer in front: take the client's address from X-Forwarded-For "
                              "on connections from this network only (repeatable)")
@@ -153,19 +156,19 @@ def given(args: argparse.Namespace, *dests: str) -> dict:
 def configuration(args: argparse.Namespace, endpoint: str) -> str:
     if args.kind == "cloudflare":
         return cloudflare.generate(endpoint, app_timeout=args.read_timeout, allow=args.allow,
-                                   retry_after=args.retry_after)
+                                   retry_after=args.retry_after, exempt=args.exempt)
     if args.kind == "caddy":
         if args.listen and len(args.listen) > 1:
             raise UserError("--listen can be given once with --kind caddy.")
         return caddy.generate(
             endpoint, app=args.app, listen=(args.listen or ["80"])[0], endpoint_address=args.endpoint_address,
             ca_file=args.ca_file, read_timeout=args.read_timeout, state_dir=args.state_dir, allow=args.allow,
-            trusted_proxies=args.trusted_proxy, **given(args, "connect_timeout", "admin"))
+            trusted_proxies=args.trusted_proxy, exempt=args.exempt, **given(args, "connect_timeout", "admin"))
     return generate_config(args.kind, ProxyOptions(
         endpoint, app=args.app, listen=args.listen or ["80"], endpoint_address=args.endpoint_address,
         ca_file=args.ca_file, resolvers=args.resolver, app_host=args.app_host,
         read_timeout=args.read_timeout, standalone=args.standalone, server_names=args.server_name,
         state_dir=args.state_dir, allow=args.allow, trusted_proxies=args.trusted_proxy,
-        proxy_protocol=args.proxy_protocol, lua_file=args.lua_file,
+        proxy_protocol=args.proxy_protocol, lua_file=args.lua_file, exempt=args.exempt,
         **given(args, "health_path", "connect_timeout"),
     ))

@@ -15,6 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..core.inputs import EXEMPT_PATH
+from ..template.names import RESERVED_PREFIX
+
 # ------------------------------------------------------------------------------------------
 # Towards the endpoint
 
@@ -87,6 +90,56 @@ FAILOVER_STATUSES: tuple[int, ...] = (502, 503, 504)
 CONNECT_TIMEOUT = "3s"
 READ_TIMEOUT = "60s"
 ENDPOINT_CONNECT_TIMEOUT = "5s"
+
+
+# ------------------------------------------------------------------------------------------
+# Planned maintenance: who gets through while the switch is on (docs/switch.md#bypass-link,
+# docs/switch.md#exempt-paths). The front door's functions (template/functions/) do the same at
+# the edge, with a window.
+
+# The secret bypass link: a GET of BYPASS_PATH + token, while the switch is on and the token is
+# the one `switch on --secret` made, answers BYPASS_STATUS to "/" with bypass_cookie(token); a
+# request carrying that cookie then reaches the app while the switch stays on. Any other token
+# (wrong, old, malformed, another method) gets exactly the 503 everyone gets: no oracle.
+BYPASS_PATH = f"/{RESERVED_PREFIX}/bypass/"
+BYPASS_COOKIE = "maintenance_bypass"
+BYPASS_STATUS = 303
+BYPASS_LOCATION = "/"
+# 32 random bytes (256 bits) as URL-safe base64 without padding: 43 characters.
+TOKEN_BYTES = 32
+# The one form of a token (the functions' TOKEN_FORM): checked before a cookie or link value
+# touches a file name, a map or a hash.
+TOKEN_FORM = "[A-Za-z0-9_-]{43}"
+# A proxy knows no window end: the cookie lasts 24 h (the edge: until the window ends, at most
+# 24 h). `switch off` revokes the token, whatever the cookie's age.
+BYPASS_MAX_AGE = 86400
+
+
+def bypass_cookie(token: str, max_age: int = BYPASS_MAX_AGE) -> str:
+    """The Set-Cookie value of the bypass link's answer."""
+    assert re.fullmatch(TOKEN_FORM, token), "a token of the one form"
+    return f"{BYPASS_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}"
+
+
+# Exempt paths (proxy-config --exempt, switch on --stack-name --exempt): while the switch is on,
+# a request for PATH itself or anything under PATH/ reaches the app. The rule is on the path as
+# the visitor sent it, never on a proxy's normalized form: the request path (before any '?') must
+# be plain segments (core/inputs.py EXEMPT_PATH: none empty, none starting with '.', no '%', ';'
+# or '\\'), optionally ending in one '/', and be PATH or begin with PATH/. Anything else
+# (dot segments, '//', percent-encoding of any kind) is not exempt, so no normalization by the
+# proxy or the app can turn an exempt-looking path into another one.
+SEGMENT = "[A-Za-z0-9_~!$&'()*+,=:@-][A-Za-z0-9_.~!$&'()*+,=:@-]*"
+
+
+def exempt_regex(paths: list[str] | tuple[str, ...]) -> str:
+    """A regular expression (PCRE, RE2 and JavaScript alike) that matches a request target or
+    path, as sent, that an exempt path keeps open; it matches nothing for no paths."""
+    if not paths:
+        return "(?!)"
+    for p in paths:
+        assert EXEMPT_PATH.fullmatch(p), p
+    alternatives = "|".join(re.escape(p) for p in paths)
+    return f"^(?:{alternatives})(?:/{SEGMENT})*/?(?:[?]|$)"
 
 
 # ------------------------------------------------------------------------------------------

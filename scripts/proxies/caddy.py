@@ -169,9 +169,12 @@ def generate(
     state_dir: str | None = None,
     allow: list[str] | None = None,
     trusted_proxies: list[str] | None = None,
+    exempt: list[str] | None = None,
     admin: str = DEFAULT_ADMIN,
 ) -> str:
     """The Caddyfile text."""
+    if exempt:
+        raise UserError("--exempt is not yet supported by --kind caddy.")
     endpoint = inputs.hostname(endpoint.rstrip("."), "--endpoint")
     app_addr = join_host_port(*inputs.host_port(app, "--app"))
     ep_addr = join_host_port(*inputs.host_port(endpoint_address or endpoint, "--endpoint-address",

@@ -13,6 +13,7 @@ import json
 from importlib import resources
 
 from ..core import inputs
+from ..core.errors import UserError
 from ..template.overrides import load_template
 from . import behaviour
 
@@ -59,8 +60,10 @@ def default_retry_after() -> int:
 
 
 def generate(endpoint: str, *, app_timeout: str = "60s", allow: list[str] | None = None,
-             retry_after: str | None = None) -> str:
+             retry_after: str | None = None, exempt: list[str] | None = None) -> str:
     """The Worker's source, with the wrangler.toml lines in its leading comment."""
+    if exempt:
+        raise UserError("--exempt is not yet supported by --kind cloudflare.")
     config = {
         "endpoint": inputs.hostname(endpoint.rstrip("."), "--endpoint"),
         "appTimeoutMs": inputs.duration_ms(app_timeout, "--read-timeout"),

@@ -42,6 +42,7 @@ class ProxyOptions:
     trusted_proxies: list[str] | None = None
     proxy_protocol: bool = False
     lua_file: str | None = None
+    exempt: list[str] | None = None
 
 
 @dataclass
@@ -65,6 +66,8 @@ class Settings:
     app_host: str | None
     standalone: bool
     server_names: list[str] = field(default_factory=list)
+    # Paths kept open while the switch is on (behaviour.exempt_regex), in the order given.
+    exempt: list[str] = field(default_factory=list)
     resolvers: list[str] = field(default_factory=list)
     resolver_origin: str = ""
 
@@ -95,6 +98,7 @@ def check_options(kind: str, o: ProxyOptions) -> Settings:
         health_path=inputs.http_path(o.health_path, "--health-path"),
         ca_file=o.ca_file, app_host=o.app_host, standalone=o.standalone,
         server_names=[server_name(n) for n in o.server_names or []],
+        exempt=exempt_paths(o.exempt),
     )
     if len(set(settings.server_names)) < len(settings.server_names):
         raise UserError(f"--server-name: a name is given twice ({', '.join(settings.server_names)}).")
@@ -119,11 +123,16 @@ def check_switch_options(kind: str, o: ProxyOptions) -> tuple[str | None, str | 
     state_dir = None
     if o.state_dir is not None:
         state_dir = inputs.directory_path(o.state_dir, "--state-dir")
-    elif o.allow or o.trusted_proxies:
-        raise UserError("--allow and --trusted-proxy belong to the maintenance switch: add --state-dir DIR.")
+    elif o.allow or o.trusted_proxies or o.exempt:
+        raise UserError("--allow, --trusted-proxy and --exempt belong to the maintenance switch: add --state-dir DIR.")
     lua_file = None
     if o.lua_file is not None:
         if kind != "haproxy":
             raise UserError("--lua-file applies to --kind haproxy only.")
         lua_file = check_path(o.lua_file, "--lua-file")
     return state_dir, lua_file
+
+
+def exempt_paths(paths: list[str] | None) -> list[str]:
+    """--exempt, each by the one grammar (inputs.EXEMPT_PATH), duplicates dropped."""
+    return list(dict.fromkeys(inputs.exempt_path(p, "--exempt") for p in paths or []))
