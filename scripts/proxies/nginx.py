@@ -177,7 +177,8 @@ map $maintenance_link_{{id}} $maintenance_link_cache_{{id}} {
 
 # Exempt paths (docs/switch.md#exempt-paths): the request target as sent ($request_uri: never
 # decoded, dot segments and '//' kept), by behaviour.exempt_regex.
-NGINX_EXEMPT_MAP = """map $request_uri $maintenance_exempt_{{id}} {
+NGINX_EXEMPT_MAP = """\
+map $request_uri $maintenance_exempt_{{id}} {
     {{exempt_regex}} 1;
     default 0;
 }
