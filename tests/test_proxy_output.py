@@ -205,3 +205,13 @@ def test_the_nginx_check_touches_no_log_outside_its_own_directory(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout == "", f"left in /var/log: {out.stdout!r}"
     assert "server_tokens off" in target.read_text()
+
+
+def test_nginx_accepts_the_switch_with_exempt_paths_that_need_quoting(tmp_path):
+    """--state-dir with the bypass link and --exempt paths holding ' $ ( ) *: nginx -t accepts it."""
+    require_program("nginx")
+    target = tmp_path / "failover.conf"
+    out = proxy_config(*args("nginx", target, "--state-dir", str(tmp_path / "state"), "--allow", "203.0.113.0/24",
+                             "--exempt", "/healthz", "--exempt", "/o'k$(x)*/a,b=c@d!e"))
+    assert out.returncode == 0, out.stderr
+    assert "accepted by nginx -t" in out.stderr and "/o'k" in target.read_text()

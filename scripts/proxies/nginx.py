@@ -221,8 +221,8 @@ NGINX_SWITCH_SERVER = """\
     if ($maintenance_gate = "") {
         set $maintenance_link_{{id}} "";
     }
-    # add_header at this level, so that the 303 carries them, and a location of yours with
-    # its own add_header still gets neither (nor would it get the link).
+    # The link's 303 (location /) carries these; every other answer none (empty values). At
+    # this level, not in location /, where they would hide your server-level add_header lines.
     add_header Set-Cookie $maintenance_link_cookie_{{id}} always;
     add_header Cache-Control $maintenance_link_cache_{{id}} always;
     # Who reaches the app while the switch is on: the allowlist, the bypass cookie naming the
@@ -262,7 +262,6 @@ def quoted(text: str) -> str:
     """``text`` as one quoted nginx word (nginx reads \\\\ as \\ and \\" as ")."""
     assert not any(c in text for c in "\r\n\t"), text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
 
 
 def recipe_id(s: Settings) -> str:
