@@ -395,17 +395,15 @@ def raw(rig, method: str, target: str, headers: dict | None = None) -> tuple[int
         conn.close()
 
 
-def make_secret(state_dir) -> str:
-    """The state `switch on --secret` leaves for a new token (contract: DIR/bypass/ 0711 holding
-    one empty 0644 file named by the token), made by hand; returns the token."""
-    bypass = state_dir / "bypass"
-    bypass.mkdir(mode=0o711, exist_ok=True)
-    bypass.chmod(0o711)
-    for old in bypass.iterdir():
-        old.unlink()
-    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
-    (bypass / token).touch(mode=0o644)
-    return token
+def switch_on_with_secret(rig) -> str:
+    """`switch on --kind caddy --state-dir DIR --secret --json`, as an operator types it; the token
+    of the bypass path it prints."""
+    out = subprocess.run([sys.executable, "-m", "scripts", "switch", "on", "--kind", "caddy", "--state-dir",
+                          str(rig.state_dir), "--secret", "--json"], cwd=ROOT, check=True, timeout=60,
+                         capture_output=True, text=True)
+    path = json.loads(out.stdout)["bypass_path"]
+    assert path.startswith(behaviour.BYPASS_PATH)
+    return path[len(behaviour.BYPASS_PATH):]
 
 
 def assert_page(answer: tuple[int, dict, bytes], method: str = "GET") -> None:
@@ -432,8 +430,7 @@ def planned(preview, tmp_path):
 
 
 def test_bypass_link_sets_the_cookie_and_the_cookie_reaches_the_app(planned):
-    switch(planned, "on")
-    token = make_secret(planned.state_dir)
+    token = switch_on_with_secret(planned)
     for target in (behaviour.BYPASS_PATH + token, behaviour.BYPASS_PATH + token + "?utm=x"):
         status, headers, body = raw(planned, "GET", target)
         assert status == behaviour.BYPASS_STATUS, (status, headers, body[:200])
@@ -449,7 +446,7 @@ def test_bypass_link_sets_the_cookie_and_the_cookie_reaches_the_app(planned):
     assert_page(raw(planned, "GET", "/shop", cookie))
     planned.app.start()
     # A new secret revokes the old token, as link and as cookie.
-    new = make_secret(planned.state_dir)
+    new = switch_on_with_secret(planned)
     assert_page(raw(planned, "GET", behaviour.BYPASS_PATH + token))
     assert_page(raw(planned, "GET", "/shop", cookie))
     assert_app_answer(raw(planned, "GET", "/shop", {"Cookie": f"{behaviour.BYPASS_COOKIE}={new}"}))
@@ -466,8 +463,7 @@ def bad_tokens(token: str) -> list[str]:
 
 
 def test_wrong_tokens_and_methods_get_exactly_the_page(planned):
-    switch(planned, "on")
-    token = make_secret(planned.state_dir)
+    token = switch_on_with_secret(planned)
     # A directory of the token's form is no token (the file matcher wants a regular file).
     lookalike = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
     (planned.state_dir / "bypass" / lookalike).mkdir()
@@ -495,8 +491,7 @@ def test_exempt_paths_as_sent(planned):
 
 
 def test_switch_off_makes_the_link_an_ordinary_path(planned):
-    switch(planned, "on")
-    token = make_secret(planned.state_dir)
+    token = switch_on_with_secret(planned)
     assert raw(planned, "GET", behaviour.BYPASS_PATH + token)[0] == behaviour.BYPASS_STATUS
     switch(planned, "off")
     target = behaviour.BYPASS_PATH + token

@@ -319,6 +319,14 @@ class HAProxyRig(Rig):
 class CaddyRig(Rig):
     name = "caddy"
 
+    def switch(self, on: bool, secret: bool = False) -> str | None:
+        """`switch on [--secret]` or `off`, as an operator types it; the new token, if any."""
+        out = cli("switch", "on" if on else "off", "--kind", self.name, "--state-dir", str(self.state_dir),
+                  *(["--secret"] if on and secret else []), "--json")
+        assert out.returncode == 0, out.stderr
+        path = json.loads(out.stdout).get("bypass_path")
+        return path[len(behaviour.BYPASS_PATH):] if path else None
+
     def __init__(self, preview: Preview):
         super().__init__(preview)
         caddy = require_caddy()
