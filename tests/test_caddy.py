@@ -146,6 +146,8 @@ def test_production_caddyfile_has_the_failover_lines():
     (["--endpoint", "evil.example.com }"], "--endpoint"),
     (["--app", "10.0.0.5"], "has no port"),
     (["--ca-file", "/tmp/x }"], "--ca-file"),
+    (["--ca-file", ""], "--ca-file"),  # not "the system's CAs" (found by the option fuzz)
+    (["--endpoint-address", ""], "--endpoint-address"),  # not "the endpoint's name"
     (["--state-dir", "relative/dir"], "--state-dir"),
     (["--state-dir", "/srv/state", "--allow", "10.0.0.1/8"], "host bits"),
     (["--state-dir", "/srv/state", "--allow", "10.0.0.0/8 }"], "--allow"),

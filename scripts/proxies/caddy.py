@@ -228,7 +228,8 @@ def generate(
     """The Caddyfile text."""
     endpoint = inputs.hostname(endpoint.rstrip("."), "--endpoint")
     app_addr = join_host_port(*inputs.host_port(app, "--app"))
-    ep_addr = join_host_port(*inputs.host_port(endpoint_address or endpoint, "--endpoint-address",
+    ep_addr = join_host_port(*inputs.host_port(endpoint if endpoint_address is None else endpoint_address,
+                                               "--endpoint-address",
                                                default_port=443))
     address, _, port = parse_listen(listen).rpartition(":")
     if port == "443":
@@ -244,7 +245,7 @@ def generate(
         raise UserError("--exempt needs --state-dir: exempt paths apply while the maintenance "
                         "switch is on.")
     admin = parse_admin(admin)
-    ca_file = check_path(ca_file, "--ca-file") if ca_file else None
+    ca_file = check_path(ca_file, "--ca-file") if ca_file is not None else None
     endpoint_values = dict(
         endpoint=endpoint, endpoint_address=ep_addr,
         ca=f"the CA in --ca-file:\n\t\t\t\t\ttls_trusted_ca_certs {ca_file}" if ca_file
