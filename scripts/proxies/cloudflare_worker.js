@@ -132,9 +132,10 @@ function minimal503(method) {
 // Planned maintenance: exempt paths, the bypass link and cookie (docs/cloudflare.md).
 
 // The request target (path and query) as the URL string holds it, not as new URL() reads it:
-// the WHATWG parser resolves ".." and "%2e%2e" and reads "\\" as "/", while fetch(request)
-// sends "%2e%2e" and "\\" to the app as they are. CONFIG.exempt admits plain segments only, which every parser
-// leaves alone, so a target it matches is the one the app gets.
+// the WHATWG parser resolves ".." and "%2e%2e" and reads a backslash as "/", while
+// fetch(request) sends "%2e%2e" and a backslash on to the app as they are. CONFIG.exempt admits
+// plain segments only, which every parser leaves alone, so a target it matches is the one the
+// app gets (docs/cloudflare.md).
 function requestTarget(url) {
   return url.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/, "");
 }
