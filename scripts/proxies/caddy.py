@@ -1,7 +1,7 @@
 """A Caddyfile (Caddy 2.6 or later; Debian 12 ships 2.6.2) that serves the app and fails over to
 the maintenance endpoint when the app cannot be reached, does not answer in time, or answers
 502/503/504; with the maintenance switch (the file DIR/maintenance.on, as in the nginx and HAProxy
-recipes) and an allowlist.
+recipes), an allowlist, exempt paths and the bypass link (a file per token in DIR/bypass).
 
 What Caddy 2.6.2 offers, read in its source (tag v2.6.2) and tried with Debian's binary:
 - no server-wide `trusted_proxies`, no `client_ip` matcher or placeholder (both came in 2.7);
@@ -13,6 +13,9 @@ What Caddy 2.6.2 offers, read in its source (tag v2.6.2) and tried with Debian's
   the failover first renames the method (see handle_errors below); CloudFront answers a GET
   that carries a body 403:
   https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorS3Origin.html#RequestS3-get-body
+- `{path}` is the decoded path and the `path` matcher also cleans it and ignores case, while
+  `reverse_proxy` sends the app the target as received: exempt paths and the bypass link are
+  matched on `{http.request.orig_uri}`, the target as sent (docs/caddy.md);
 - an error inside `handle_errors` is not handled again: if the endpoint fails too, the client
   gets Caddy's empty 502/503/504 (the status of the first error), never a 500.
 

@@ -1,6 +1,7 @@
 """A Cloudflare Worker (ES module) that serves the app and fails over to the maintenance
-endpoint, with a maintenance switch (the Worker variable MAINTENANCE) and an allowlist matched
-against CF-Connecting-IP.
+endpoint, with a maintenance switch (the Worker variable MAINTENANCE), an allowlist matched
+against CF-Connecting-IP, exempt paths and a bypass link (its token's SHA-256 the Worker secret
+MAINTENANCE_BYPASS_SHA256).
 
 The Worker's code is the package file ``cloudflare_worker.js``; only its CONFIG object is
 generated, as JSON, from values that passed ``inputs`` first. The wrangler.toml lines it needs

@@ -1,7 +1,7 @@
 // Every request goes to the app (fetch(request) on a route reaches the origin). The visitor gets
 // the endpoint's answer instead when the app cannot be reached, does not answer in time, or
 // answers 502/503/504 (or Cloudflare answers 52x for it), and, while the switch is on, when the
-// visitor is not on the allowlist. CONFIG is filled in from checked options by
+// visitor is not on the allowlist, asks for no exempt path and holds no bypass cookie. CONFIG is filled in from checked options by
 // `maintenance-endpoint proxy-config --kind cloudflare`: generate the file again to change it.
 
 const CONFIG = __CONFIG__;
