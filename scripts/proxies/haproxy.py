@@ -86,8 +86,9 @@ backend maintenance_failover_app
     # the retry to the client. Retrying them here could replay a POST to a live app.
     http-request disable-l7-retry unless { method GET HEAD OPTIONS }
     # HAProxy re-sends a request only if it had all of it when it first sent it: a GET, HEAD or
-    # OPTIONS with a body waits (up to 1 s) for its body first, or a crash could not be retried.
-    http-request wait-for-body time 1s if { method GET HEAD OPTIONS }
+    # OPTIONS with a body waits for its body first, or a crash could not be retried. As long as
+    # for the headers (`timeout http-request`); a body still incomplete then gets HAProxy's 408.
+    http-request wait-for-body time 10s if { method GET HEAD OPTIONS }
     # Health checks on the app, every 2 s (every 0.5 s while it is failing or down): marked
     # down after 2 failed checks, up again after 2 good ones (about 1 s after it is back).
     option httpchk
