@@ -9,6 +9,7 @@ import re
 import secrets
 
 from ..core.errors import UserError
+from ..switch import bypass
 from ..switch import proxy as switch
 from . import behaviour
 from .common import SYSTEM_CA_BUNDLES, check_path, comment_lines, render, system_ca_bundle, system_nameservers
@@ -254,10 +255,6 @@ NGINX_EXEMPT_GATE = """\
     }
 """
 
-# The state directory's folder of the bypass token (switch/proxy.py).
-BYPASS_DIR = "bypass"
-
-
 def quoted(text: str) -> str:
     """``text`` as one quoted nginx word (nginx reads \\\\ as \\ and \\" as ")."""
     assert not any(c in text for c in "\r\n\t"), text
@@ -286,7 +283,7 @@ def nginx_switch(s: Settings, recipe: str) -> dict[str, str]:
                               **bypass_values(s.exempt, recipe)),
         "switch_server": render(NGINX_SWITCH_SERVER, real_ip=real_ip, state_dir=s.state_dir, id=recipe,
                                 state_file=f"{s.state_dir}/{switch.STATE_FILE}",
-                                bypass_dir=f"{s.state_dir}/{BYPASS_DIR}",
+                                bypass_dir=f"{s.state_dir}/{bypass.DIRECTORY}",
                                 exempt_gate=render(NGINX_EXEMPT_GATE, id=recipe) if s.exempt else ""),
         "switch_location": render(NGINX_SWITCH_LOCATION, id=recipe, link_status=str(behaviour.BYPASS_STATUS),
                                   link_location=behaviour.BYPASS_LOCATION),
