@@ -158,8 +158,12 @@ def enter_phase(rig: Rig, phase: str) -> dict[str, str]:
     return {**tokens, "revoked": first}
 
 
-def judge(row: Row, answer: Answer, tokens: dict[str, str], page: bytes) -> list[str]:
-    """What in `answer` breaks what `row` expects."""
+def header_names(answer: Answer) -> list[str]:
+    return sorted(k.lower() for k in answer.headers if k.lower() != "date")
+
+
+def judge(row: Row, answer: Answer, tokens: dict[str, str], page: Answer) -> list[str]:
+    """What in `answer` breaks what `row` expects; `page` is what everyone gets (a GET)."""
     found = []
     cookies = answer.headers.get_all("Set-Cookie") or []
     if row.expect == "link":
@@ -178,8 +182,10 @@ def judge(row: Row, answer: Answer, tokens: dict[str, str], page: bytes) -> list
     if row.expect == "page":
         if answer.status != 503:
             found.append(f"status {answer.status}" + (" (the app)" if APP_MARKER.encode() in answer.body else ""))
-        if answer.body != (b"" if row.method == "HEAD" else page):
+        if answer.body != (b"" if row.method == "HEAD" else page.body):
             found.append(f"not the page: {answer.body[:80]!r}")
+        if header_names(answer) != header_names(page):
+            found.append(f"other headers than everyone's: {header_names(answer)} != {header_names(page)}")
     return found
 
 
