@@ -153,9 +153,10 @@ map "$maintenance_allowed_{{id}}$maintenance_trusted_{{id}}$maintenance_plain_{{
     default 0;
 }
 
-# The secret bypass link and its cookie (docs/switch.md#bypass-link). Both match the request
-# target as the visitor sent it ($request_uri, raw) and keep a value only if it has the one form
-# of a token, so it is safe in a file name; an empty value names the directory, not a file.
+# The secret bypass link and its cookie (docs/switch.md#bypass-link). The link is matched on the
+# request as the visitor sent it ($request_uri: raw, never decoded); the link's token and the
+# cookie are kept only if of the one form of a token, so they are safe in a file name (an empty
+# value names the directory, which is not a file).
 map "$request_method $request_uri" $maintenance_link_token_{{id}} {
     {{link_regex}} $1;
     default "";
@@ -254,6 +255,7 @@ NGINX_EXEMPT_GATE = """\
         set $maintenance_gate "";
     }
 """
+
 
 def quoted(text: str) -> str:
     """``text`` as one quoted nginx word (nginx reads \\\\ as \\ and \\" as ")."""
