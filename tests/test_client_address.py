@@ -35,8 +35,6 @@ CANNOT: dict[tuple[str, str], str] = {
     ("caddy", "IPv4 with port"): "Caddy 2.6's remote_ip forwarded drops a port",
     ("caddy", "IPv4-mapped dotted"): "Caddy 2.6's remote_ip keeps ::ffff: addresses IPv6",
     ("caddy", "IPv4-mapped hex"): "Caddy 2.6's remote_ip keeps ::ffff: addresses IPv6",
-    ("front door", "IPv4-mapped dotted"): "the functions' inside() keeps ::ffff: addresses IPv6",
-    ("front door", "IPv4-mapped hex"): "the functions' inside() keeps ::ffff: addresses IPv6",
 }
 
 
@@ -117,6 +115,21 @@ def test_proxies_follow_the_rule(proxy, vector, request):
     if reason:
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     assert ask(port, vector.connection, vector.forwarded_for) is vector.allowlisted
+
+
+# Headers other than X-Forwarded-For that name a client: no recipe reads them, from anyone.
+OTHER_CLIENT_HEADERS = [{"Forwarded": f"for={rule.OFFICE}"}, {"Forwarded": f'for="[{rule.VPN}]"'},
+                        {"X-Real-IP": rule.OFFICE}, {"True-Client-IP": rule.OFFICE},
+                        {"CF-Connecting-IP": rule.OFFICE}, {"X-Client-IP": rule.OFFICE}]
+
+
+@pytest.mark.parametrize("headers", OTHER_CLIENT_HEADERS, ids=lambda h: next(iter(h.items()))[0])
+@pytest.mark.parametrize("source", [rule.PUBLIC, rule.BALANCER])
+def test_no_other_header_names_the_client(proxy, source, headers):
+    """From the public, or from a trusted balancer without X-Forwarded-For (then the balancer
+    itself is the client, and it is not allowlisted): the page."""
+    _, port, _ = proxy
+    assert ask(port, source, None, headers) is False
 
 
 def edge_named(vector: rule.Vector) -> str | None:
