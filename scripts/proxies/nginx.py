@@ -9,6 +9,7 @@ import re
 import secrets
 
 from ..core.errors import UserError
+from ..switch import bypass
 from ..switch import proxy as switch
 from . import behaviour
 from .common import SYSTEM_CA_BUNDLES, check_path, comment_lines, render, system_ca_bundle, system_nameservers
@@ -152,9 +153,10 @@ map "$maintenance_allowed_{{id}}$maintenance_trusted_{{id}}$maintenance_plain_{{
     default 0;
 }
 
-# The secret bypass link and its cookie (docs/switch.md#bypass-link). Both match the request
-# target as the visitor sent it ($request_uri, raw) and keep a value only if it has the one form
-# of a token, so it is safe in a file name; an empty value names the directory, not a file.
+# The secret bypass link and its cookie (docs/switch.md#bypass-link). The link is matched on the
+# request as the visitor sent it ($request_uri: raw, never decoded); the link's token and the
+# cookie are kept only if of the one form of a token, so they are safe in a file name (an empty
+# value names the directory, which is not a file).
 map "$request_method $request_uri" $maintenance_link_token_{{id}} {
     {{link_regex}} $1;
     default "";
@@ -254,9 +256,6 @@ NGINX_EXEMPT_GATE = """\
     }
 """
 
-# The state directory's folder of the bypass token (switch/proxy.py).
-BYPASS_DIR = "bypass"
-
 
 def quoted(text: str) -> str:
     """``text`` as one quoted nginx word (nginx reads \\\\ as \\ and \\" as ")."""
@@ -286,7 +285,7 @@ def nginx_switch(s: Settings, recipe: str) -> dict[str, str]:
                               **bypass_values(s.exempt, recipe)),
         "switch_server": render(NGINX_SWITCH_SERVER, real_ip=real_ip, state_dir=s.state_dir, id=recipe,
                                 state_file=f"{s.state_dir}/{switch.STATE_FILE}",
-                                bypass_dir=f"{s.state_dir}/{BYPASS_DIR}",
+                                bypass_dir=f"{s.state_dir}/{bypass.DIRECTORY}",
                                 exempt_gate=render(NGINX_EXEMPT_GATE, id=recipe) if s.exempt else ""),
         "switch_location": render(NGINX_SWITCH_LOCATION, id=recipe, link_status=str(behaviour.BYPASS_STATUS),
                                   link_location=behaviour.BYPASS_LOCATION),
