@@ -358,9 +358,12 @@ def new_secret() -> tuple[str, str]:
     return token, hashlib.sha256(token.encode()).hexdigest()
 
 
-def test_bypass_link_sets_the_cookie_and_the_cookie_reaches_the_app(make_rig):
+@pytest.mark.parametrize("piped", [False, True])
+def test_bypass_link_sets_the_cookie_and_the_cookie_reaches_the_app(make_rig, piped):
+    """The link and the cookie; `piped`: the secret as `sha256sum | wrangler secret put` may store
+    it, with a trailing newline."""
     token, digest = new_secret()
-    rig = make_rig("--exempt", EXEMPT, maintenance="on", secret=digest)
+    rig = make_rig("--exempt", EXEMPT, maintenance="on", secret=digest + "\n" if piped else digest)
     for target in (behaviour.BYPASS_PATH + token, behaviour.BYPASS_PATH + token + "?utm=x"):
         status, headers, body = raw(rig, "GET", target)
         assert status == behaviour.BYPASS_STATUS, (status, headers, body[:200])

@@ -141,11 +141,12 @@ function requestTarget(url) {
 }
 
 // The secret: the binding MAINTENANCE_BYPASS_SHA256, the lowercase hex SHA-256 of the token
-// (`npx wrangler secret put`). Empty or absent: no link. Anything else is a mistake: no link.
+// (`npx wrangler secret put`; white space around it, such as a piped newline, does not count).
+// Empty or absent: no link. Anything else is a mistake: no link.
 function bypassSecret(env) {
-  const value = env.MAINTENANCE_BYPASS_SHA256;
-  if (value === undefined || value === "") return null;
-  if (typeof value === "string" && /^[0-9a-f]{64}$/.test(value)) return value;
+  const value = typeof env.MAINTENANCE_BYPASS_SHA256 === "string" ? env.MAINTENANCE_BYPASS_SHA256.trim() : "";
+  if (value === "") return null;
+  if (/^[0-9a-f]{64}$/.test(value)) return value;
   console.error("MAINTENANCE_BYPASS_SHA256 is not a lowercase hex SHA-256: no bypass link");
   return null;
 }
