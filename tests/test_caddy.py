@@ -485,11 +485,10 @@ def test_exempt_paths_as_sent(planned):
     for target in EXEMPT_ATTACKS:
         assert_page(raw(planned, "GET", target))
     switch(planned, "off")
-    for target in EXEMPT_ATTACKS[:4]:  # off: every path is the app's, as sent
-        assert raw(planned, "GET", target)[0] == 200
-    # ... and so is the link's (the matrix has the other switch-off rows).
-    target = behaviour.BYPASS_PATH + secrets.token_urlsafe(behaviour.TOKEN_BYTES)
-    assert_app_answer(raw(planned, "GET", target), target)
+    # Off: every path is the app's, and it gets the target as sent (docs/caddy.md), the link's too.
+    # (The test app, Python's http.server, itself turns a leading // into /.)
+    for target in [*EXEMPT_ATTACKS, behaviour.BYPASS_PATH + secrets.token_urlsafe(behaviour.TOKEN_BYTES)]:
+        assert_app_answer(raw(planned, "GET", target), target if not target.startswith("//") else None)
 
 
 def test_exempt_needs_the_switch_and_a_good_path():
