@@ -179,6 +179,8 @@ def judge(row: Row, answer: Answer, tokens: dict[str, str], page: Answer) -> lis
         found.append(f"Set-Cookie {cookies!r}")
     if row.expect == "app" and (answer.status != 200 or APP_MARKER.encode() not in answer.body):
         found.append(f"not the app: {answer.status} {answer.body[:80]!r}")
+    if row.expect == "app" and "Cache-Control" in answer.headers:  # the test app sends none
+        found.append(f"Cache-Control {answer.headers['Cache-Control']!r} added to the app's answer")
     if row.expect == "page":
         if answer.status != 503:
             found.append(f"status {answer.status}" + (" (the app)" if APP_MARKER.encode() in answer.body else ""))
