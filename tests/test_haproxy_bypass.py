@@ -14,10 +14,10 @@ import hashlib
 import http.client
 import json
 import secrets
-import socket
 from dataclasses import dataclass
 
 import pytest
+from support.conformance import haproxy_runtime_api, haproxy_set_secret
 from support.proxy_harness import (
     APP_MARKER,
     ENDPOINT,
@@ -99,27 +99,11 @@ class BypassRig:
         assert out.returncode == 0, out.stderr
 
     def runtime_api(self, line: str) -> str:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(5)
-            s.connect(self.socket)
-            s.sendall(line.encode() + b"\n")
-            chunks = []
-            while chunk := s.recv(65536):
-                chunks.append(chunk)
-        return b"".join(chunks).decode()
+        return haproxy_runtime_api(self.state_dir, line)
 
     def set_secret(self, token: str | None) -> None:
-        """What `switch on --secret` does for HAProxy: the map file's `bypass` line (read at
-        start) and the running HAProxy's map entry, through the runtime API (no reload)."""
-        value = hashlib.sha256(token.encode()).hexdigest() if token else "none"
-        path = self.state_dir / switch.HAPROXY_MAP
-        lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("bypass ")]
-        path.write_text("\n".join([*lines, f"bypass {value}"]) + "\n")
-        answer = self.runtime_api(f"set map {self.map} bypass {value}")
-        if "not found" in answer.lower():
-            answer = self.runtime_api(f"add map {self.map} bypass {value}")
-        shown = self.runtime_api(f"show map {self.map}")
-        assert any(ln.split()[1:] == ["bypass", value] for ln in shown.splitlines() if ln.strip()), (answer, shown)
+        """What `switch on --secret` does at HAProxy: the map's bypass key, live (no reload)."""
+        haproxy_set_secret(self.state_dir, token)
 
     def ask(self, target: str, method: str = "GET", headers: dict[str, str] | None = None) -> Answer:
         conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=15)
