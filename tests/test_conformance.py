@@ -40,6 +40,7 @@ from support.proxy_harness import APP_MARKER, ENDPOINT, METHODS, PAGE
 from support.runtime_harness import running_preview
 
 from scripts.proxies import behaviour
+from scripts.switch.proxy import STATE_FILE
 
 BODY = b"user=alice&password=secret"
 CREDENTIALS = {"Cookie": "session=s3cr3t", "Authorization": "Bearer s3cr3t", "Proxy-Authorization": "Basic s3cr3t",
@@ -245,7 +246,7 @@ def test_the_link_needs_the_switch_on_even_with_a_token_left(rig):
         pytest.skip(f"{rig.name} does not read the switch from a file per request")
     token = rig.switch(True, secret=True)
     try:
-        (rig.state_dir / "maintenance.on").unlink()
+        (rig.state_dir / STATE_FILE).unlink()
         answer = rig.send("GET", behaviour.BYPASS_PATH + token)
         assert answer.status == 200 and APP_MARKER.encode() in answer.body, answer
         assert answer.headers.get_all("Set-Cookie") is None, answer.headers
