@@ -21,7 +21,9 @@ endpoint are real processes on loopback. Locally a missing runtime skips; with C
 from __future__ import annotations
 
 import concurrent.futures
+import secrets
 import uuid
+from pathlib import Path
 
 import pytest
 from support.conformance import (
@@ -252,3 +254,14 @@ def test_the_link_needs_the_switch_on_even_with_a_token_left(rig):
         assert answer.headers.get_all("Set-Cookie") is None, answer.headers
     finally:
         rig.switch(False)
+
+
+def test_the_docs_show_the_link_as_behaviour_defines_it():
+    """docs/switch.md shows the cookie, the token's form and the link's path as behaviour.py
+    defines them (it restates them for the reader)."""
+    text = (Path(__file__).parent.parent / "docs" / "switch.md").read_text()
+    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    shown = behaviour.bypass_cookie(token).replace(token, "<token>")
+    for piece in (shown, f"`{behaviour.TOKEN_FORM}`", behaviour.BYPASS_PATH + "<token>", "## Bypass link",
+                  "## Exempt paths"):
+        assert piece in text, piece
