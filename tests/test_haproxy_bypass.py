@@ -31,6 +31,7 @@ from support.proxy_harness import (
     proxy_config,
     require_program,
     searchable_tmpdir,
+    wait_until,
 )
 
 from scripts.proxies import behaviour
@@ -266,3 +267,14 @@ def test_the_secret_in_the_map_file_is_read_at_start(rig):
     finally:
         rig.set_secret(None)
         rig.switch(False)
+
+
+def test_the_app_down_gives_the_page_to_cookie_holders_and_exempt_paths_too(rig, on):
+    """Failover is unchanged for those let through: with the app down they get the page."""
+    rig.app.kill()
+    try:
+        assert rig.ask("/x", headers=cookie(on)).page
+        assert rig.ask("/healthz").page
+    finally:
+        rig.app.start()
+        wait_until(lambda: rig.ask("/healthz").app, 15, "the app back through HAProxy", interval=0.05)
