@@ -5,7 +5,9 @@ docs/switch.md)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 
 from ..core import inputs
 from ..core.errors import UserError
@@ -235,11 +237,11 @@ def quoted(regex: str) -> str:
 
 def bypass_lines(map_file: str) -> str:
     """The bypass link's and cookie's rules, from the definition of the behaviour."""
-    placeholder = "T" * 43  # of the token's form; stands for the link's token in the cookie
+    placeholder = secrets.token_urlsafe(behaviour.TOKEN_BYTES)  # stands for the link's token
     before, after = behaviour.bypass_cookie(placeholder).split(placeholder)
     set_cookie = f"{before}%[var(txn.maintenance_link)]{after}"
     assert not any(c in set_cookie for c in '"\\$#'), set_cookie
-    return render(HAPROXY_BYPASS, map=map_file, secret_form=quoted("^[0-9a-f]{64}$"),
+    return render(HAPROXY_BYPASS, map=map_file, secret_form=quoted(f"^[0-9a-f]{{{2 * hashlib.sha256().digest_size}}}$"),
                   link_path=behaviour.BYPASS_PATH,
                   token_field=str(behaviour.BYPASS_PATH.count("/") + 1),
                   link_form=quoted(f"^{re.escape(behaviour.BYPASS_PATH)}{behaviour.TOKEN_FORM}$"),
