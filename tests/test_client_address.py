@@ -35,8 +35,6 @@ CANNOT: dict[tuple[str, str], str] = {
     ("caddy", "IPv4 with port"): "Caddy 2.6's remote_ip forwarded drops a port",
     ("caddy", "IPv4-mapped dotted"): "Caddy 2.6's remote_ip keeps ::ffff: addresses IPv6",
     ("caddy", "IPv4-mapped hex"): "Caddy 2.6's remote_ip keeps ::ffff: addresses IPv6",
-    ("front door", "IPv4-mapped dotted"): "the functions' inside() keeps ::ffff: addresses IPv6",
-    ("front door", "IPv4-mapped hex"): "the functions' inside() keeps ::ffff: addresses IPv6",
 }
 
 

@@ -532,7 +532,7 @@ def test_a_stale_haproxy_socket_is_a_stopped_haproxy(tmp_path):
     assert (state / "maintenance.on").exists()
     status = cli("switch", "status", "--kind", "haproxy", "--state-dir", str(state))
     assert status.returncode == 0 and status.stderr == "", status.stderr
-    assert status.stdout.splitlines()[:3] == ["maintenance: on", status.stdout.splitlines()[1],
+    assert status.stdout.splitlines()[:4] == ["maintenance: on", status.stdout.splitlines()[1], "bypass link: none",
                                               "haproxy: not running (it reads the state when it starts)"]
 
 

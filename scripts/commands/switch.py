@@ -11,7 +11,6 @@ traffic is decided:
 from __future__ import annotations
 
 import argparse
-import secrets
 import time
 from datetime import UTC, datetime
 
@@ -21,9 +20,9 @@ from ..core.console import emit_result, info
 from ..core.errors import ExitCode, UserError
 from ..proxies import caddy
 from ..proxies.common import haproxy_service_in_config, switch_in_config
+from ..switch import bypass
 from ..switch import edge as edge_switch
 from ..switch import proxy as switch
-from ..template.names import RESERVED_PREFIX
 from ._args import add_debug_argument, add_region_profile_arguments
 
 DESCRIPTION = (
@@ -38,6 +37,7 @@ EPILOG = (
     "Examples:\n"
     "  maintenance-endpoint switch install --kind haproxy --state-dir /var/lib/maintenance\n"
     "  maintenance-endpoint switch on --kind nginx --state-dir /var/lib/maintenance\n"
+    "  maintenance-endpoint switch on --kind nginx --state-dir /var/lib/maintenance --secret\n"
     "  maintenance-endpoint switch status --kind haproxy --state-dir /var/lib/maintenance "
     "--config /etc/haproxy/haproxy.cfg\n"
     "  maintenance-endpoint switch on --stack-name shop --allow 203.0.113.0/24 "
@@ -51,7 +51,8 @@ EPILOG = (
     "switch is on only from --from (default: now) until --until (default: until `off`): "
     "maintenance starts and ends on time with no command run then, and Retry-After counts "
     "down to --until. At a proxy, the allowlist is the one in the generated configuration "
-    "(proxy-config --allow); to schedule it, see docs/switch.md.\n\n" + edge_switch.REACHES_THE_EDGE)
+    "(proxy-config --allow), and so are the exempt paths (proxy-config --exempt); --secret works "
+    "the same, the token kept in the state directory; to schedule it, see docs/switch.md.\n\n" + edge_switch.REACHES_THE_EDGE)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,9 +90,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     edge.add_argument("--exempt", action="append", default=[], type=inputs.exempt_path, metavar="PATH",
                       help="with on: a path that stays open, itself and everything under PATH/, e.g. "
                       "/healthz; repeat for more")
-    edge.add_argument("--secret", action="store_true",
-                      help="with on: make a new bypass link, /.maintenance-endpoint/bypass/<token>, whose "
-                      "holder uses the site as usual (its cookie lasts until the window ends, at most 24 h)")
+    p.add_argument("--secret", action="store_true",
+                   help="with on: make a new bypass link, /.maintenance-endpoint/bypass/<token>, whose "
+                   "holder uses the site as usual (its cookie lasts until the window ends, at most 24 h; at a "
+                   "proxy 24 h); `off`, or `on` without it, revokes it")
     add_region_profile_arguments(p, note=" of the front-door stack (with --stack-name)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_debug_argument(p)
@@ -117,8 +119,11 @@ def run(args: argparse.Namespace, *, clients=None, now: float | None = None) -> 
     if args.allow:
         raise UserError("--allow goes with --stack-name; at a proxy the allowlist is in the "
                         "generated configuration (proxy-config --allow).")
-    if args.exempt or args.secret:
-        raise UserError(f"--{'exempt' if args.exempt else 'secret'} goes with --stack-name, not --kind.")
+    if args.exempt:
+        raise UserError("--exempt goes with --stack-name; at a proxy the exempt paths are in the "
+                        "generated configuration (proxy-config --exempt).")
+    if args.secret and args.action != "on":
+        raise UserError(f"--secret goes with `on` only, not `{args.action}`.")
     return run_proxy(args)
 
 
@@ -142,13 +147,14 @@ def run_proxy(args: argparse.Namespace) -> int:
         return proxy_status(args, switch.status(args.kind, args.state_dir, **options))
     if args.action == "install":
         return proxy_install(args, options)
-    state, already, effect = switch.switch(args.kind, args.state_dir, args.action == "on", **options)
+    token = bypass.new_token() if args.secret else None
+    state, already, effect = switch.switch(args.kind, args.state_dir, args.action == "on", token, **options)
     was = ""
     if already:
         was = f"it was already {args.action}" + (f" since {state.since}" if state.on else "") + "; "
     info(f"maintenance switch {args.action}: {was}{effect}.")
     result = state.as_result()
-    emit_result(result, args.json, [f"maintenance: {result['maintenance']}"])
+    emit_result({**result, **link(token)}, args.json, [f"maintenance: {result['maintenance']}", *link_lines(token)])
     return 0
 
 
@@ -183,6 +189,8 @@ def proxy_status(args: argparse.Namespace, report: switch.Report) -> int:
              + (f", but not visible to the proxy: {report.hidden}" if report.hidden else "")]
     if state.on:
         lines.append(f"since: {state.since}" + (f" (by {state.by})" if state.by else ""))
+        lines.append("bypass link: " + ("set (`switch on --secret` makes a new one, `switch off` revokes it)"
+                                        if state.token else "none"))
     if args.kind == "haproxy":
         lines.append(f"haproxy: {live or 'not running'}" + ("" if live else " (it reads the state when it starts)"))
         result["map"] = report.map
@@ -261,18 +269,22 @@ def run_edge(args: argparse.Namespace, clients, now: float) -> int:
         return ExitCode.OK
     written = edge_switch.write(kvs, arn, wanted)
     info(edge_switch.REACHES_THE_EDGE)
-    link = {"bypass_path": BYPASS_PATH + token} if token else {}
     lines = describe(wanted, now)
-    emit_result({"stack": args.stack_name, "store": arn, **as_dict(wanted, now), **link,
+    emit_result({"stack": args.stack_name, "store": arn, **as_dict(wanted, now), **link(token),
                  "etag": written["etag"], "attempts": written["attempts"],
                  "reaches_the_edge": edge_switch.REACHES_THE_EDGE},
-                args.json, ["written: " + lines[0], *lines[1:],
-                            *([f"bypass link (give it only to your own people; `switch off` revokes it): "
-                               f"{link['bypass_path']}"] if token else [])])
+                args.json, ["written: " + lines[0], *lines[1:], *link_lines(token)])
     return ExitCode.OK
 
 
-BYPASS_PATH = f"/{RESERVED_PREFIX}/bypass/"
+def link(token: str | None) -> dict:
+    """The bypass link as the result's field (nothing without a token)."""
+    return {"bypass_path": bypass.BYPASS_PATH + token} if token else {}
+
+
+def link_lines(token: str | None) -> list[str]:
+    return ([f"bypass link (give it only to your own people; `switch off` revokes it): "
+             f"{bypass.BYPASS_PATH}{token}"] if token else [])
 
 
 def edge_switch_from(args: argparse.Namespace, now: float) -> tuple[edge_switch.Switch | None, str | None]:
@@ -290,14 +302,10 @@ def edge_switch_from(args: argparse.Namespace, now: float) -> tuple[edge_switch.
                         "window has already ended.", ExitCode.USAGE)
     if args.start and args.until and stamp(args.start) >= stamp(args.until):
         raise UserError(f"--from {args.start} is not before --until {args.until}.", ExitCode.USAGE)
-    token = secrets.token_urlsafe(TOKEN_BYTES) if args.secret else None
+    token = bypass.new_token() if args.secret else None
     return edge_switch.Switch(on=True, allow=tuple(dict.fromkeys(args.allow)), until=args.until,
                               start=args.start, exempt=tuple(dict.fromkeys(args.exempt)),
-                              secret=edge_switch.token_hash(token) if token else None), token
-
-
-# 32 random bytes: 256 bits, 43 URL-safe characters (the functions' TOKEN_FORM).
-TOKEN_BYTES = 32
+                              secret=bypass.token_hash(token) if token else None), token
 
 
 def stamp(text: str) -> float:

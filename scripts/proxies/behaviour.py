@@ -16,7 +16,16 @@ import re
 from dataclasses import dataclass
 
 from ..core.inputs import EXEMPT_PATH
-from ..template.names import RESERVED_PREFIX
+from ..switch.bypass import (  # noqa: F401 (re-exported: the renderers read them here)
+    BYPASS_COOKIE,
+    BYPASS_LOCATION,
+    BYPASS_MAX_AGE,
+    BYPASS_PATH,
+    BYPASS_STATUS,
+    TOKEN_BYTES,
+    TOKEN_FORM,
+    bypass_cookie,
+)
 
 # ------------------------------------------------------------------------------------------
 # Towards the endpoint
@@ -97,29 +106,14 @@ ENDPOINT_CONNECT_TIMEOUT = "5s"
 # docs/switch.md#exempt-paths). The front door's functions (template/functions/) do the same at
 # the edge, with a window.
 
-# The secret bypass link: a GET of BYPASS_PATH + token, while the switch is on and the token is
-# the one `switch on --secret` made, answers BYPASS_STATUS to "/" with bypass_cookie(token); a
-# request carrying that cookie then reaches the app while the switch stays on. Any other token
-# (wrong, old, malformed, another method) gets exactly the 503 everyone gets: no oracle.
-BYPASS_PATH = f"/{RESERVED_PREFIX}/bypass/"
-BYPASS_COOKIE = "maintenance_bypass"
-BYPASS_STATUS = 303
-BYPASS_LOCATION = "/"
-# 32 random bytes (256 bits) as URL-safe base64 without padding: 43 characters.
-TOKEN_BYTES = 32
-# The one form of a token (the functions' TOKEN_FORM): checked before a cookie or link value
-# touches a file name, a map or a hash.
-TOKEN_FORM = "[A-Za-z0-9_-]{43}"
-# A proxy knows no window end: the cookie lasts 24 h (the edge: until the window ends, at most
-# 24 h). `switch off` revokes the token, whatever the cookie's age.
-BYPASS_MAX_AGE = 86400
-
-
-def bypass_cookie(token: str, max_age: int = BYPASS_MAX_AGE) -> str:
-    """The Set-Cookie value of the bypass link's answer."""
-    assert re.fullmatch(TOKEN_FORM, token), "a token of the one form"
-    return f"{BYPASS_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}"
-
+# The secret bypass link (switch/bypass.py, where the switch command finds it too): a GET of
+# BYPASS_PATH + token, while the switch is on and the token is the one `switch on --secret` made,
+# answers BYPASS_STATUS to BYPASS_LOCATION with `Cache-Control: no-store` and
+# `Set-Cookie: bypass_cookie(token)`; a request carrying that cookie then reaches the app while
+# the switch stays on. Any other token (wrong, old, not of TOKEN_FORM, another method) gets
+# exactly the 503 everyone gets: no oracle. The value passes TOKEN_FORM before it touches a file
+# name, a map or a hash. With the switch off the link's path is a path like any other.
+# (Re-exported below from switch/bypass.py: BYPASS_*, TOKEN_*, bypass_cookie.)
 
 # Exempt paths (proxy-config --exempt, switch on --stack-name --exempt): while the switch is on,
 # a request for PATH itself or anything under PATH/ reaches the app. The rule is on the path as

@@ -25,7 +25,6 @@ https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/kvs-with-func
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from dataclasses import dataclass, field, replace
@@ -77,11 +76,6 @@ class Switch:
 
 
 OFF = Switch(on=False)
-
-
-def token_hash(token: str) -> str:
-    """What the store keeps of a bypass token (the functions' opens() computes the same)."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def encode(switch: Switch) -> str:

@@ -31,11 +31,12 @@ import json
 import os
 import socket
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..core.errors import ExitCode, UserError
 from ..core.files import kind as kind_of
+from . import bypass
 from .statedir import NotRegular, SafeDir, refuse_unsafe
 
 STATE_FILE = "maintenance.on"
@@ -52,6 +53,9 @@ HAPROXY_RELAY_PREFIX = "maintenance-endpoint-relay"
 # ... and of the endpoint's service, the app backend's backup server (no longer than the above).
 HAPROXY_SERVICE_PREFIX = "maintenance-endpoint-lua"
 MAP_KEY = "maintenance"
+# ... and the key of the bypass token's SHA-256 (lowercase hex), NO_SECRET without one.
+SECRET_KEY = "bypass"
+NO_SECRET = "none"
 # A unix socket path is at most 107 bytes on Linux (sun_path holds 108 with the NUL).
 MAX_SOCKET_PATH = 107
 
@@ -62,11 +66,14 @@ class State:
     since: str | None = None  # ISO 8601, UTC
     by: str | None = None
     damaged: str | None = None  # "DIR/maintenance.on is a FIFO": neither on nor off
+    # The bypass token (DIR/bypass/<token>); never printed: as_result says only whether.
+    token: str | None = None
 
     def as_result(self) -> dict:
         """The state as the commands report it (JSON keys, and their first stdout line)."""
         word = "damaged" if self.damaged else "on" if self.on else "off"
-        return {"maintenance": word, "since": self.since, "by": self.by, "damaged": self.damaged}
+        return {"maintenance": word, "since": self.since, "by": self.by, "damaged": self.damaged,
+                "secret": self.token is not None}
 
 
 def state_file(state_dir: str) -> Path:
@@ -130,12 +137,13 @@ def open_dir(state_dir: str, *, create: bool) -> SafeDir:
 
 def read_state(d: SafeDir) -> State:
     st = d.entry(STATE_FILE)
+    token = bypass.current_token(d)
     try:
         data = d.read(STATE_FILE)
     except NotRegular as exc:
-        return State(on=False, damaged=f"{d.path}/{STATE_FILE} is {exc.what}, not a regular file")
+        return State(on=False, damaged=f"{d.path}/{STATE_FILE} is {exc.what}, not a regular file", token=token)
     if st is None or data is None:
-        return State(on=False)
+        return State(on=False, token=token)
     since = datetime.datetime.fromtimestamp(st.st_mtime, datetime.UTC).isoformat(timespec="seconds")
     by = None
     try:
@@ -145,7 +153,12 @@ def read_state(d: SafeDir) -> State:
             by = str(record["by"]) if record.get("by") else None
     except (UnicodeDecodeError, ValueError):
         pass  # made by hand (touch): on, since its modification time
-    return State(on=True, since=since, by=by)
+    return State(on=True, since=since, by=by, token=token)
+
+
+def secret_value(state: State) -> str:
+    """HAProxy's map value for the bypass token: its SHA-256, or NO_SECRET."""
+    return bypass.token_hash(state.token) if state.token else NO_SECRET
 
 
 def unsearchable(state_dir: str) -> str | None:
@@ -170,17 +183,21 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def set_state(d: SafeDir, on: bool, current: State, now: datetime.datetime | None = None) -> tuple[State, str]:
+def set_state(d: SafeDir, on: bool, current: State, now: datetime.datetime | None = None,
+              token: str | None = None) -> tuple[State, str]:
     """Write the truth: create DIR/maintenance.on (on) or remove it (off); anything else in its
-    place is removed (a directory moved aside). Returns the state and what was repaired."""
+    place is removed (a directory moved aside). The bypass token becomes ``token`` (only with on;
+    None revokes it) before the switch goes on, so that no old link works once it is on. Returns
+    the state and what was repaired."""
     repaired = f"repaired: {current.damaged} (removed); " if current.damaged else ""
+    bypass.set_token(d, token if on else None)
     if not on:
         moved = d.remove(STATE_FILE)
         return State(on=False), repaired.replace("(removed)", f"(moved to {moved})") if moved else repaired
     if current.on:
-        return current, ""  # already on: keep since/by of the first `on`
+        return replace(current, token=token), ""  # already on: keep since/by of the first `on`
     now = now or datetime.datetime.now(datetime.UTC)
-    state = State(on=True, since=now.isoformat(timespec="seconds"), by=who())
+    state = State(on=True, since=now.isoformat(timespec="seconds"), by=who(), token=token)
     moved = d.write(STATE_FILE, (json.dumps({"since": state.since, "by": state.by}) + "\n").encode())
     return state, repaired.replace("(removed)", f"(moved to {moved})") if moved else repaired
 
@@ -230,10 +247,11 @@ class HAProxy:
         self.written = False  # whether the state directory has been written (for messages)
         self.checked = False
 
-    def write_map(self, on: bool) -> None:
-        value = "on" if on else "off"
+    def write_map(self, state: State) -> None:
+        value = "on" if state.on else "off"
         self.dir.write(HAPROXY_MAP, ("# Written by `maintenance-endpoint switch`; HAProxy reads it at start.\n"
-                                     f"# The truth is {STATE_FILE} beside it.\n{MAP_KEY} {value}\n").encode())
+                                     f"# The truth is {STATE_FILE} beside it.\n{MAP_KEY} {value}\n"
+                                     f"{SECRET_KEY} {secret_value(state)}\n").encode())
 
     def read_map(self) -> str | None:
         """'on'/'off' as the map file has it, None when missing; NotRegular when damaged."""
@@ -248,29 +266,32 @@ class HAProxy:
 
     def install(self, service: str) -> list[str]:
         """What HAProxy needs before it starts: the map (from the truth) and the Lua service."""
-        self.write_map(read_state(self.dir).on)
+        self.write_map(read_state(self.dir))
         install_service(service, self.state_dir)
         return [self.map, service]
 
     def apply(self, state: State) -> str:
-        self.write_map(state.on)
+        self.write_map(state)
         self.written = True
         value = "on" if state.on else "off"
         if self.live() is None:
             return (f"HAProxy is not running (no runtime API at {self.socket}, or a stale socket): "
                     "it reads the state when it starts")
-        answer = self.command(f"set map {self.map} {MAP_KEY} {value}")
-        if "not found" in answer.lower():  # the map was loaded without the key
-            answer = self.command(f"add map {self.map} {MAP_KEY} {value}")
-        if self.live() != value:
-            raise UserError(f"HAProxy did not take the switch (runtime API at {self.socket} answered "
-                            f"{answer.strip()!r}); the state directory says {value}, which HAProxy "
-                            "reads when it restarts.", ExitCode.FAILED)
+        # The secret first: the switch never goes on in HAProxy with the old token's hash.
+        for key, wanted in ((SECRET_KEY, secret_value(state)), (MAP_KEY, value)):
+            answer = self.command(f"set map {self.map} {key} {wanted}")
+            if "not found" in answer.lower():  # the map was loaded without the key
+                answer = self.command(f"add map {self.map} {key} {wanted}")
+            if self.live(key) != wanted:
+                raise UserError(f"HAProxy did not take the switch (runtime API at {self.socket} answered "
+                                f"{answer.strip()!r}); the state directory says {value}, which HAProxy "
+                                "reads when it restarts.", ExitCode.FAILED)
         return "in effect now (HAProxy runtime API), and read again at every start"
 
-    def live(self) -> str | None:
-        """'on'/'off' as the running HAProxy has it, or None if it is not running (no socket,
-        or one nobody listens on: HAProxy stopped and left it behind)."""
+    def live(self, key: str = MAP_KEY) -> str | None:
+        """'on'/'off' as the running HAProxy has it (or the value of another ``key`` of its map),
+        or None if it is not running (no socket, or one nobody listens on: HAProxy stopped and
+        left it behind)."""
         if not self.socket_present():
             return None
         try:
@@ -286,9 +307,9 @@ class HAProxy:
             return None
         for line in answer.splitlines():
             parts = line.split()
-            if len(parts) == 3 and parts[1] == MAP_KEY:
+            if len(parts) == 3 and parts[1] == key:
                 return parts[2]
-        return "off"  # no entry: the config's default
+        return "off" if key == MAP_KEY else NO_SECRET  # no entry: the config's default
 
     def socket_present(self) -> bool:
         """Whether there is a socket to ask; anything else at its name is refused."""
@@ -374,15 +395,16 @@ def install(kind: str, state_dir: str, service: str | None = None, **options) ->
         return written, read_state(d)
 
 
-def switch(kind: str, state_dir: str, on: bool, **options) -> tuple[State, bool, str]:
+def switch(kind: str, state_dir: str, on: bool, token: str | None = None, **options) -> tuple[State, bool, str]:
     """Flip the switch, under the state directory's lock: the truth first (it is what every
-    restart reads), then the proxy. Returns the state, whether it was already so, and what the
-    proxy made of it (and what was repaired)."""
+    restart reads), then the proxy. With on, ``token`` becomes the bypass token (None: no bypass
+    link). Returns the state, whether it was already so, and what the proxy made of it (and what
+    was repaired)."""
     with open_dir(state_dir, create=True) as d:
         d.lock()
         p = proxy(kind, d, **options)
         current = read_state(d)
-        state, repaired = set_state(d, on, current)
+        state, repaired = set_state(d, on, current, token=token)
         return state, current.on == on and not current.damaged, repaired + p.apply(state)
 
 

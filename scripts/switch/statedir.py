@@ -202,6 +202,39 @@ class SafeDir:
             raise fail(self.what, f"{self.path}/{name}", exc, "move aside") from None
         return f"{self.path}/{aside}"
 
+    def subdir(self, name: str, mode: int | None) -> SafeDir:
+        """The directory ``name`` in this one, opened without following a link. With ``mode``:
+        made if missing (anything else in its place is removed first) and given ``mode`` and
+        this directory's owner; without: opened as it is."""
+        assert self.fd is not None, "the directory is open"
+        path = f"{self.path}/{name}"
+        if mode is not None:
+            if self.entry(name) is not None and not self._is_dir(name):
+                self.remove(name)
+            try:
+                os.mkdir(name, mode, dir_fd=self.fd)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise fail(self.what, path, exc, "create") from None
+        sub = SafeDir.__new__(SafeDir)
+        sub.path, sub.what = path, self.what
+        try:
+            sub.fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
+        except OSError as exc:
+            raise fail(self.what, path, exc, "open") from None
+        if mode is not None:
+            os.fchmod(sub.fd, mode)
+            if os.geteuid() == 0:
+                os.fchown(sub.fd, self.st.st_uid, self.st.st_gid)
+        sub.st = os.fstat(sub.fd)
+        return sub
+
+    def names(self) -> list[str]:
+        """The names of the entries in the directory."""
+        assert self.fd is not None, "the directory is open"
+        return os.listdir(self.fd)
+
     def sync(self) -> None:
         assert self.fd is not None, "the directory is open"
         os.fsync(self.fd)

@@ -74,14 +74,17 @@ function words(ip) {
     if (!/^[0-9a-fA-F]{1,4}$/.test(all[i])) return null;
     out.push(parseInt(all[i], 16));
   }
-  return out;
+  // ::ffff:a.b.c.d is a.b.c.d; 6to4 and ::a.b.c.d stay IPv6 (proxies/client_address.py, rule 5).
+  return out.slice(0, 5).every(w => w === 0) && out[5] === 0xffff ? out.slice(6) : out;
 }
 
 function inside(ip, cidr) {
   var m = typeof cidr === 'string' && /^([0-9a-fA-F:.]+)\/(0|[1-9]\d{0,2})$/.exec(cidr);
   var net = m && words(m[1]);
-  if (!ip || !net || net.length !== ip.length || +m[2] > 16 * net.length) return false;
-  for (var i = 0, bits = +m[2]; bits > 0; i++, bits -= 16) {
+  // A mapped network ::ffff:a.b.c.d/N is a.b.c.d/(N - 96), as core/inputs.py stores it.
+  var bits = !net ? -1 : net.length === 2 && m[1].indexOf(':') >= 0 ? m[2] - 96 : +m[2];
+  if (!ip || !net || net.length !== ip.length || bits < 0 || bits > 16 * net.length) return false;
+  for (var i = 0; bits > 0; i++, bits -= 16) {
     var mask = bits >= 16 ? 0xffff : (0xffff << (16 - bits)) & 0xffff;
     if ((ip[i] & mask) !== (net[i] & mask)) return false;
   }
