@@ -201,11 +201,11 @@ HAPROXY_ALLOW = """\
 # https://docs.haproxy.org/2.6/configuration.html#7.3.1 (map, sha2, hex, lower, strcmp, field) and
 # https://docs.haproxy.org/2.6/configuration.html#4.2-http-request%20return (return ... hdr).
 HAPROXY_BYPASS = """\
-    # The secret bypass link and its cookie. The map's "bypass" key holds the SHA-256 (lowercase
-    # hex) of the token `switch on --secret` made, "none" without one; `switch` sets it through the
-    # runtime API like "maintenance". Only 64 hex digits count: "none", or anything else, opens
-    # nothing. A value is hashed only after it has the token's form.
-    http-request set-var(txn.maintenance_secret) str(bypass),map({{map}},none) if maintenance_on
+    # The secret bypass link and its cookie. The map's "{{secret_key}}" key holds the SHA-256
+    # (lowercase hex) of the token `switch on --secret` made, "{{no_secret}}" without one; `switch`
+    # sets it through the runtime API like the switch. Only a SHA-256 in hex counts: "{{no_secret}}",
+    # or anything else, opens nothing. A value is hashed only after it has the token's form.
+    http-request set-var(txn.maintenance_secret) str({{secret_key}}),map({{map}},{{no_secret}}) if maintenance_on
     acl maintenance_secret var(txn.maintenance_secret) -m reg {{secret_form}}
     # The link, {{link_path}}TOKEN: a GET of it (the raw path; any query ignored)
     # for the current token answers {{status}} to {{location}} with the cookie. Anything else under
@@ -241,7 +241,8 @@ def bypass_lines(map_file: str) -> str:
     before, after = behaviour.bypass_cookie(placeholder).split(placeholder)
     set_cookie = f"{before}%[var(txn.maintenance_link)]{after}"
     assert not any(c in set_cookie for c in '"\\$#'), set_cookie
-    return render(HAPROXY_BYPASS, map=map_file, secret_form=quoted(f"^[0-9a-f]{{{2 * hashlib.sha256().digest_size}}}$"),
+    return render(HAPROXY_BYPASS, map=map_file, secret_key=switch.SECRET_KEY, no_secret=switch.NO_SECRET,
+                  secret_form=quoted(f"^[0-9a-f]{{{2 * hashlib.sha256().digest_size}}}$"),
                   link_path=behaviour.BYPASS_PATH,
                   token_field=str(behaviour.BYPASS_PATH.count("/") + 1),
                   link_form=quoted(f"^{re.escape(behaviour.BYPASS_PATH)}{behaviour.TOKEN_FORM}$"),
