@@ -211,7 +211,9 @@ def test_planned_maintenance_rows(rig, phase):
     rows = [r for r in ROWS if r.phase == phase]
     tokens = enter_phase(rig, phase)
     try:
-        failures = {r.name: found for r in rows if (found := judge(r, ask_row(rig, r, tokens), tokens, PAGE))}
+        everyone = rig.send("GET", "/account")
+        assert everyone.status == 503 and everyone.body == PAGE or phase == "off", everyone
+        failures = {r.name: found for r in rows if (found := judge(r, ask_row(rig, r, tokens), tokens, everyone))}
         leaked = cookie_reached_endpoint(rig.preview, tokens)
     finally:
         rig.switch(False)

@@ -9,6 +9,7 @@ import re
 import secrets
 
 from ..core.errors import UserError
+from ..switch import bypass
 from ..switch import proxy as switch
 from . import behaviour
 from .common import SYSTEM_CA_BUNDLES, check_path, comment_lines, render, system_ca_bundle, system_nameservers
@@ -221,8 +222,8 @@ NGINX_SWITCH_SERVER = """\
     if ($maintenance_gate = "") {
         set $maintenance_link_{{id}} "";
     }
-    # add_header at this level, so that the 303 carries them, and a location of yours with
-    # its own add_header still gets neither (nor would it get the link).
+    # The link's 303 (location /) carries these; every other answer none (empty values). At
+    # this level, not in location /, where they would hide your server-level add_header lines.
     add_header Set-Cookie $maintenance_link_cookie_{{id}} always;
     add_header Cache-Control $maintenance_link_cache_{{id}} always;
     # Who reaches the app while the switch is on: the allowlist, the bypass cookie naming the
@@ -254,15 +255,10 @@ NGINX_EXEMPT_GATE = """\
     }
 """
 
-# The state directory's folder of the bypass token (switch/proxy.py).
-BYPASS_DIR = "bypass"
-
-
 def quoted(text: str) -> str:
     """``text`` as one quoted nginx word (nginx reads \\\\ as \\ and \\" as ")."""
     assert not any(c in text for c in "\r\n\t"), text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
 
 
 def recipe_id(s: Settings) -> str:
@@ -287,7 +283,7 @@ def nginx_switch(s: Settings, recipe: str) -> dict[str, str]:
                               **bypass_values(s.exempt, recipe)),
         "switch_server": render(NGINX_SWITCH_SERVER, real_ip=real_ip, state_dir=s.state_dir, id=recipe,
                                 state_file=f"{s.state_dir}/{switch.STATE_FILE}",
-                                bypass_dir=f"{s.state_dir}/{BYPASS_DIR}",
+                                bypass_dir=f"{s.state_dir}/{bypass.DIRECTORY}",
                                 exempt_gate=render(NGINX_EXEMPT_GATE, id=recipe) if s.exempt else ""),
         "switch_location": render(NGINX_SWITCH_LOCATION, id=recipe, link_status=str(behaviour.BYPASS_STATUS),
                                   link_location=behaviour.BYPASS_LOCATION),

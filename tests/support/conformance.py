@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
 import secrets
 import shutil
 import socket
@@ -163,8 +162,12 @@ def enter_phase(rig: Rig, phase: str) -> dict[str, str]:
     return {**tokens, "revoked": first}
 
 
-def judge(row: Row, answer: Answer, tokens: dict[str, str], page: bytes) -> list[str]:
-    """What in `answer` breaks what `row` expects."""
+def header_names(answer: Answer) -> list[str]:
+    return sorted(k.lower() for k in answer.headers if k.lower() != "date")
+
+
+def judge(row: Row, answer: Answer, tokens: dict[str, str], page: Answer) -> list[str]:
+    """What in `answer` breaks what `row` expects; `page` is what everyone gets (a GET)."""
     found = []
     cookies = answer.headers.get_all("Set-Cookie") or []
     if row.expect == "link":
@@ -183,8 +186,10 @@ def judge(row: Row, answer: Answer, tokens: dict[str, str], page: bytes) -> list
     if row.expect == "page":
         if answer.status != 503:
             found.append(f"status {answer.status}" + (" (the app)" if APP_MARKER.encode() in answer.body else ""))
-        if answer.body != (b"" if row.method == "HEAD" else page):
+        if answer.body != (b"" if row.method == "HEAD" else page.body):
             found.append(f"not the page: {answer.body[:80]!r}")
+        if header_names(answer) != header_names(page):
+            found.append(f"other headers than everyone's: {header_names(answer)} != {header_names(page)}")
     return found
 
 
@@ -219,6 +224,11 @@ class Rig:
         assert out.returncode == 0, out.stderr
         return out.stdout
 
+    @staticmethod
+    def exempt_options() -> list[str]:
+        """proxy-config's options for the rig's exempt paths (EXEMPT)."""
+        return [f"--exempt={p}" for p in EXEMPT]
+
     def start(self) -> Rig:
         self.app.start()
         self.proxy.start()
@@ -247,25 +257,14 @@ class Rig:
         wait_until(app_answers, 15, f"{self.name}: the app through the proxy", interval=0.05)
 
     def switch(self, on: bool, secret: bool = False) -> str | None:
-        """The switch on (with a new bypass token: returned) or off."""
-        out = cli("switch", "on" if on else "off", "--kind", self.name, "--state-dir", str(self.state_dir))
+        """The switch on (with --secret: a new bypass token, returned) or off, as an operator
+        turns it: `switch on|off --kind K --state-dir D [--secret] --json`."""
+        out = cli("switch", "on" if on else "off", "--kind", self.name, "--state-dir", str(self.state_dir),
+                  *(["--secret"] if on and secret else []), "--json")
         assert out.returncode == 0, out.stderr
-        return self.hand_made_secret(on and secret)
-
-    def hand_made_secret(self, secret: bool) -> str | None:
-        """Until `switch on --secret` lands: the state directory's bypass folder as the contract
-        lays it out (DIR/bypass/ 0711, holding one empty 0644 file named by the token)."""
-        folder = self.state_dir / "bypass"
-        folder.mkdir(mode=0o711, exist_ok=True)
-        os.chmod(folder, 0o711)
-        for old in folder.iterdir():
-            old.unlink()
-        if not secret:
-            return None
-        token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
-        (folder / token).touch(mode=0o644)
-        os.chmod(folder / token, 0o644)
-        return token
+        path = json.loads(out.stdout).get("bypass_path")
+        assert (path is not None) == (on and secret), out.stdout
+        return path.removeprefix(behaviour.BYPASS_PATH) if path else None
 
     def visitor_headers(self) -> dict[str, str]:
         """Headers every visitor's request carries at this proxy (none but Host, here)."""
@@ -297,7 +296,7 @@ class NginxRig(Rig):
             "nginx", "--standalone", "--app", self.app.address, "--listen", f"{LOOPBACK}:{self.port}",
             "--endpoint-address", f"{LOOPBACK}:{preview.port}", "--ca-file", str(preview.ca),
             "--resolver", LOOPBACK, "--read-timeout", READ_TIMEOUT, "--state-dir", str(self.state_dir),
-            *(f"--exempt={p}" for p in EXEMPT))
+            *self.exempt_options())
         assert cli("switch", "install", "--kind", "nginx", "--state-dir", str(self.state_dir)).returncode == 0
         self.proxy = ProxyProcess("nginx", config, self.workdir, self.port)
 
