@@ -1,9 +1,10 @@
 """Planned maintenance at HAProxy (issue 20): the secret bypass link and its cookie, and exempt
 paths, proved with the real HAProxy, the app of proxy_harness and `preview --tls` as the endpoint.
 
-The token's hash reaches the running HAProxy through its runtime API (`set map DIR/maintenance.map
-bypass HEX`), never by a reload: HAProxy runs once for the whole module. Requests go out with
-http.client, which sends the request target as written (requests/urllib3 resolve dot segments).
+`switch on --secret` puts the token's hash into the running HAProxy through its runtime API
+(`set map DIR/maintenance.map bypass HEX`), never by a reload: HAProxy runs once for the whole
+module (but for the restart test). Requests go out with http.client, which sends the request
+target as written (requests/urllib3 resolve dot segments).
 
 Locally a missing HAProxy skips with the reason; with CI=true it fails.
 """
@@ -14,10 +15,10 @@ import hashlib
 import http.client
 import json
 import secrets
+import socket
 from dataclasses import dataclass
 
 import pytest
-from support.conformance import haproxy_runtime_api, haproxy_set_secret
 from support.proxy_harness import (
     APP_MARKER,
     ENDPOINT,
@@ -95,16 +96,34 @@ class BypassRig:
         self.proxy.stop()
         self.app.stop()
 
-    def switch(self, on: bool) -> None:
-        out = cli("switch", "on" if on else "off", "--kind", "haproxy", "--state-dir", str(self.state_dir))
+    def switch(self, on: bool, secret: bool = False) -> str | None:
+        """`switch on|off [--secret] --json`; the new token with --secret."""
+        out = cli("switch", "on" if on else "off", "--kind", "haproxy", "--state-dir", str(self.state_dir),
+                  *(["--secret"] if secret else []), "--json")
         assert out.returncode == 0, out.stderr
+        path = json.loads(out.stdout).get("bypass_path")
+        assert (path is not None) == secret, out.stdout
+        return path.removeprefix(behaviour.BYPASS_PATH) if path else None
 
     def runtime_api(self, line: str) -> str:
-        return haproxy_runtime_api(self.state_dir, line)
+        """One command on the running HAProxy's runtime API (as switch/proxy.py sends them)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(self.socket)
+            s.sendall(line.encode() + b"\n")
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
 
-    def set_secret(self, token: str | None) -> None:
-        """What `switch on --secret` does at HAProxy: the map's bypass key, live (no reload)."""
-        haproxy_set_secret(self.state_dir, token)
+    def map_entry(self, key: str, value: str | None) -> None:
+        """Set (None: delete) one key of the running HAProxy's switch map, by hand."""
+        if value is None:
+            self.runtime_api(f"del map {self.map} {key}")
+        elif "not found" in self.runtime_api(f"set map {self.map} {key} {value}").lower():
+            self.runtime_api(f"add map {self.map} {key} {value}")
+        shown = [ln.split()[1:] for ln in self.runtime_api(f"show map {self.map}").splitlines()]
+        assert ([key, value] in shown) if value else all(s[:1] != [key] for s in shown), shown
 
     def ask(self, target: str, method: str = "GET", headers: dict[str, str] | None = None) -> Answer:
         conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=15)
@@ -133,12 +152,8 @@ def rig(tmp_path_factory):
 
 @pytest.fixture
 def on(rig):
-    """The switch on with a fresh secret; off, with no secret, afterwards."""
-    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
-    rig.switch(True)
-    rig.set_secret(token)
-    yield token
-    rig.set_secret(None)
+    """The switch on with a fresh secret; off (no secret) afterwards."""
+    yield rig.switch(True, secret=True)
     rig.switch(False)
 
 
@@ -168,15 +183,17 @@ def test_the_link_sets_the_cookie_and_the_cookie_reaches_the_app(rig, on):
 
 def test_a_new_secret_revokes_the_old_link_and_cookie_live(rig, on):
     assert rig.ask("/", headers=cookie(on)).app
-    new = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
-    rig.set_secret(new)  # the runtime API only: no reload
+    pid, loads = rig.proxy.proc.pid, rig.proxy.output().count("Loading success")
+    new = rig.switch(True, secret=True)  # the runtime API only: no reload
+    assert new and new != on
     assert rig.ask("/", headers=cookie(on)).page
     assert rig.ask(link(on)).page
     assert rig.ask("/", headers=cookie(new)).app
     assert rig.ask(link(new)).status == behaviour.BYPASS_STATUS
-    rig.set_secret(None)  # `switch on` without --secret: no link at all
+    assert rig.switch(True) is None  # `switch on` without --secret: no link at all
     assert rig.ask("/", headers=cookie(new)).page
     assert rig.ask(link(new)).page
+    assert (rig.proxy.proc.pid, rig.proxy.output().count("Loading success")) == (pid, loads), "no reload"
 
 
 def test_refused_links_and_cookies_get_exactly_the_page(rig, on):
@@ -201,21 +218,19 @@ def test_refused_links_and_cookies_get_exactly_the_page(rig, on):
 
 
 def test_no_secret_opens_nothing(rig):
-    """No bypass key in the loaded map (the default, none), then `bypass none`: no token and no
-    value opens the door."""
+    """`switch on` without --secret (the map's `bypass none`), then no bypass key at all in the
+    loaded map (its default, none): no token and no value opens the door."""
     token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
     rig.switch(True)
     try:
-        rig.runtime_api(f"del map {rig.map} bypass")
-        assert "bypass" not in rig.runtime_api(f"show map {rig.map}")
-        for _ in ("missing", "none"):
+        for missing in (False, True):
+            if missing:
+                rig.map_entry(switch.SECRET_KEY, None)
             assert rig.ask(link(token)).page
             assert rig.ask("/", headers=cookie(token)).page
-            assert rig.ask("/", headers=cookie("none")).page
-            assert rig.ask(link("none")).page
-            rig.set_secret(None)
+            assert rig.ask("/", headers=cookie(switch.NO_SECRET)).page
+            assert rig.ask(link(switch.NO_SECRET)).page
     finally:
-        rig.set_secret(None)
         rig.switch(False)
 
 
@@ -240,10 +255,12 @@ def test_exempt_paths_reach_the_app_as_sent_and_the_attacks_get_the_page(rig, on
 
 
 def test_switch_off_the_link_path_is_an_ordinary_path(rig):
-    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
-    rig.switch(True)
-    rig.set_secret(token)
-    rig.switch(False)  # the lead's `switch off` also revokes the secret; the recipe must not need it
+    """Off, the link's path is the app's, even with the token's hash left in the map (`switch
+    off` removes it; the recipe does not depend on that)."""
+    token = rig.switch(True, secret=True)
+    assert token
+    rig.switch(False)
+    rig.map_entry(switch.SECRET_KEY, hashlib.sha256(token.encode()).hexdigest())
     try:
         # ...and HAProxy passes every target on as sent: no decoding, no dot segments resolved.
         # (Not shown with `//x`: the test app, Python's http.server, collapses a leading `//`.)
@@ -252,15 +269,16 @@ def test_switch_off_the_link_path_is_an_ordinary_path(rig):
             answer = rig.ask(target)
             assert answer.app and answer.app_path == target, target
             assert answer.headers.get("Set-Cookie") is None
+        assert rig.ask("/", headers=cookie(token)).app
     finally:
-        rig.set_secret(None)
+        rig.switch(False)
 
 
 def test_the_secret_in_the_map_file_is_read_at_start(rig):
-    """A restart reads DIR/maintenance.map again: switch and secret as the file has them."""
-    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
-    rig.switch(True)
-    rig.set_secret(token)
+    """A restart reads DIR/maintenance.map again (as `switch on --secret` wrote it): the switch
+    and the secret as the file has them."""
+    token = rig.switch(True, secret=True)
+    assert token
     try:
         rig.proxy.stop()
         rig.proxy.start()
@@ -268,7 +286,6 @@ def test_the_secret_in_the_map_file_is_read_at_start(rig):
         assert rig.ask("/", headers=cookie(token)).app
         assert rig.ask("/").page
     finally:
-        rig.set_secret(None)
         rig.switch(False)
 
 

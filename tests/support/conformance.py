@@ -9,24 +9,20 @@ Adding a proxy to the matrix means adding one class here and naming it in RIGS.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
 import requests
 
 from scripts.proxies import behaviour
 from scripts.proxies.cloudflare import wrangler_toml
-from scripts.switch import proxy as switch
 from support.proxy_harness import (
     APP_MARKER,
     ENDPOINT,
@@ -312,45 +308,10 @@ class HAProxyRig(Rig):
             "haproxy", "--app", self.app.address, "--listen", f"{LOOPBACK}:{self.port}",
             "--endpoint-address", f"{LOOPBACK}:{preview.port}", "--ca-file", str(preview.ca),
             "--resolver", LOOPBACK, "--read-timeout", READ_TIMEOUT, "--health-path", "/health",
-            "--state-dir", str(self.state_dir), "--lua-file", lua, *(f"--exempt={p}" for p in EXEMPT))
+            "--state-dir", str(self.state_dir), "--lua-file", lua, *self.exempt_options())
         out = cli("switch", "install", "--kind", "haproxy", "--state-dir", str(self.state_dir), "--lua-file", lua)
         assert out.returncode == 0, out.stderr
         self.proxy = ProxyProcess("haproxy", config, self.workdir, self.port)
-
-    def hand_made_secret(self, secret: bool) -> str | None:
-        """Until `switch on --secret` lands: what it does at HAProxy (the map's bypass key)."""
-        token = secrets.token_urlsafe(behaviour.TOKEN_BYTES) if secret else None
-        haproxy_set_secret(self.state_dir, token)
-        return token
-
-
-def haproxy_runtime_api(state_dir: Path, line: str) -> str:
-    """One command on the runtime API of the HAProxy whose switch is in `state_dir`."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(5)
-        s.connect(switch.haproxy_socket(str(state_dir)))
-        s.sendall(line.encode() + b"\n")
-        chunks = []
-        while chunk := s.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks).decode()
-
-
-def haproxy_set_secret(state_dir: Path, token: str | None) -> None:
-    """What `switch on --secret` (token) and `switch on|off` (None) do at HAProxy, as the contract
-    lays it out: DIR/maintenance.map's line `bypass <sha256 hex>` or `bypass none` (read at start),
-    and the running HAProxy's entry through the runtime API (`set map`, or `add map` when the
-    loaded map lacks the key): no reload."""
-    value = hashlib.sha256(token.encode()).hexdigest() if token else "none"
-    path = state_dir / switch.HAPROXY_MAP
-    lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("bypass ")]
-    path.write_text("\n".join([*lines, f"bypass {value}"]) + "\n")
-    map_file = switch.haproxy_map(str(state_dir))
-    answer = haproxy_runtime_api(state_dir, f"set map {map_file} bypass {value}")
-    if "not found" in answer.lower():
-        answer = haproxy_runtime_api(state_dir, f"add map {map_file} bypass {value}")
-    shown = haproxy_runtime_api(state_dir, f"show map {map_file}")
-    assert any(ln.split()[1:] == ["bypass", value] for ln in shown.splitlines()), (answer, shown)
 
 
 class CaddyRig(Rig):
