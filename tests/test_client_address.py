@@ -117,6 +117,21 @@ def test_proxies_follow_the_rule(proxy, vector, request):
     assert ask(port, vector.connection, vector.forwarded_for) is vector.allowlisted
 
 
+# Headers other than X-Forwarded-For that name a client: no recipe reads them, from anyone.
+OTHER_CLIENT_HEADERS = [{"Forwarded": f"for={rule.OFFICE}"}, {"Forwarded": f'for="[{rule.VPN}]"'},
+                        {"X-Real-IP": rule.OFFICE}, {"True-Client-IP": rule.OFFICE},
+                        {"CF-Connecting-IP": rule.OFFICE}, {"X-Client-IP": rule.OFFICE}]
+
+
+@pytest.mark.parametrize("headers", OTHER_CLIENT_HEADERS, ids=lambda h: next(iter(h.items()))[0])
+@pytest.mark.parametrize("source", [rule.PUBLIC, rule.BALANCER])
+def test_no_other_header_names_the_client(proxy, source, headers):
+    """From the public, or from a trusted balancer without X-Forwarded-For (then the balancer
+    itself is the client, and it is not allowlisted): the page."""
+    _, port, _ = proxy
+    assert ask(port, source, None, headers) is False
+
+
 def edge_named(vector: rule.Vector) -> str | None:
     """The client address the edge (Cloudflare, CloudFront) names for this vector, or None when
     the vector is about trusted proxies' X-Forwarded-For, which the edge does not have."""

@@ -215,6 +215,10 @@ def test_a_load_balancer_speaking_the_proxy_protocol(kind, request):
         assert raw_ask(port, BALANCER, office) == "app-200"
         assert raw_ask(port, BALANCER, vpn) == "app-200"
         assert raw_ask(port, BALANCER, stranger) == "maintenance-503"
+        # ::ffff:a.b.c.d is a.b.c.d; UNKNOWN names nobody (the balancer itself, not allowlisted).
+        mapped = f"PROXY TCP6 ::ffff:{OFFICE} ::1 40000 {port}\r\n".encode()
+        assert raw_ask(port, BALANCER, mapped) == "app-200"
+        assert raw_ask(port, BALANCER, b"PROXY UNKNOWN\r\n") == "maintenance-503"
         spoofed = raw_ask(port, PUBLIC, office)
         assert spoofed == ("maintenance-503" if kind == "nginx" else "status:400"), spoofed
         # Without a header: nginx expects one on every connection; HAProxy only from the balancer.

@@ -20,7 +20,7 @@ from ..core.console import emit_result, info
 from ..core.errors import ExitCode, UserError
 from ..proxies import caddy
 from ..proxies.common import haproxy_service_in_config, switch_in_config
-from ..switch import bypass
+from ..switch import bypass, edge_value
 from ..switch import edge as edge_switch
 from ..switch import proxy as switch
 from ._args import add_debug_argument, add_region_profile_arguments
@@ -309,7 +309,10 @@ def edge_switch_from(args: argparse.Namespace, now: float) -> tuple[edge_switch.
 
 
 def stamp(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    moment = edge_value.instant(text)  # as the functions read it (year 0000 too)
+    if moment is None:
+        raise ValueError(f"not a UTC time: {text!r}")
+    return moment
 
 
 def utc(now: float) -> str:

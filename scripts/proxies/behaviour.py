@@ -169,11 +169,17 @@ PROXY_NAMES = {"nginx": "nginx", "haproxy": "HAProxy 2.6", "caddy": "Caddy 2.6",
 # PATCH, DELETE); "unlisted-header" for a request header of a name the recipe cannot know.
 HAPROXY_OWN_504 = ("HAProxy 2.6 answers its own 504 when the app does not answer in time, and runs no "
                    "rule on its own errors that could ask the endpoint instead")
-HAPROXY_RESET = ("HAProxy 2.6 retries no request whose connection the app reset after taking it (the "
-                 "app may have acted on it), whatever its method: the visitor gets HAProxy's own 502")
+# Measured with HAProxy 2.6.12 (the runtime API's retry counters): a GET whose connection the
+# app reset is sent to the app 4 times, a POST once.
+HAPROXY_RESET_SAFE = ("HAProxy 2.6 retries such a request on the app itself (a reset is no connection "
+                      "failure: the app is not marked down), which resets it again; after the last retry "
+                      "the visitor gets HAProxy's own 502, and no rule runs on it that could ask the endpoint")
+HAPROXY_RESET_UNSAFE = ("the recipe has HAProxy re-send no request the app may have acted on, and HAProxy 2.6 "
+                        "runs no rule on its own errors that could ask the endpoint instead: the visitor gets "
+                        "HAProxy's own 502")
 LIMITS: dict[tuple[str, str], str] = {
-    ("haproxy", "reset/safe"): HAPROXY_RESET,
-    ("haproxy", "reset/unsafe"): HAPROXY_RESET,
+    ("haproxy", "reset/safe"): HAPROXY_RESET_SAFE,
+    ("haproxy", "reset/unsafe"): HAPROXY_RESET_UNSAFE,
     ("haproxy", "hung/safe"): HAPROXY_OWN_504,
     ("haproxy", "hung/unsafe"): HAPROXY_OWN_504,
     ("caddy", "unlisted-header"): (

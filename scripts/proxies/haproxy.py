@@ -35,6 +35,12 @@ global
 defaults
     mode http
     log global
+    # The app's connect timeout (--connect-timeout; the endpoint's backend has its own). It also
+    # sets HAProxy's turn-around before a retry after a refused connection: min(1 s, this), even
+    # when the retry goes to the backup (HAProxy 2.6 to 3.x, whenever the backend has at most
+    # one server up; https://docs.haproxy.org/2.6/configuration.html#4.2-retries). So the first
+    # request after the app dies gets the page after about 1 s with the default 3s, 0.1 s with
+    # 100ms; but then a connection to the app slower than that (a lost SYN) marks it down too.
     timeout connect {{connect_timeout}}
     timeout client 30s
     # An app that accepts a request but does not answer in time gets HAProxy's 504, not the
@@ -47,9 +53,9 @@ defaults
     retries 3
     retry-on conn-failure empty-response
     # ...and every retry may go to another server: once the app is marked down (at its first
-    # connection error, see `observe` below), that is the backup, the endpoint's service, with
-    # no turn-around delay. So the requests a crash interrupts already get the page (but see the
-    # backend for those the app was holding).
+    # connection error, see `observe` below), that is the backup, the endpoint's service (after
+    # the turn-around above). So the requests a crash interrupts already get the page (but see
+    # the backend for those the app was holding).
     option redispatch 1
     # A new connection to the server for each request. Measured with HAProxy 2.6: with
     # server-side keep-alive, some requests redispatched to the backup went out with no SNI
@@ -83,6 +89,10 @@ backend maintenance_failover_app
     # on a kept-alive one HAProxy closes it without a response (and without a log line), leaving
     # the retry to the client. Retrying them here could replay a POST to a live app.
     http-request disable-l7-retry unless { method GET HEAD OPTIONS }
+    # HAProxy re-sends a request only if it had all of it when it first sent it: a GET, HEAD or
+    # OPTIONS with a body waits for its body first, or a crash could not be retried. As long as
+    # for the headers (`timeout http-request`); a body still incomplete then gets HAProxy's 408.
+    http-request wait-for-body time 10s if { method GET HEAD OPTIONS }
     # Health checks on the app, every 2 s (every 0.5 s while it is failing or down): marked
     # down after 2 failed checks, up again after 2 good ones (about 1 s after it is back).
     option httpchk
@@ -129,6 +139,8 @@ frontend maintenance_endpoint_relay
 backend maintenance_endpoint
     # The endpoint only, never the app (not even if the endpoint fails). It only ever gets the
     # service's bodiless GET and HEAD requests, which may be retried.
+    # Its own connect timeout, whatever the app's (--connect-timeout).
+    timeout connect {{endpoint_connect_timeout}}
     # Host = the server's name: the endpoint's CloudFront domain, which CloudFront requires.
     http-send-name-header Host
     # The endpoint's 503, Retry-After, Cache-Control: no-store, security headers and page reach
@@ -342,6 +354,7 @@ def config(s: Settings) -> str:
         listen="\n".join(f"    bind {v if ':' in v else ':' + v}" for v in s.listens),
         resolver_lines=lines, resolver_comment=comment_lines(f"Name servers: {resolver_origin}."),
         health_path=s.health_path, connect_timeout=s.connect_timeout, read_timeout=s.read_timeout,
+        endpoint_connect_timeout=behaviour.ENDPOINT_CONNECT_TIMEOUT,
         service=service, relay=relay, service_server=SERVICE_SERVER,
         lua_file=s.lua_file or switch.DEFAULT_HAPROXY_SERVICE,
         install_command=install_command,

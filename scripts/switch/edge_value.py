@@ -48,7 +48,10 @@ def lets_through(entry) -> bool:
         address = ipaddress.ip_address(m.group(1))
     except ValueError:
         return False
-    return int(m.group(2)) <= address.max_prefixlen
+    prefix = int(m.group(2))
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return 96 <= prefix <= 128  # words(): ::ffff:a.b.c.d/N is a.b.c.d/(N - 96)
+    return prefix <= address.max_prefixlen
 
 
 def exempts(path) -> bool:
@@ -61,13 +64,23 @@ def is_secret(value) -> bool:
     return isinstance(value, str) and _SECRET.fullmatch(value) is not None
 
 
-def counts_down(until) -> bool:
-    """Whether the functions read this start or end time (a real UTC time in the one format;
-    else it limits nothing)."""
-    if not isinstance(until, str) or not _UNTIL.fullmatch(until):
-        return False
+def instant(text) -> float | None:
+    """at(): the time (seconds since the epoch) of a real UTC time in the one format, or None.
+    Date.parse reads year 0000 (1 BC, a leap year), which Python's datetime does not: it is
+    read as 2000, the same place in the 400-year Gregorian cycle, and moved back 2000 years."""
+    if not isinstance(text, str) or not _UNTIL.fullmatch(text):
+        return None
+    back = 0 if text[:4] != "0000" else 5 * _CYCLE_SECONDS
     try:
-        datetime.datetime.strptime(until, "%Y-%m-%dT%H:%M:%SZ")
+        moment = datetime.datetime.strptime(("2000" + text[4:]) if back else text, "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
-        return False
-    return True
+        return None
+    return moment.replace(tzinfo=datetime.UTC).timestamp() - back
+
+
+_CYCLE_SECONDS = 146097 * 86400  # 400 Gregorian years
+
+
+def counts_down(until) -> bool:
+    """Whether the functions read this start or end time (else it limits nothing)."""
+    return instant(until) is not None
