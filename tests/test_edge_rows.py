@@ -19,6 +19,7 @@ from support.conformance import EXEMPT, PHASES, ROWS, Row
 from test_function import door_cases, door_request, gets_the_page, is_generated_503, passes_to_the_app
 
 from scripts.proxies import behaviour
+from scripts.switch import bypass
 from scripts.switch import edge as edge_switch
 
 EDGE_DIFFERS = {r.name: "page" for r in ROWS if r.phase == "off" and r.target.startswith(behaviour.BYPASS_PATH)}
@@ -34,7 +35,7 @@ def tokens() -> dict[str, str]:
 def stored(phase: str, token: str) -> str:
     if phase == "off":
         return edge_switch.encode(edge_switch.OFF)
-    secret = edge_switch.token_hash(token) if phase == "secret" else None
+    secret = bypass.token_hash(token) if phase == "secret" else None
     return edge_switch.encode(edge_switch.Switch(on=True, exempt=EXEMPT, secret=secret))
 
 
