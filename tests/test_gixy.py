@@ -28,6 +28,8 @@ AXES = {
     "trusted_proxies": (None, ["10.0.0.0/8"]),
     "proxy_protocol": (False, True),
     "endpoint_address": (None, "127.0.0.1:8443"),
+    # Quoting: the grammar lets ' $ ( ) * through (behaviour.exempt_regex).
+    "exempt": (None, ["/healthz", "/o'k$(x)*/a,b=c"]),
 }
 
 
@@ -46,7 +48,7 @@ def variants() -> list[str]:
     out = []
     for values in itertools.product(*AXES.values()):
         options = dict(zip(AXES, values, strict=True))
-        if (options["allow"] or options["trusted_proxies"]) and not options["state_dir"]:
+        if (options["allow"] or options["trusted_proxies"] or options["exempt"]) and not options["state_dir"]:
             continue
         if options["proxy_protocol"] and not options["trusted_proxies"]:
             continue

@@ -5,8 +5,11 @@ switch (switch/proxy.py for the state directory, docs/switch.md)."""
 from __future__ import annotations
 
 import hashlib
+import re
+import secrets
 
 from ..core.errors import UserError
+from ..switch import bypass
 from ..switch import proxy as switch
 from . import behaviour
 from .common import SYSTEM_CA_BUNDLES, check_path, comment_lines, render, system_ca_bundle, system_nameservers
@@ -150,6 +153,36 @@ map "$maintenance_allowed_{{id}}$maintenance_trusted_{{id}}$maintenance_plain_{{
     default 0;
 }
 
+# The secret bypass link and its cookie (docs/switch.md#bypass-link). Both match the request
+# target as the visitor sent it ($request_uri, raw) and keep a value only if it has the one form
+# of a token, so it is safe in a file name; an empty value names the directory, not a file.
+map "$request_method $request_uri" $maintenance_link_token_{{id}} {
+    {{link_regex}} $1;
+    default "";
+}
+map $cookie_{{cookie}} $maintenance_token_{{id}} {
+    {{cookie_regex}} $1;
+    default "";
+}
+# The link's answer (only when honoured; an empty value adds no header).
+map $maintenance_link_{{id}} $maintenance_link_cookie_{{id}} {
+    "" "";
+    default "{{cookie_before}}$maintenance_link_{{id}}{{cookie_after}}";
+}
+map $maintenance_link_{{id}} $maintenance_link_cache_{{id}} {
+    "" "";
+    default "no-store";
+}
+{{exempt_map}}
+"""
+
+# Exempt paths (docs/switch.md#exempt-paths): the request target as sent ($request_uri: never
+# decoded, dot segments and '//' kept), by behaviour.exempt_regex.
+NGINX_EXEMPT_MAP = """\
+map $request_uri $maintenance_exempt_{{id}} {
+    {{exempt_regex}} 1;
+    default 0;
+}
 """
 
 NGINX_REAL_IP = """\
@@ -177,21 +210,55 @@ NGINX_SWITCH_SERVER = """\
     # directory {{state_dir}} and its parents.
     open_file_cache off;
     set $maintenance_gate "";
+    set $maintenance_link_{{id}} "";
     if (-f "{{state_file}}") {
         set $maintenance_gate on;
     }
+    # A GET of the bypass link naming the current token (the one file in {{bypass_dir}}/)
+    # while the switch is on: 303 to / with the cookie (location / below).
+    if (-f "{{bypass_dir}}/$maintenance_link_token_{{id}}") {
+        set $maintenance_link_{{id}} $maintenance_link_token_{{id}};
+    }
+    if ($maintenance_gate = "") {
+        set $maintenance_link_{{id}} "";
+    }
+    # The link's 303 (location /) carries these; every other answer none (empty values). At
+    # this level, not in location /, where they would hide your server-level add_header lines.
+    add_header Set-Cookie $maintenance_link_cookie_{{id}} always;
+    add_header Cache-Control $maintenance_link_cache_{{id}} always;
+    # Who reaches the app while the switch is on: the allowlist, the bypass cookie naming the
+    # current token, the exempt paths.
     if ($maintenance_bypass_{{id}}) {
         set $maintenance_gate "";
     }
-"""
+    if (-f "{{bypass_dir}}/$maintenance_token_{{id}}") {
+        set $maintenance_gate "";
+    }
+{{exempt_gate}}"""
 
 NGINX_SWITCH_LOCATION = """\
+        # The bypass link honoured: to / (as is: no scheme or host of nginx's making).
+        absolute_redirect off;
+        if ($maintenance_link_{{id}}) {
+            return {{link_status}} {{link_location}};
+        }
         # Switch on and the client not allowlisted: the endpoint's answer, through error_page 503
         # below (the request body is read and dropped here, never sent on).
         if ($maintenance_gate) {
             return 503;
         }
 """
+
+NGINX_EXEMPT_GATE = """\
+    if ($maintenance_exempt_{{id}}) {
+        set $maintenance_gate "";
+    }
+"""
+
+def quoted(text: str) -> str:
+    """``text`` as one quoted nginx word (nginx reads \\\\ as \\ and \\" as ")."""
+    assert not any(c in text for c in "\r\n\t"), text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def recipe_id(s: Settings) -> str:
@@ -200,23 +267,42 @@ def recipe_id(s: Settings) -> str:
     return hashlib.sha256(seen.encode()).hexdigest()[:8]
 
 
-def nginx_switch(state_dir: str | None, allow: list[str], trusted: list[str], proxy_protocol: bool,
-                 recipe: str) -> dict[str, str]:
+def nginx_switch(s: Settings, recipe: str) -> dict[str, str]:
     """Placeholder values of NGINX_TEMPLATE for the switch ('' each without --state-dir)."""
-    if state_dir is None:
+    if s.state_dir is None:
         return {"switch_http": "", "switch_server": "", "switch_location": ""}
+    trusted, proxy_protocol = s.trusted_proxies, s.proxy_protocol
     real_ip = ""
     if trusted:
         real_ip = render(NGINX_PROXY_PROTOCOL if proxy_protocol else NGINX_REAL_IP,
                          trusted_lines="\n".join(f"    set_real_ip_from {c};" for c in trusted))
-    allow_lines = "".join(f"    {c} 1;\n" for c in allow) or "    # (no --allow: nobody bypasses the switch)\n"
-    state_file = f"{state_dir}/{switch.STATE_FILE}"
+    allow_lines = "".join(f"    {c} 1;\n" for c in s.allow) or "    # (no --allow: nobody bypasses the switch)\n"
     return {
         "switch_http": render(NGINX_SWITCH_HTTP, allow_lines=allow_lines, id=recipe,
-                              trusted_lines="".join(f"    {c} 1;\n" for c in ([] if proxy_protocol else trusted))),
-        "switch_server": render(NGINX_SWITCH_SERVER, real_ip=real_ip, state_file=state_file, state_dir=state_dir,
-                                id=recipe),
-        "switch_location": NGINX_SWITCH_LOCATION,
+                              trusted_lines="".join(f"    {c} 1;\n" for c in ([] if proxy_protocol else trusted)),
+                              **bypass_values(s.exempt, recipe)),
+        "switch_server": render(NGINX_SWITCH_SERVER, real_ip=real_ip, state_dir=s.state_dir, id=recipe,
+                                state_file=f"{s.state_dir}/{switch.STATE_FILE}",
+                                bypass_dir=f"{s.state_dir}/{bypass.DIRECTORY}",
+                                exempt_gate=render(NGINX_EXEMPT_GATE, id=recipe) if s.exempt else ""),
+        "switch_location": render(NGINX_SWITCH_LOCATION, id=recipe, link_status=str(behaviour.BYPASS_STATUS),
+                                  link_location=behaviour.BYPASS_LOCATION),
+    }
+
+
+def bypass_values(exempt: list[str], recipe: str) -> dict[str, str]:
+    """Placeholder values of NGINX_SWITCH_HTTP for the bypass link, its cookie and the exempt
+    paths, all from behaviour.py."""
+    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    cookie_before, cookie_after = behaviour.bypass_cookie(token).split(token)
+    link = f"^GET {re.escape(behaviour.BYPASS_PATH)}({behaviour.TOKEN_FORM})(?:[?]|$)"
+    return {
+        "link_regex": quoted("~" + link),
+        "cookie": behaviour.BYPASS_COOKIE,
+        "cookie_regex": quoted(f"~^({behaviour.TOKEN_FORM})$"),
+        "cookie_before": cookie_before, "cookie_after": cookie_after,
+        "exempt_map": render(NGINX_EXEMPT_MAP, id=recipe,
+                             exempt_regex=quoted("~" + behaviour.exempt_regex(exempt))) if exempt else "",
     }
 
 
@@ -241,7 +327,7 @@ def config(s: Settings) -> str:
         NGINX_TEMPLATE,
         app=s.app, endpoint=s.endpoint, endpoint_address=s.endpoint_address,
         listen="\n".join(f"    listen {v}{' proxy_protocol' if s.proxy_protocol else ''};" for v in s.listens),
-        **nginx_switch(s.state_dir, s.allow, s.trusted_proxies, s.proxy_protocol, recipe_id(s)),
+        **nginx_switch(s, recipe_id(s)),
         id=recipe_id(s),
         server_name=f"    server_name {' '.join(s.server_names)};\n" if s.server_names else "",
         resolvers=" ".join(resolvers),
