@@ -1,5 +1,6 @@
-"""The bypass link in a real browser: headless Chromium (Debian `chromium`) through the nginx rig
-of the conformance matrix (app, nginx, `preview --tls --log` as the endpoint, all on loopback).
+"""The bypass link in a real browser: headless Chromium (Debian `chromium`) through the nginx and
+HAProxy rigs of the conformance matrix (app, proxy, `preview --tls --log` as the endpoint, all on
+loopback).
 
 With the switch on and a secret set, profile A opens the link, follows the 303, and from then on
 loads the app; profile B (another --user-data-dir) loads the maintenance page. `switch off` and
@@ -48,11 +49,11 @@ def dump_dom(chromium: str, profile: Path, url: str, env: dict) -> str:
     return out
 
 
-@pytest.fixture
-def rig(tmp_path):
+@pytest.fixture(params=["nginx", "haproxy"])
+def rig(request, tmp_path):
     (tmp_path / "preview").mkdir()
     with running_preview(tmp_path / "preview") as preview:
-        r = started("nginx", preview)
+        r = started(request.param, preview)
         try:
             yield r
         finally:
