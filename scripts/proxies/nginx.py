@@ -153,9 +153,10 @@ map "$maintenance_allowed_{{id}}$maintenance_trusted_{{id}}$maintenance_plain_{{
     default 0;
 }
 
-# The secret bypass link and its cookie (docs/switch.md#bypass-link). Both match the request
-# target as the visitor sent it ($request_uri, raw) and keep a value only if it has the one form
-# of a token, so it is safe in a file name; an empty value names the directory, not a file.
+# The secret bypass link and its cookie (docs/switch.md#bypass-link). The link is matched on the
+# request as the visitor sent it ($request_uri: raw, never decoded); the link's token and the
+# cookie are kept only if of the one form of a token, so they are safe in a file name (an empty
+# value names the directory, which is not a file).
 map "$request_method $request_uri" $maintenance_link_token_{{id}} {
     {{link_regex}} $1;
     default "";
@@ -222,8 +223,11 @@ NGINX_SWITCH_SERVER = """\
     if ($maintenance_gate = "") {
         set $maintenance_link_{{id}} "";
     }
-    # The link's 303 (location /) carries these; every other answer none (empty values). At
-    # this level, not in location /, where they would hide your server-level add_header lines.
+    # The link's 303 (location /) carries these; every other answer none (nginx adds no header
+    # whose value is empty: ngx_http_add_header in src/http/modules/ngx_http_headers_filter_module.c).
+    # At this level, not in location /, where they would hide your server-level add_header lines
+    # (https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header: inherited only
+    # into a level that has none).
     add_header Set-Cookie $maintenance_link_cookie_{{id}} always;
     add_header Cache-Control $maintenance_link_cache_{{id}} always;
     # Who reaches the app while the switch is on: the allowlist, the bypass cookie naming the
@@ -237,7 +241,9 @@ NGINX_SWITCH_SERVER = """\
 {{exempt_gate}}"""
 
 NGINX_SWITCH_LOCATION = """\
-        # The bypass link honoured: to / (as is: no scheme or host of nginx's making).
+        # The bypass link honoured: to / (as is: no scheme or host of nginx's making; only
+        # nginx's own redirects are concerned, not the app's: https://nginx.org/en/docs/http/
+        # ngx_http_core_module.html#absolute_redirect).
         absolute_redirect off;
         if ($maintenance_link_{{id}}) {
             return {{link_status}} {{link_location}};
@@ -254,6 +260,7 @@ NGINX_EXEMPT_GATE = """\
         set $maintenance_gate "";
     }
 """
+
 
 def quoted(text: str) -> str:
     """``text`` as one quoted nginx word (nginx reads \\\\ as \\ and \\" as ")."""
