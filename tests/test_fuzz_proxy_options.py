@@ -79,6 +79,9 @@ class Option:
     quoted: str = ""
 
 
+# The switch's state directory, for the options that need it (HAProxy's checker makes its map).
+STATE_DIR = "/srv/maintenance"
+
 OPTIONS = [
     Option("app", "--app", KINDS, ("127.0.0.1:8080", "app.internal:80", "[::1]:8080",
                                    "10.0.0.5:65535", "app:1"), resolves=True),
@@ -103,9 +106,8 @@ OPTIONS = [
     # The Caddy recipe's timeouts are ms, s or m (inputs.duration_ms).
     Option("connect_timeout", "--connect-timeout", ("caddy",), ("3s", "500ms", "1m", "1440m")),
     Option("read_timeout", "--read-timeout", ("caddy",), ("60s", "1ms", "86400s", "90m")),
-    Option("exempt", "--exempt", ("nginx", "caddy"), ("/healthz", "/webhooks/stripe", "/o'k$(x)*", "/a/b~c!d@e:f=g,h+i&j",
-                                              "/-/_.x"), many=True, needs=(("state_dir", "/srv/maintenance"),),
-           quoted="'$"),
+    Option("exempt", "--exempt", KINDS, ("/healthz", "/webhooks/stripe", "/o'k$(x)*", "/a/b~c!d@e:f=g,h+i&j",
+                                         "/-/_.x"), many=True, needs=(("state_dir", STATE_DIR),), quoted="'$"),
 ]
 
 # Random material: what configurations and shells treat specially, plus the grammar's
@@ -259,6 +261,14 @@ class NginxChecker(Checker):
 class HaproxyChecker(Checker):
     kind, program = "haproxy", "haproxy"
 
+    def place_map(self, text: str) -> str:
+        """The switch's map (HAProxy loads it while checking), under the scratch root."""
+        target = Path(f"{self.workdir}/state{STATE_DIR}/{switch.HAPROXY_MAP}")
+        if not target.exists():
+            target.parent.mkdir(parents=True)
+            target.write_text(f"{switch.MAP_KEY} off\n")
+        return text.replace(f"map({STATE_DIR}/", f"map({self.workdir}/state{STATE_DIR}/")
+
     def check_batch(self, configs):
         # Every recipe loads the endpoint's Lua service: once here, from where `switch install` put it.
         lua = self.workdir / "maintenance-endpoint.lua"
@@ -266,7 +276,7 @@ class HaproxyChecker(Checker):
             lua.write_bytes(switch.SERVICE_SOURCE.read_bytes())
         parts = [f"global\n    lua-load-per-thread {lua}\n"]
         for i, text in enumerate(configs):
-            text = self.place_ca(text)
+            text = self.place_map(self.place_ca(text))
             text = re.sub(r"^\s*lua-load-per-thread \S+$", "", text, flags=re.M)
             for old in ("frontend maintenance_failover", "default_backend maintenance_failover_app",
                         "backend maintenance_failover_app", "resolvers maintenance_dns",

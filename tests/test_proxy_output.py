@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.proxy_harness import ENDPOINT, ROOT, free_port, proxy_config, require_program
+from support.proxy_harness import ENDPOINT, ROOT, cli, free_port, proxy_config, require_program
 
 from scripts.core import files
 from scripts.core.errors import ExitCode
@@ -215,6 +215,20 @@ def test_nginx_accepts_the_switch_with_exempt_paths_that_need_quoting(tmp_path):
                              "--exempt", "/healthz", "--exempt", "/o'k$(x)*/a,b=c@d!e"))
     assert out.returncode == 0, out.stderr
     assert "accepted by nginx -t" in out.stderr and "/o'k" in target.read_text()
+
+
+def test_haproxy_accepts_the_switch_with_exempt_paths_that_need_quoting(tmp_path):
+    """--state-dir (after `switch install`, which writes the map HAProxy loads) with the bypass
+    link and --exempt paths holding ' $ ( ) * & =: haproxy -c accepts it."""
+    require_program("haproxy")
+    state, lua = tmp_path / "state", tmp_path / "maintenance-endpoint.lua"
+    installed = cli("switch", "install", "--kind", "haproxy", "--state-dir", str(state), "--lua-file", str(lua))
+    assert installed.returncode == 0, installed.stderr
+    target = tmp_path / "haproxy.cfg"
+    out = proxy_config(*args("haproxy", target, "--state-dir", str(state), "--lua-file", str(lua),
+                             "--allow", "203.0.113.0/24", "--exempt", "/healthz", "--exempt", "/o'k$(x)*/a,b=c@d!e&f"))
+    assert out.returncode == 0, out.stderr
+    assert "accepted by haproxy -c" in out.stderr and "/o'\\''k" in target.read_text()
 
 
 def test_caddy_accepts_the_switch_with_the_bypass_link_and_exempt_paths(tmp_path):

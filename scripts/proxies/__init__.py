@@ -20,8 +20,6 @@ def generate_config(kind: str, options: ProxyOptions) -> str:
     settings = check_options(kind, options)
     if kind not in RENDERERS:
         raise UserError(f"--kind must be nginx or haproxy, not {kind!r}")
-    if settings.exempt and kind == "haproxy":  # until the HAProxy recipe implements it
-        raise UserError(f"--exempt is not yet supported by --kind {kind}.")
     return RENDERERS[kind](settings)
 
 

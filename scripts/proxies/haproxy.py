@@ -5,6 +5,10 @@ docs/switch.md)."""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
+
 from ..core import inputs
 from ..core.errors import UserError
 from ..switch import proxy as switch
@@ -188,10 +192,10 @@ HAPROXY_SWITCH_FRONTEND = """\
     # copy through the runtime API: it takes effect at the next request. Before the first start:
     #   {{install_command}}
     acl maintenance_on str(maintenance),map({{map}},off) -m str on
-{{allow_acl}}    # While on, clients outside the allowlist get the endpoint's answer: the endpoint's service
-    # asks the endpoint (through the relay below) with a bodiless GET, or HEAD for a HEAD, and
-    # answers with what it got. The client's body is read and dropped, never sent on.
-    http-request use-service lua.maintenance_endpoint if maintenance_on{{unless_allowed}}
+{{allow_acl}}{{bypass_lines}}{{exempt_lines}}    # While on, everyone else gets the endpoint's answer: the endpoint's service asks the
+    # endpoint (through the relay below) with a bodiless GET, or HEAD for a HEAD, and answers
+    # with what it got. The client's body is read and dropped, never sent on.
+    http-request use-service lua.maintenance_endpoint if maintenance_on !{ var(txn.maintenance_bypass) -m bool }
 """
 
 HAPROXY_ALLOW = """\
@@ -202,6 +206,66 @@ HAPROXY_ALLOW = """\
     acl maintenance_ipv4 src ::ffff:0.0.0.0/96
     http-request set-var(txn.maintenance_bypass) bool(true) if maintenance_allowed maintenance_ipv4 !{ var(txn.maintenance_no_client) -m bool }
 {{allow_ipv6}}"""
+
+
+# The secret bypass link and its cookie (behaviour.py, docs/switch.md#bypass-link). Sample fetches
+# and converters as HAProxy 2.6 documents them (and later releases keep):
+# https://docs.haproxy.org/2.6/configuration.html#7.3.1 (map, sha2, hex, lower, strcmp, field) and
+# https://docs.haproxy.org/2.6/configuration.html#4.2-http-request%20return (return ... hdr).
+HAPROXY_BYPASS = """\
+    # The secret bypass link and its cookie. The map's "{{secret_key}}" key holds the SHA-256
+    # (lowercase hex) of the token `switch on --secret` made, "{{no_secret}}" without one; `switch`
+    # sets it through the runtime API like the switch. Only a SHA-256 in hex counts: "{{no_secret}}",
+    # or anything else, opens nothing. A value is hashed only after it has the token's form.
+    http-request set-var(txn.maintenance_secret) str({{secret_key}}),map({{map}},{{no_secret}}) if maintenance_on
+    acl maintenance_secret var(txn.maintenance_secret) -m reg {{secret_form}}
+    # The link, {{link_path}}TOKEN: a GET of it (the raw path; any query ignored)
+    # for the current token answers {{status}} to {{location}} with the cookie. Anything else under
+    # that path gets the endpoint's answer while on, whoever asks (allowlisted or not).
+    http-request set-var(txn.maintenance_link) path,field({{token_field}},/) if maintenance_on { method GET } { path -m reg {{link_form}} }
+    acl maintenance_link var(txn.maintenance_link),sha2(256),hex,lower,strcmp(txn.maintenance_secret) eq 0
+    http-request return status {{status}} hdr Location {{location}} hdr Cache-Control no-store hdr Set-Cookie "{{set_cookie}}" if maintenance_on maintenance_secret maintenance_link
+    http-request use-service lua.maintenance_endpoint if maintenance_on { path -m beg {{link_path}} }
+    # The cookie (the last one of that name): the app, while the token is the current one.
+    http-request set-var(txn.maintenance_cookie) req.cook({{cookie}}) if maintenance_on
+    http-request set-var(txn.maintenance_bypass) bool(true) if maintenance_on maintenance_secret { var(txn.maintenance_cookie) -m reg {{token_form}} } { var(txn.maintenance_cookie),sha2(256),hex,lower,strcmp(txn.maintenance_secret) eq 0 }
+"""
+
+HAPROXY_EXEMPT = """\
+    # Exempt paths (docs/switch.md#exempt-paths): the app, while on, for a request whose path as
+    # sent matches. HAProxy's `path` is the request target's raw bytes before any '?': never
+    # decoded, dot segments never resolved (no `normalize-uri` here). The expression admits plain
+    # segments only, so nothing the app may decode or resolve can turn into an exempt path.
+    http-request set-var(txn.maintenance_bypass) bool(true) if maintenance_on { path -m reg {{exempt}} }
+"""
+
+
+def quoted(regex: str) -> str:
+    """``regex`` as one word of HAProxy's configuration: strongly quoted, a single quote as \\'
+    between quoted parts (https://docs.haproxy.org/2.6/configuration.html#2.2)."""
+    assert "\n" not in regex and "\r" not in regex, regex
+    return "'" + regex.replace("'", "'\\''") + "'"
+
+
+def bypass_lines(map_file: str) -> str:
+    """The bypass link's and cookie's rules, from the definition of the behaviour."""
+    placeholder = secrets.token_urlsafe(behaviour.TOKEN_BYTES)  # stands for the link's token
+    before, after = behaviour.bypass_cookie(placeholder).split(placeholder)
+    set_cookie = f"{before}%[var(txn.maintenance_link)]{after}"
+    assert not any(c in set_cookie for c in '"\\$#'), set_cookie
+    return render(HAPROXY_BYPASS, map=map_file, secret_key=switch.SECRET_KEY, no_secret=switch.NO_SECRET,
+                  secret_form=quoted(f"^[0-9a-f]{{{2 * hashlib.sha256().digest_size}}}$"),
+                  link_path=behaviour.BYPASS_PATH,
+                  token_field=str(behaviour.BYPASS_PATH.count("/") + 1),
+                  link_form=quoted(f"^{re.escape(behaviour.BYPASS_PATH)}{behaviour.TOKEN_FORM}$"),
+                  status=str(behaviour.BYPASS_STATUS), location=behaviour.BYPASS_LOCATION,
+                  set_cookie=set_cookie, cookie=behaviour.BYPASS_COOKIE,
+                  token_form=quoted(f"^{behaviour.TOKEN_FORM}$"))
+
+
+def exempt_lines(paths: list[str]) -> str:
+    """The exempt paths' rule ('' for none)."""
+    return render(HAPROXY_EXEMPT, exempt=quoted(behaviour.exempt_regex(paths))) if paths else ""
 
 
 def allow_ipv6(allow: list[str]) -> str:
@@ -223,7 +287,7 @@ HAPROXY_TRUSTED_HOPS = 3
 
 
 def haproxy_switch(state_dir: str | None, allow: list[str], trusted: list[str], proxy_protocol: bool,
-                   install_command: str) -> dict[str, str]:
+                   install_command: str, exempt: list[str]) -> dict[str, str]:
     """Placeholder values of HAPROXY_TEMPLATE for the switch ('' each without --state-dir)."""
     if state_dir is None:
         return {"switch_global": "", "switch_frontend": ""}
@@ -237,8 +301,8 @@ def haproxy_switch(state_dir: str | None, allow: list[str], trusted: list[str], 
     return {
         "switch_global": render(HAPROXY_SWITCH_GLOBAL, socket=switch.haproxy_socket(state_dir)),
         "switch_frontend": render(HAPROXY_SWITCH_FRONTEND, real_ip=real_ip, map=switch.haproxy_map(state_dir),
-                                  allow_acl=allow_acl, unless_allowed=" !{ var(txn.maintenance_bypass) -m bool }" if allow else "",
-                                  install_command=install_command),
+                                  allow_acl=allow_acl, bypass_lines=bypass_lines(switch.haproxy_map(state_dir)),
+                                  exempt_lines=exempt_lines(exempt), install_command=install_command),
     }
 
 
@@ -295,5 +359,6 @@ def config(s: Settings) -> str:
         lua_file=s.lua_file or switch.DEFAULT_HAPROXY_SERVICE,
         install_command=install_command,
         **behaviour_values(),
-        **haproxy_switch(s.state_dir, s.allow, s.trusted_proxies, s.proxy_protocol, install_command),
+        **haproxy_switch(s.state_dir, s.allow, s.trusted_proxies, s.proxy_protocol, install_command,
+                         s.exempt),
     )

@@ -223,8 +223,11 @@ NGINX_SWITCH_SERVER = """\
     if ($maintenance_gate = "") {
         set $maintenance_link_{{id}} "";
     }
-    # The link's 303 (location /) carries these; every other answer none (empty values). At
-    # this level, not in location /, where they would hide your server-level add_header lines.
+    # The link's 303 (location /) carries these; every other answer none (nginx adds no header
+    # whose value is empty: ngx_http_add_header in src/http/modules/ngx_http_headers_filter_module.c).
+    # At this level, not in location /, where they would hide your server-level add_header lines
+    # (https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header: inherited only
+    # into a level that has none).
     add_header Set-Cookie $maintenance_link_cookie_{{id}} always;
     add_header Cache-Control $maintenance_link_cache_{{id}} always;
     # Who reaches the app while the switch is on: the allowlist, the bypass cookie naming the
@@ -238,7 +241,9 @@ NGINX_SWITCH_SERVER = """\
 {{exempt_gate}}"""
 
 NGINX_SWITCH_LOCATION = """\
-        # The bypass link honoured: to / (as is: no scheme or host of nginx's making).
+        # The bypass link honoured: to / (as is: no scheme or host of nginx's making; only
+        # nginx's own redirects are concerned, not the app's: https://nginx.org/en/docs/http/
+        # ngx_http_core_module.html#absolute_redirect).
         absolute_redirect off;
         if ($maintenance_link_{{id}}) {
             return {{link_status}} {{link_location}};
