@@ -189,6 +189,15 @@ LIMITS: dict[tuple[str, str], str] = {
 }
 GROUP_METHODS = {"safe": "GET/HEAD/OPTIONS", "unsafe": "POST/PUT/PATCH/DELETE"}
 
+# What each recipe reads as the path "as sent" for exempt paths and the bypass link (docs/switch.md,
+# docs/caddy.md, docs/cloudflare.md say why each is the target before any normalization).
+PATH_AS_SENT = {"nginx": "`$request_uri`", "haproxy": "`path`", "caddy": "`{http.request.orig_uri}`",
+                "cloudflare": "`request.url` less its origin, not `new URL().pathname`"}
+# How long the first request after the app dies waits for the page, where a recipe does not answer
+# it at once (measured: `tests/bench_proxies.py --parts first`; docs/proxies.md).
+FIRST_ANSWER_WAIT = {"haproxy": ("after HAProxy's turn-around before its retry, min(1 s, `--connect-timeout`): "
+                                 "about 1 s by default; every request after it at once")}
+
 MARK_START = ("<!-- behaviour table: generated from scripts/proxies/behaviour.py by "
               "`UPDATE_DOCS=1 .venv/bin/python -m pytest tests/test_behaviour.py`; do not edit -->")
 MARK_END = "<!-- end of behaviour table -->"
@@ -224,7 +233,14 @@ def markdown_table() -> str:
         "security headers, page")
     for trigger in FAILOVER_TRIGGERS:
         row(f"Failover: {trigger.what}", lambda p, t=trigger.name: failover(p, t))
+    row("Failover: the first request after the app dies", lambda p: FIRST_ANSWER_WAIT.get(p, "the page at once"))
     row("Switch on, visitor not allowlisted", lambda p: "page, every method")
+    row(f"Switch on: `GET {BYPASS_PATH}<token>`", lambda p: (
+        f"current token: {BYPASS_STATUS} to `{BYPASS_LOCATION}`, `{BYPASS_COOKIE}` cookie for "
+        f"{BYPASS_MAX_AGE // 3600} h; else page"))
+    row(f"Switch on: `{BYPASS_COOKIE}` cookie of the current token", lambda p: "the app, every method")
+    row("Switch on: exempt paths, on the target as sent (plain segments only)",
+        lambda p: f"the app; reads {PATH_AS_SENT[p]}")
     row("Timeouts (defaults)", lambda p: f"connect {CONNECT_TIMEOUT}, read {READ_TIMEOUT}")
     text = "\n".join(rows) + "\n\n(1) Where a recipe cannot meet the definition (the conformance matrix expects these " \
         "cases to fail):\n\n"

@@ -174,6 +174,13 @@ map $maintenance_link_{{id}} $maintenance_link_cache_{{id}} {
     "" "";
     default "no-store";
 }
+# Under the link's prefix, while the switch is on, only the link itself is honoured: every other
+# request there gets the page, whoever sends it (allowlisted or holding the cookie), as at the
+# other proxies and the edge.
+map $request_uri $maintenance_reserved_{{id}} {
+    {{reserved_regex}} 1;
+    default 0;
+}
 {{exempt_map}}
 """
 
@@ -212,8 +219,10 @@ NGINX_SWITCH_SERVER = """\
     open_file_cache off;
     set $maintenance_gate "";
     set $maintenance_link_{{id}} "";
+    set $maintenance_on_{{id}} "";
     if (-f "{{state_file}}") {
         set $maintenance_gate on;
+        set $maintenance_on_{{id}} on;
     }
     # A GET of the bypass link naming the current token (the one file in {{bypass_dir}}/)
     # while the switch is on: 303 to / with the cookie (location / below).
@@ -238,7 +247,10 @@ NGINX_SWITCH_SERVER = """\
     if (-f "{{bypass_dir}}/$maintenance_token_{{id}}") {
         set $maintenance_gate "";
     }
-{{exempt_gate}}"""
+{{exempt_gate}}    if ($maintenance_reserved_{{id}}) {
+        set $maintenance_gate $maintenance_on_{{id}};
+    }
+"""
 
 NGINX_SWITCH_LOCATION = """\
         # The bypass link honoured: to / (as is: no scheme or host of nginx's making; only
@@ -307,6 +319,7 @@ def bypass_values(exempt: list[str], recipe: str) -> dict[str, str]:
         "link_regex": quoted("~" + link),
         "cookie": behaviour.BYPASS_COOKIE,
         "cookie_regex": quoted(f"~^({behaviour.TOKEN_FORM})$"),
+        "reserved_regex": quoted("~^" + re.escape(behaviour.BYPASS_PATH)),
         "cookie_before": cookie_before, "cookie_after": cookie_after,
         "exempt_map": render(NGINX_EXEMPT_MAP, id=recipe,
                              exempt_regex=quoted("~" + behaviour.exempt_regex(exempt))) if exempt else "",

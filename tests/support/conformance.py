@@ -129,6 +129,8 @@ ROWS: tuple[Row, ...] = (
     Row("a path-shaped cookie", "/account", "page", cookie=COOKIE + "=../" + STATE_FILE),
     Row("an empty cookie", "/account", "page", cookie=COOKIE + "="),
     Row("the token under another cookie name", "/account", "page", cookie=COOKIE[:-1] + "={token}"),
+    Row("a cookie holder under the link's prefix", LINK + "{wrong}", "page", cookie=COOKIE + "={token}"),
+    Row("a cookie holder on the link", LINK + "{token}", "link", cookie=COOKIE + "={token}"),
     Row("no secret: the last link", LINK + "{revoked}", "page", phase="plain"),
     Row("no secret: the last cookie", "/account", "page", cookie=COOKIE + "={revoked}", phase="plain"),
     Row("no secret: no token", LINK, "page", phase="plain"),
