@@ -474,7 +474,9 @@ def test_wrong_tokens_and_methods_get_exactly_the_page(planned):
         assert_page(raw(planned, "GET", target))
     for method in ("POST", "PUT", "DELETE", "HEAD", "OPTIONS"):
         assert_page(raw(planned, method, behaviour.BYPASS_PATH + token, {"Content-Length": "0"}), method)
-    assert planned.caddy.proc.poll() is None
+    for extra in ({"source": ALLOWED}, {"headers": {"Cookie": f"{behaviour.BYPASS_COOKIE}={token}"}}):
+        # Under the link's prefix only the link counts: the page for the allowlisted and cookie holders.
+        assert_maintenance(planned.request("GET", behaviour.BYPASS_PATH + "x", **extra))
 
 
 def test_exempt_paths_as_sent(planned):

@@ -154,7 +154,8 @@ def test_worker_and_wrangler_lines():
                       "allow": ["203.0.113.0/24", "2001:db8::/32"],
                       "forwardHeaders": list(behaviour.FORWARDED_REQUEST_HEADERS),
                       "dropResponseHeaders": list(behaviour.DROPPED_RESPONSE_HEADERS),
-                      "exempt": behaviour.exempt_regex([]), "bypassLink": config["bypassLink"],
+                      "exempt": behaviour.exempt_regex([]), "bypassPath": behaviour.BYPASS_PATH,
+                      "bypassLink": config["bypassLink"],
                       "tokenForm": behaviour.TOKEN_FORM, "bypassCookie": behaviour.BYPASS_COOKIE,
                       "bypassStatus": behaviour.BYPASS_STATUS, "bypassLocation": behaviour.BYPASS_LOCATION,
                       "bypassSetCookie": config["bypassSetCookie"]}
@@ -403,6 +404,9 @@ def test_wrong_tokens_and_methods_get_exactly_the_page(make_rig, secret):
         assert_page(raw(rig, "GET", target))
     for method in ("POST", "PUT", "DELETE", "HEAD", "OPTIONS"):
         assert_page(raw(rig, method, behaviour.BYPASS_PATH + token), method)
+    # Under the link's prefix only the link counts: the page also for the allowlisted and cookie holders.
+    for headers in ({"CF-Connecting-IP": "203.0.113.5"}, {"Cookie": f"{behaviour.BYPASS_COOKIE}={token}"}):
+        assert_page(raw(rig, "GET", behaviour.BYPASS_PATH + "x", headers))
 
 
 def test_exempt_paths_as_sent(make_rig):

@@ -151,6 +151,16 @@ BYPASS = """\
 		}
 		respond @bypass_link {{status}}
 	}
+	# Under the link's prefix, while the switch is on, only the link itself is honoured: every
+	# other request there gets the page, whoever sends it (allowlisted or holding the cookie).
+	@bypass_reserved {
+		vars_regexp bypass_reserved {http.request.orig_uri} "{{reserved_regex}}"
+		file {
+			root {{state_dir}}
+			try_files /{{switch_name}}
+		}
+	}
+	error @bypass_reserved "maintenance switch is on" 503
 
 """
 
@@ -303,6 +313,7 @@ def bypass_block(state_dir: str) -> str:
         cookie_name=behaviour.BYPASS_COOKIE, token_form=quotable(behaviour.TOKEN_FORM),
         bypass_path=behaviour.BYPASS_PATH, location=behaviour.BYPASS_LOCATION, status=str(behaviour.BYPASS_STATUS),
         link_regex=quotable(f"^{re.escape(behaviour.BYPASS_PATH)}({behaviour.TOKEN_FORM})(?:[?]|$)"),
+        reserved_regex=quotable(f"^{re.escape(behaviour.BYPASS_PATH)}"),
         set_cookie=quotable(cookie.replace(example, "{http.regexp.bypass_link.1}")))
 
 

@@ -83,6 +83,7 @@ def generate(endpoint: str, *, app_timeout: str = "60s", allow: list[str] | None
         "dropResponseHeaders": list(behaviour.DROPPED_RESPONSE_HEADERS),
         # While the switch is on: exempt paths (on the target as sent), the bypass link and cookie.
         "exempt": behaviour.exempt_regex(exempt),
+        "bypassPath": behaviour.BYPASS_PATH,
         "bypassLink": f"^{re.escape(behaviour.BYPASS_PATH)}({behaviour.TOKEN_FORM})(?:[?]|$)",
         "tokenForm": behaviour.TOKEN_FORM,
         "bypassCookie": behaviour.BYPASS_COOKIE,

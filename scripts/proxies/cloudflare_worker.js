@@ -29,6 +29,8 @@ export default {
         const target = requestTarget(request.url);
         const link = await bypassLink(request, target, env);
         if (link !== null) return link;
+        // Under the link's prefix only the link itself is honoured: the page, whoever asks.
+        if (target.startsWith(CONFIG.bypassPath)) return await fromEndpoint(request);
         if (!allowlisted(request) && !EXEMPT.test(target) && !(await holdsBypassCookie(request, env))) {
           return await fromEndpoint(request);
         }
