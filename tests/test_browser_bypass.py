@@ -1,6 +1,6 @@
-"""The bypass link in a real browser: headless Chromium (Debian `chromium`) through the nginx and
-HAProxy rigs of the conformance matrix (app, proxy, `preview --tls --log` as the endpoint, all on
-loopback).
+"""The bypass link in a real browser: headless Chromium (Debian `chromium`) through the nginx,
+HAProxy, Caddy and Worker rigs of the conformance matrix (app, proxy, `preview --tls --log` as
+the endpoint, all on loopback).
 
 With the switch on and a secret set, profile A opens the link, follows the 303, and from then on
 loads the app; profile B (another --user-data-dir) loads the maintenance page. `switch off` and
@@ -49,7 +49,7 @@ def dump_dom(chromium: str, profile: Path, url: str, env: dict) -> str:
     return out
 
 
-@pytest.fixture(params=["nginx", "haproxy"])
+@pytest.fixture(params=["nginx", "haproxy", "caddy", "cloudflare"])
 def rig(request, tmp_path):
     (tmp_path / "preview").mkdir()
     with running_preview(tmp_path / "preview") as preview:

@@ -13,6 +13,8 @@ Install: apt-get install -y caddy
 from __future__ import annotations
 
 import http.client
+import json
+import secrets
 import shutil
 import subprocess
 import sys
@@ -54,6 +56,7 @@ from support.runtime_harness import (
 )
 
 from scripts.endpoint.preview_server import make_tls_material
+from scripts.proxies import behaviour
 
 ALLOWED = "127.0.0.2"
 TRUSTED_PROXY = "127.0.0.3"
@@ -143,6 +146,8 @@ def test_production_caddyfile_has_the_failover_lines():
     (["--endpoint", "evil.example.com }"], "--endpoint"),
     (["--app", "10.0.0.5"], "has no port"),
     (["--ca-file", "/tmp/x }"], "--ca-file"),
+    (["--ca-file", ""], "--ca-file"),  # not "the system's CAs" (found by the option fuzz)
+    (["--endpoint-address", ""], "--endpoint-address"),  # not "the endpoint's name"
     (["--state-dir", "relative/dir"], "--state-dir"),
     (["--state-dir", "/srv/state", "--allow", "10.0.0.1/8"], "host bits"),
     (["--state-dir", "/srv/state", "--allow", "10.0.0.0/8 }"], "--allow"),
@@ -167,6 +172,8 @@ def test_bad_values_are_refused_with_one_sentence(bad, message):
     ["--state-dir", "/srv/maintenance", "--allow", "203.0.113.0/24", "--trusted-proxy", "10.0.0.0/8",
      "--trusted-proxy", "fd00::/8", "--listen", "[::1]:8080", "--read-timeout", "1500ms"],
     ["--trusted-proxy", "10.0.0.0/8", "--listen", "127.0.0.1:8080", "--admin", "off"],
+    ["--state-dir", "/srv/maintenance", "--exempt", "/healthz", "--exempt", "/hooks/stripe-v2.1",
+     "--exempt", "/a_b~c!$&'()*+,=:@", "--allow", "203.0.113.0/24"],
 ])
 def test_generated_caddyfiles_are_valid_and_formatted(tmp_path, extra):
     """Caddy loads every option combination (`caddy validate` provisions every module), and
@@ -271,11 +278,12 @@ def test_endpoint_failing_too_gives_an_empty_5xx_never_500(preview, tmp_path, en
 # The maintenance switch and the allowlist
 
 
-def switch(rig, action: str) -> None:
-    """`maintenance-endpoint switch ACTION --kind caddy --state-dir DIR`, as an operator types it."""
-    subprocess.run([sys.executable, "-m", "scripts", "switch", action, "--kind", "caddy",
-                    "--state-dir", str(rig.state_dir)], cwd=ROOT, check=True, timeout=60,
-                   capture_output=True)
+def switch(rig, action: str, *extra: str) -> str:
+    """`maintenance-endpoint switch ACTION --kind caddy --state-dir DIR ...`, as an operator types
+    it; what it prints."""
+    return subprocess.run([sys.executable, "-m", "scripts", "switch", action, "--kind", "caddy",
+                           "--state-dir", str(rig.state_dir), *extra], cwd=ROOT, check=True, timeout=60,
+                          capture_output=True, text=True).stdout
 
 
 def test_switch_and_allowlist(rig):
@@ -361,3 +369,132 @@ def test_no_bad_answers_under_load_while_app_dies_and_returns(rig):
     killed, restarted = app_dies_and_returns(load, rig.app)
     print("\n" + report_load("caddy", load, killed, restarted))
     assert_no_bad_answers(load, rig.preview.entries()[seen:], methods=("GET", "HEAD"))
+
+
+# ------------------------------------------------------------------------------------------
+# Planned maintenance: the bypass link and cookie, exempt paths (behaviour.py, "Planned
+# maintenance"). Requests whose target must reach Caddy exactly as written go through
+# http.client (requests/urllib3 would resolve dot segments first).
+
+EXEMPT = "/healthz"
+EXEMPT_PASS = ["/healthz", "/healthz/", "/healthz?x=1", "/healthz/deep/er"]
+EXEMPT_ATTACKS = ["/healthz/../admin", "/healthz/%2e%2e/admin", "/healthz%2F..%2Fadmin", "/healthz/..%2fadmin",
+                  "//healthz", "/healthz//x", "/healthzx", "/x/../healthz", "/HEALTHZ", "/healthz;x",
+                  # percent-encoding of any kind, also of a plain letter ({path} would read /healthz/a)
+                  "/healthz/%61", "/%68ealthz"]
+
+
+def raw(rig, method: str, target: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    """One request with `target` sent byte for byte: (status, headers, body)."""
+    conn = http.client.HTTPConnection(LOOPBACK, rig.port, timeout=15)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def switch_on_with_secret(rig) -> str:
+    """`switch on --secret --json`: the token of the bypass path it prints."""
+    path = json.loads(switch(rig, "on", "--secret", "--json"))["bypass_path"]
+    assert path.startswith(behaviour.BYPASS_PATH)
+    return path[len(behaviour.BYPASS_PATH):]
+
+
+def assert_page(answer: tuple[int, dict, bytes], method: str = "GET") -> None:
+    """Exactly what everyone gets while the switch is on: the endpoint's 503 and page, no cookie."""
+    status, headers, body = answer
+    assert (status, body) == (503, b"" if method == "HEAD" else PAGE), (status, headers, body[:200])
+    assert "set-cookie" not in headers and headers.get("retry-after"), headers
+
+
+def assert_app_answer(answer: tuple[int, dict, bytes], target: str | None = None) -> None:
+    status, headers, body = answer
+    assert status == 200 and APP_MARKER.encode() in body, (status, headers, body[:200])
+    if target is not None:
+        assert json.loads(body)["path"] == target  # the app got the target as sent
+
+
+@pytest.fixture
+def planned(preview, tmp_path):
+    r = CaddyRig(preview, tmp_path, "--exempt", EXEMPT)
+    r.app.start()
+    r.caddy.start()
+    yield r
+    r.close()
+
+
+def test_bypass_link_sets_the_cookie_and_the_cookie_reaches_the_app(planned):
+    token = switch_on_with_secret(planned)
+    for target in (behaviour.BYPASS_PATH + token, behaviour.BYPASS_PATH + token + "?utm=x"):
+        status, headers, body = raw(planned, "GET", target)
+        assert status == behaviour.BYPASS_STATUS, (status, headers, body[:200])
+        assert headers["location"] == behaviour.BYPASS_LOCATION and headers["cache-control"] == "no-store"
+        assert headers["set-cookie"] == behaviour.bypass_cookie(token)
+    cookie = {"Cookie": f"{behaviour.BYPASS_COOKIE}={token}"}
+    assert_app_answer(raw(planned, "GET", "/shop?x=1", cookie), "/shop?x=1")
+    assert_app_answer(raw(planned, "POST", "/cart", {**cookie, "Content-Length": "0"}))
+    assert_app_answer(raw(planned, "GET", "/", {"Cookie": f"a=b; {behaviour.BYPASS_COOKIE}={token}; c=d"}))
+    assert_page(raw(planned, "GET", "/shop"))
+    # The app down: the cookie holder gets the page too (failover unchanged).
+    planned.app.kill()
+    assert_page(raw(planned, "GET", "/shop", cookie))
+    planned.app.start()
+    # A new secret revokes the old token, as link and as cookie.
+    new = switch_on_with_secret(planned)
+    assert_page(raw(planned, "GET", behaviour.BYPASS_PATH + token))
+    assert_page(raw(planned, "GET", "/shop", cookie))
+    assert_app_answer(raw(planned, "GET", "/shop", {"Cookie": f"{behaviour.BYPASS_COOKIE}={new}"}))
+
+
+def bad_tokens(token: str) -> list[str]:
+    """Values no link or cookie may pass with: wrong, malformed, path-shaped, too short or long."""
+    other = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    return [other, token[:-1], token + "A", token[:-1] + "%41", token[:-1] + ".", "", ".", "..",
+            "../maintenance.on", "..%2fmaintenance.on", "%2e%2e", "%2e%2e%2fmaintenance.on", "/", token + "/",
+            f"../bypass/{token}"[:43], token.upper() if token.upper() != token else token.lower(),
+            # Names that a path join would clean to the token's own file:
+            f"./{token}", f"{token}/.", f"x/../{token}", f"../bypass/{token}"]
+
+
+def test_wrong_tokens_and_methods_get_exactly_the_page(planned):
+    token = switch_on_with_secret(planned)
+    # A directory of the token's form is no token (the file matcher wants a regular file).
+    lookalike = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    (planned.state_dir / "bypass" / lookalike).mkdir()
+    for bad in [*bad_tokens(token), lookalike]:
+        assert_page(raw(planned, "GET", behaviour.BYPASS_PATH + bad))
+        assert_page(raw(planned, "GET", "/shop", {"Cookie": f"{behaviour.BYPASS_COOKIE}={bad}"}))
+    for target in (behaviour.BYPASS_PATH + token + "/", behaviour.BYPASS_PATH + "/" + token,
+                   behaviour.BYPASS_PATH.replace("bypass", "%62ypass") + token, "/x/.." + behaviour.BYPASS_PATH + token):
+        assert_page(raw(planned, "GET", target))
+    for method in ("POST", "PUT", "DELETE", "HEAD", "OPTIONS"):
+        assert_page(raw(planned, method, behaviour.BYPASS_PATH + token, {"Content-Length": "0"}), method)
+    for extra in ({"source": ALLOWED}, {"headers": {"Cookie": f"{behaviour.BYPASS_COOKIE}={token}"}}):
+        # Under the link's prefix only the link counts: the page for the allowlisted and cookie holders.
+        assert_maintenance(planned.request("GET", behaviour.BYPASS_PATH + "x", **extra))
+
+
+def test_exempt_paths_as_sent(planned):
+    switch(planned, "on")
+    for target in EXEMPT_PASS:
+        assert_app_answer(raw(planned, "GET", target), target)
+        assert_app_answer(raw(planned, "POST", target, {"Content-Length": "0"}), target)
+    for target in EXEMPT_ATTACKS:
+        assert_page(raw(planned, "GET", target))
+    switch(planned, "off")
+    # Off: every path is the app's, and it gets the target as sent (docs/caddy.md), the link's too.
+    # (The test app, Python's http.server, itself turns a leading // into /.)
+    for target in [*EXEMPT_ATTACKS, behaviour.BYPASS_PATH + secrets.token_urlsafe(behaviour.TOKEN_BYTES)]:
+        assert_app_answer(raw(planned, "GET", target), target if not target.startswith("//") else None)
+
+
+def test_exempt_needs_the_switch_and_a_good_path():
+    assert_refused(proxy_config("--kind", "caddy", "--endpoint", ENDPOINT, "--exempt", "/healthz"), "--state-dir")
+    for bad in ("/a/../b", "/a%2fb", "healthz", "/a;b", '/a"b'):
+        out = proxy_config("--kind", "caddy", "--endpoint", ENDPOINT, "--state-dir", "/srv/m", "--exempt", bad)
+        assert_refused(out, "--exempt")

@@ -18,8 +18,11 @@ Install: npm install --prefix tests --no-save
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -32,6 +35,7 @@ from support.proxy_harness import APP_MARKER, LOOPBACK, AppServer, free_port, wa
 from support.runtime_harness import (
     ENDPOINT,
     METHODS,
+    PAGE,
     ROOT,
     MethodLoad,
     Preview,
@@ -65,7 +69,8 @@ class WorkerRig:
     UNSET = object()
 
     def __init__(self, preview: Preview, workdir, *extra: str, maintenance=None, app: str | None = None,
-                 endpoint_address: str | None = None, certificate_host: str = ENDPOINT, ca_pem: bytes | None = None):
+                 endpoint_address: str | None = None, certificate_host: str = ENDPOINT, ca_pem: bytes | None = None,
+                 secret: str | None = None):
         self.preview = preview
         self.app = AppServer()
         self.port = free_port()
@@ -80,6 +85,8 @@ class WorkerRig:
             del variables["MAINTENANCE"]
         elif maintenance is not None:
             variables["MAINTENANCE"] = maintenance
+        if secret is not None:  # a Worker secret (wrangler secret put): a text binding too
+            variables["MAINTENANCE_BYPASS_SHA256"] = secret
         config = worker_files(workdir, self.worker, variables, app=app or self.app.address,
                               listen=f"{LOOPBACK}:{self.port}",
                               endpoint_address=endpoint_address or f"{LOOPBACK}:{preview.port}",
@@ -146,7 +153,14 @@ def test_worker_and_wrangler_lines():
     assert config == {"endpoint": ENDPOINT, "appTimeoutMs": 20000, "endpointTimeoutMs": 10000, "retryAfter": 300,
                       "allow": ["203.0.113.0/24", "2001:db8::/32"],
                       "forwardHeaders": list(behaviour.FORWARDED_REQUEST_HEADERS),
-                      "dropResponseHeaders": list(behaviour.DROPPED_RESPONSE_HEADERS)}
+                      "dropResponseHeaders": list(behaviour.DROPPED_RESPONSE_HEADERS),
+                      "exempt": behaviour.exempt_regex([]), "bypassPath": behaviour.BYPASS_PATH,
+                      "bypassLink": config["bypassLink"],
+                      "tokenForm": behaviour.TOKEN_FORM, "bypassCookie": behaviour.BYPASS_COOKIE,
+                      "bypassStatus": behaviour.BYPASS_STATUS, "bypassLocation": behaviour.BYPASS_LOCATION,
+                      "bypassSetCookie": config["bypassSetCookie"]}
+    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    assert token.join(config["bypassSetCookie"]) == behaviour.bypass_cookie(token)
     assert "export default {" in out.stdout and "{{" not in out.stdout
     toml = tomllib.loads(wrangler_toml(out.stdout))
     assert toml["main"] == "worker.js" and toml["workers_dev"] is False
@@ -187,6 +201,9 @@ def test_installed_package_ships_the_worker_code(tmp_path):
     (["--state-dir", "/srv/state"], "does not apply"),
     (["--trusted-proxy", "10.0.0.0/8"], "does not apply"),
     (["--endpoint-address", "127.0.0.1:8443"], "does not apply"),
+    (["--exempt", "/healthz/../admin"], "--exempt"),
+    (["--exempt", "/a%2fb"], "--exempt"),
+    (["--exempt", "/a\"b"], "--exempt"),
 ])
 def test_bad_values_are_refused_with_one_sentence(bad, message):
     out = proxy_config("--kind", "cloudflare", "--endpoint", ENDPOINT, *bad)
@@ -292,3 +309,125 @@ def test_no_bad_answers_under_load_while_app_dies_and_returns(make_rig):
     killed, restarted = app_dies_and_returns(load, rig.app)
     print("\n" + report_load("workerd", load, killed, restarted))
     assert_no_bad_answers(load, rig.preview.entries()[seen:], methods=("GET", "HEAD"), killed=killed)
+
+
+# ------------------------------------------------------------------------------------------
+# Planned maintenance: the bypass link and cookie (the secret MAINTENANCE_BYPASS_SHA256), exempt
+# paths. Targets that must reach workerd as written go through http.client (requests/urllib3
+# would resolve dot segments first).
+
+EXEMPT = "/healthz"
+EXEMPT_PASS = ["/healthz", "/healthz/", "/healthz?x=1", "/healthz/deep/er"]
+EXEMPT_ATTACKS = ["/healthz/../admin", "/healthz/%2e%2e/admin", "/healthz%2F..%2Fadmin", "/healthz/..%2fadmin",
+                  "//healthz", "/healthz//x", "/healthzx", "/x/../healthz", "/HEALTHZ", "/healthz;x",
+                  # new URL() reads these as /healthz/...: the app would get them as sent
+                  "/admin/%2e%2e/healthz", "/healthz\\x", "/healthz/%61"]
+
+
+def raw(rig, method: str, target: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    """One request with `target` sent byte for byte, as Cloudflare's edge would pass it (Host of
+    the site, CF-Connecting-IP not allowlisted): (status, headers, body)."""
+    conn = http.client.HTTPConnection(LOOPBACK, rig.port, timeout=15)
+    try:
+        conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        for name, value in {"Host": SITE, "CF-Connecting-IP": "192.0.2.1", "Content-Length": "0",
+                            **(headers or {})}.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def assert_page(answer: tuple[int, dict, bytes], method: str = "GET") -> None:
+    status, headers, body = answer
+    assert (status, body) == (503, b"" if method == "HEAD" else PAGE), (status, headers, body[:200])
+    assert "set-cookie" not in headers and headers.get("retry-after"), headers
+
+
+def assert_app_answer(answer: tuple[int, dict, bytes], target: str | None = None) -> None:
+    status, headers, body = answer
+    assert status == 200 and APP_MARKER.encode() in body, (status, headers, body[:200])
+    if target is not None:
+        assert json.loads(body)["path"] == target  # the app got the target as sent
+
+
+def new_secret() -> tuple[str, str]:
+    """(token, hex SHA-256): what the docs tell an operator to make and `wrangler secret put`."""
+    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    return token, hashlib.sha256(token.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("piped", [False, True])
+def test_bypass_link_sets_the_cookie_and_the_cookie_reaches_the_app(make_rig, piped):
+    """The link and the cookie; `piped`: the secret as `sha256sum | wrangler secret put` may store
+    it, with a trailing newline."""
+    token, digest = new_secret()
+    rig = make_rig("--exempt", EXEMPT, maintenance="on", secret=digest + "\n" if piped else digest)
+    for target in (behaviour.BYPASS_PATH + token, behaviour.BYPASS_PATH + token + "?utm=x"):
+        status, headers, body = raw(rig, "GET", target)
+        assert status == behaviour.BYPASS_STATUS, (status, headers, body[:200])
+        assert headers["location"] == behaviour.BYPASS_LOCATION and headers["cache-control"] == "no-store"
+        assert headers["set-cookie"] == behaviour.bypass_cookie(token)
+    cookie = {"Cookie": f"{behaviour.BYPASS_COOKIE}={token}"}
+    assert_app_answer(raw(rig, "GET", "/shop?x=1", cookie), "/shop?x=1")
+    assert_app_answer(raw(rig, "POST", "/cart", cookie))
+    assert_app_answer(raw(rig, "GET", "/", {"Cookie": f"a=b; {behaviour.BYPASS_COOKIE}={token}; c=d"}))
+    assert_page(raw(rig, "GET", "/shop"))
+    seen = len(rig.preview.entries())
+    rig.app.kill()  # the app down: the cookie holder gets the page too
+    assert_page(raw(rig, "GET", "/shop", cookie))
+    # ... and the cookie never reaches the endpoint.
+    assert all("cookie" not in e["headers"] for e in rig.preview.entries()[seen:])
+
+
+def bad_tokens(token: str) -> list[str]:
+    other = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    return [other, token[:-1], token + "A", token[:-1] + "%41", token[:-1] + ".", "", "..", "../maintenance.on",
+            "%2e%2e", "/", token + "/", f"./{token}", f"x/../{token}",
+            token.upper() if token.upper() != token else token.lower()]
+
+
+@pytest.mark.parametrize("secret", ["valid", "old", "none", "empty", "upper-case hex"])
+def test_wrong_tokens_and_methods_get_exactly_the_page(make_rig, secret):
+    token, digest = new_secret()
+    binding = {"valid": digest, "old": new_secret()[1], "none": None, "empty": "",
+               "upper-case hex": digest.upper()}[secret]
+    rig = make_rig("--exempt", EXEMPT, maintenance="on", secret=binding)
+    tokens = bad_tokens(token) + ([] if secret == "valid" else [token])
+    for bad in tokens:
+        assert_page(raw(rig, "GET", behaviour.BYPASS_PATH + bad))
+        assert_page(raw(rig, "GET", "/shop", {"Cookie": f"{behaviour.BYPASS_COOKIE}={bad}"}))
+    for target in (behaviour.BYPASS_PATH + token + "/", "/x/.." + behaviour.BYPASS_PATH + token,
+                   behaviour.BYPASS_PATH.replace("bypass", "%62ypass") + token):
+        assert_page(raw(rig, "GET", target))
+    for method in ("POST", "PUT", "DELETE", "HEAD", "OPTIONS"):
+        assert_page(raw(rig, method, behaviour.BYPASS_PATH + token), method)
+    # Under the link's prefix only the link counts: the page also for the allowlisted and cookie holders.
+    for headers in ({"CF-Connecting-IP": "203.0.113.5"}, {"Cookie": f"{behaviour.BYPASS_COOKIE}={token}"}):
+        assert_page(raw(rig, "GET", behaviour.BYPASS_PATH + "x", headers))
+
+
+def test_exempt_paths_as_sent(make_rig):
+    rig = make_rig("--exempt", EXEMPT, "--exempt", "/hooks/v1.2", maintenance="on")
+    for target in [*EXEMPT_PASS, "/hooks/v1.2/x"]:
+        assert_app_answer(raw(rig, "GET", target), target)
+        assert_app_answer(raw(rig, "POST", target), target)
+    for target in [*EXEMPT_ATTACKS, "/hooks/v1.2/../../admin", "/hooks/v1x2"]:
+        assert_page(raw(rig, "GET", target))
+    # workerd drops a fragment before the Worker sees the URL, and the app gets the same path.
+    assert_app_answer(raw(rig, "GET", "/healthz#/../../admin"), "/healthz")
+
+
+def test_switch_off_makes_the_link_an_ordinary_path(make_rig):
+    token, digest = new_secret()
+    rig = make_rig("--exempt", EXEMPT, maintenance="off", secret=digest)
+    target = behaviour.BYPASS_PATH + token
+    assert_app_answer(raw(rig, "GET", target), target)
+    assert_app_answer(raw(rig, "GET", "/x", {"Cookie": f"{behaviour.BYPASS_COOKIE}={token}"}))
+    # Off: every path is the app's. What fetch(request) sends it (docs/cloudflare.md): a literal
+    # ".." resolved, "%2e%2e" and a backslash as they are (so not what new URL() reads).
+    for sent, got in (("/x/../healthz", "/healthz"), ("/admin/%2e%2e/healthz", "/admin/%2e%2e/healthz"),
+                      ("/healthz\\x", "/healthz\\x"), ("/healthz%2F..%2Fadmin", "/healthz%2F..%2Fadmin")):
+        assert_app_answer(raw(rig, "GET", sent), got)

@@ -1,5 +1,6 @@
 """Fuzz every proxy-config option: thousands of random strings (seeded, so a failure
-replays) through ``proxies.generate``, one option at a time. For each string:
+replays) through ``proxies.generate`` (``caddy.generate`` for Caddy), one option at a time.
+For each string:
 
 - either a one-line ``UserError`` (ExitCode.USAGE), or a configuration;
 - an accepted value holds none of the characters a configuration treats specially
@@ -7,12 +8,14 @@ replays) through ``proxies.generate``, one option at a time. For each string:
   non-ASCII characters), and the configuration has exactly the structure of the one made
   with a known-good value (same lines, same count of ';', '{', '}', '#' and quotes), so
   nothing from the input added a directive, a block or a comment;
-- every distinct accepted configuration passes the real ``nginx -t`` / ``haproxy -c``.
+- every distinct accepted configuration passes the real ``nginx -t`` / ``haproxy -c`` /
+  ``caddy validate``.
 
 To check thousands of configurations with a few proxy runs, they are checked in batches,
 each batch one configuration file: every output keeps its text, except that its section
 names get a number (HAProxy: frontend, backend, resolvers; nginx: the upstream, which two
-outputs share when they differ only in options that do not make its name). A failing batch is split until the failing
+outputs share when they differ only in options that do not make its name; Caddy: the site
+address, and one global options block for all). A failing batch is split until the failing
 outputs are found. CA files are created under a scratch directory whose path prefixes
 the CA path in the configuration; host names the proxies resolve while checking (the
 app's) are mapped to 127.0.0.1 in an /etc/hosts of a private mount namespace.
@@ -39,12 +42,13 @@ from scripts.core import inputs
 from scripts.core.console import in_ci
 from scripts.core.errors import ExitCode, UserError
 from scripts.endpoint.preview_server import make_tls_material
+from scripts.proxies import caddy
 from scripts.switch import proxy as switch
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261122"))
 STRINGS_PER_OPTION = int(os.environ.get("FUZZ_STRINGS", "3000"))
 BATCH = 400
-KINDS = ("nginx", "haproxy")
+KINDS = ("nginx", "haproxy", "caddy")
 ENDPOINT = "d111111abcdef8.cloudfront.net"
 # What every option gets unless it is the one being fuzzed (no host lookups: the
 # resolver and the CA file are given).
@@ -81,22 +85,27 @@ STATE_DIR = "/srv/maintenance"
 OPTIONS = [
     Option("app", "--app", KINDS, ("127.0.0.1:8080", "app.internal:80", "[::1]:8080",
                                    "10.0.0.5:65535", "app:1"), resolves=True),
-    Option("listen", "--listen", KINDS, ("80", "127.0.0.1:8080", "[::]:80", "[::1]:443", "65535")),
+    Option("listen", "--listen", ("nginx", "haproxy"), ("80", "127.0.0.1:8080", "[::]:80", "[::1]:443", "65535")),
+    # Caddy keeps 443 for HTTPS (refused), and writes an address as a `bind` line.
+    Option("listen", "--listen", ("caddy",), ("80", "127.0.0.1:8080", "[::]:80", "[::1]:8443", "65535")),
     Option("endpoint", "--endpoint", KINDS, (ENDPOINT, "maintenance.example.com",
                                              "a-b.c.example.org."), resolves=True),
     Option("endpoint_address", "--endpoint-address", KINDS, (
         "127.0.0.1:8443", ENDPOINT, "[::1]:443", "edge.internal", "10.1.2.3"), resolves=True),
     Option("ca_file", "--ca-file", KINDS, ("/etc/ssl/certs/ca.pem", "/opt/ca/bundle.crt",
                                            "/a/.b/c-d_e@f+g.pem")),
-    Option("resolvers", "--resolver", KINDS, ("127.0.0.1", "127.0.0.53:53", "[::1]:5353",
+    Option("resolvers", "--resolver", ("nginx", "haproxy"), ("127.0.0.1", "127.0.0.53:53", "[::1]:5353",
                                               "::1", "10.0.0.2"), many=True),
     Option("app_host", "--app-host", ("haproxy",), ("app", "app.internal", "10.0.0.5", "a-1")),
     Option("health_path", "--health-path", ("haproxy",), (
         "/", "/health", "/status?full=1&x=y", "/a%20b/c~d", "/x:y@z!*+,-._")),
     Option("server_names", "--server-name", ("nginx",), ("www.example.com", "*.example.com",
                                                          "a-b.example.org"), many=True),
-    Option("connect_timeout", "--connect-timeout", KINDS, ("3s", "500ms", "1m", "2h")),
-    Option("read_timeout", "--read-timeout", KINDS, ("60s", "1ms", "24h", "90m")),
+    Option("connect_timeout", "--connect-timeout", ("nginx", "haproxy"), ("3s", "500ms", "1m", "2h")),
+    Option("read_timeout", "--read-timeout", ("nginx", "haproxy"), ("60s", "1ms", "24h", "90m")),
+    # The Caddy recipe's timeouts are ms, s or m (inputs.duration_ms).
+    Option("connect_timeout", "--connect-timeout", ("caddy",), ("3s", "500ms", "1m", "1440m")),
+    Option("read_timeout", "--read-timeout", ("caddy",), ("60s", "1ms", "86400s", "90m")),
     Option("exempt", "--exempt", KINDS, ("/healthz", "/webhooks/stripe", "/o'k$(x)*", "/a/b~c!d@e:f=g,h+i&j",
                                          "/-/_.x"), many=True, needs=(("state_dir", STATE_DIR),), quoted="'$"),
 ]
@@ -142,10 +151,27 @@ def generate(kind: str, option: Option, value: str) -> str:
     args[option.key] = [value] if option.many else value
     args.update(option.needs)
     endpoint = args.pop("endpoint")
-    return proxies.generate(kind, endpoint, **args)
+    return make(kind, endpoint, args)
+
+
+# The generate() keywords of caddy.generate (it takes one --listen, and has no resolver).
+CADDY_KEYS = ("app", "listen", "endpoint_address", "ca_file", "connect_timeout", "read_timeout", "state_dir",
+              "allow", "trusted_proxies", "exempt")
+
+
+def make(kind: str, endpoint: str, args: dict) -> str:
+    """The configuration of `kind` for these generate() keywords."""
+    if kind != "caddy":
+        return proxies.generate(kind, endpoint, **args)
+    kw = {k: v for k, v in args.items() if k in CADDY_KEYS}
+    if isinstance(kw.get("listen"), list):
+        kw["listen"] = kw["listen"][0]
+    return caddy.generate(endpoint, admin="off", **kw)
 
 
 def structure(text: str, quoted: str = "") -> tuple:
+    # Caddy writes the address of --listen as a line of its own (bind), with a blank line after.
+    text = re.sub(r"^\tbind [^\n]*\n\n", "", text, flags=re.M)
     return (len(text.splitlines()),) + tuple(text.count(c) for c in COUNTED if c not in quoted)
 
 
@@ -159,7 +185,8 @@ def structure(text: str, quoted: str = "") -> tuple:
 SANDBOX = ("ip link set lo up && sysctl -q -w net.ipv4.ip_nonlocal_bind=1 "
            "net.ipv6.ip_nonlocal_bind=1 && mount --bind \"$0\" /etc/hosts && exec \"$@\"")
 CA_LINE = {"nginx": re.compile(r"(proxy_ssl_trusted_certificate )(/\S*)(;)"),
-           "haproxy": re.compile(r"( ca-file )(/\S*)( )")}
+           "haproxy": re.compile(r"( ca-file )(/\S*)( )"),
+           "caddy": re.compile(r"(tls_trusted_ca_certs )(/\S*)()$", re.M)}
 
 
 class Checker:
@@ -263,7 +290,26 @@ class HaproxyChecker(Checker):
         return self.run([self.program, "-q", "-c", "-f", str(cfg)])
 
 
-CHECKERS = {"nginx": NginxChecker, "haproxy": HaproxyChecker}
+class CaddyChecker(Checker):
+    kind, program = "caddy", "caddy"
+
+    def check_batch(self, configs):
+        parts = ["{\n\tadmin off\n}\n"]
+        for i, text in enumerate(configs):
+            text = self.place_ca(text)
+            # One global options block (each output has its own, the same); each site a name.
+            text = re.sub(r"\A(?:#[^\n]*\n)*\{\n(?:[^\n]*\n)*?\}\n", "", text)
+            text, sites = re.subn(r"^http://:(\d+) \{$", rf"http://site{i}.test:\1 {{", text, flags=re.M)
+            assert sites == 1, text[:300]
+            parts.append(text)
+        conf = self.workdir / "Caddyfile"
+        conf.write_text("\n".join(parts))
+        home = self.workdir / "caddy-home"
+        return self.run(["env", f"HOME={home}", f"XDG_DATA_HOME={home}/data", f"XDG_CONFIG_HOME={home}/config",
+                         self.program, "validate", "--config", str(conf), "--adapter", "caddyfile"])
+
+
+CHECKERS = {"nginx": NginxChecker, "haproxy": HaproxyChecker, "caddy": CaddyChecker}
 
 
 def require(tool: str) -> str:
@@ -346,7 +392,7 @@ def test_fuzzed_options_are_refused_or_pass_the_real_proxy(kind, tmp_path):
     elapsed = time.monotonic() - t0
     print(f"\n{kind}: {tried} strings tried, "
           f"{sum(len(v) for v in accepted.values())} accepted, {len(configs)} distinct "
-          f"configurations checked by {kind} {'-t' if kind == 'nginx' else '-c'} in "
+          f"configurations checked by {kind} {({'nginx': '-t', 'caddy': 'validate'}).get(kind, '-c')} in "
           f"{checker.runs} runs, {elapsed:.1f} s (seed {SEED})")
     for flag, values in accepted.items():
         print(f"  {flag:<20} {len(values):>5} accepted")
@@ -358,6 +404,7 @@ def test_fuzzed_options_are_refused_or_pass_the_real_proxy(kind, tmp_path):
     ("nginx", ("server 127.0.0.1:8080;", "server app.not-in-hosts.invalid:8080;")),
     ("haproxy", ("timeout connect 3s", "timeout connect 3x")),
     ("haproxy", ("server 127.0.0.1 127.0.0.1:8080", "server 127.0.0.1 app.not-in-hosts.invalid:8080")),
+    ("caddy", ("dial_timeout 3s", "dial_timeout 3x")),
 ])
 def test_the_batch_check_finds_the_one_broken_configuration(kind, breakage, tmp_path):
     """The harness can fail: one broken output among good ones is found (by bisection),
@@ -421,7 +468,7 @@ def test_option_combinations_are_refused_or_pass_the_real_proxy(kind, tmp_path):
     for _ in range(COMBINATIONS):
         args = combination(kind, rng)
         try:
-            text = proxies.generate(kind, ENDPOINT, **{k: v for k, v in args.items() if k != "endpoint"})
+            text = make(kind, ENDPOINT, {k: v for k, v in args.items() if k != "endpoint"})
         except UserError as err:
             assert err.exit_code == ExitCode.USAGE and "\n" not in str(err)
             refused.append(str(err))

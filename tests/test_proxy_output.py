@@ -229,3 +229,15 @@ def test_haproxy_accepts_the_switch_with_exempt_paths_that_need_quoting(tmp_path
                              "--allow", "203.0.113.0/24", "--exempt", "/healthz", "--exempt", "/o'k$(x)*/a,b=c@d!e&f"))
     assert out.returncode == 0, out.stderr
     assert "accepted by haproxy -c" in out.stderr and "/o'\\''k" in target.read_text()
+
+
+def test_caddy_accepts_the_switch_with_the_bypass_link_and_exempt_paths(tmp_path):
+    """--state-dir (with it the bypass link and cookie) and --exempt paths holding ' $ ( ) * ~:
+    `caddy validate` accepts the file --output writes."""
+    require_program("caddy")
+    target = tmp_path / "Caddyfile"
+    out = proxy_config(*args("caddy", target, "--state-dir", str(tmp_path / "state"), "--allow", "203.0.113.0/24",
+                             "--exempt", "/healthz", "--exempt", "/o'k$(x)*/a,b=c@d!e~f"))
+    assert out.returncode == 0, out.stderr
+    assert "accepted by caddy validate" in out.stderr and "/o'k" in target.read_text()
+    assert "@bypass_link" in target.read_text()

@@ -1,7 +1,7 @@
 """A Caddyfile (Caddy 2.6 or later; Debian 12 ships 2.6.2) that serves the app and fails over to
 the maintenance endpoint when the app cannot be reached, does not answer in time, or answers
 502/503/504; with the maintenance switch (the file DIR/maintenance.on, as in the nginx and HAProxy
-recipes) and an allowlist.
+recipes), an allowlist, exempt paths and the bypass link (a file per token in DIR/bypass).
 
 What Caddy 2.6.2 offers, read in its source (tag v2.6.2) and tried with Debian's binary:
 - no server-wide `trusted_proxies`, no `client_ip` matcher or placeholder (both came in 2.7);
@@ -13,6 +13,9 @@ What Caddy 2.6.2 offers, read in its source (tag v2.6.2) and tried with Debian's
   the failover first renames the method (see handle_errors below); CloudFront answers a GET
   that carries a body 403:
   https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorS3Origin.html#RequestS3-get-body
+- `{path}` is the decoded path and the `path` matcher also cleans it and ignores case, while
+  `reverse_proxy` sends the app the target as received: exempt paths and the bypass link are
+  matched on `{http.request.orig_uri}`, the target as sent (docs/caddy.md);
 - an error inside `handle_errors` is not handled again: if the endpoint fails too, the client
   gets Caddy's empty 502/503/504 (the status of the first error), never a 500.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import secrets
 import textwrap
 
 from ..core import inputs
@@ -32,6 +36,8 @@ from . import behaviour
 from .common import check_path, parse_listen, render, switch_found
 
 SWITCH_FILE = "maintenance.on"
+# The bypass token's file: DIR/bypass/TOKEN (the contract: behaviour.py, "Planned maintenance").
+BYPASS_DIR = "bypass"
 DEFAULT_ADMIN = "localhost:2019"  # Caddy's own default: loopback only
 
 CADDYFILE = """\
@@ -97,6 +103,66 @@ ENDPOINT = """\
 					dial_timeout 5s
 				}
 			}"""
+
+EXEMPT = """\
+	# Exempt paths (--exempt): while the switch is on, a request for one of them reaches the app.
+	# Matched on the request target exactly as the client sent it ({http.request.orig_uri}),
+	# never on Caddy's {path}, which is decoded (%2e, %2F) and which the app may resolve
+	# differently: plain segments only, no dot segments, '//', '%' or ';' (docs/caddy.md).
+	@exempt vars_regexp {http.request.orig_uri} "{{exempt_regex}}"
+	vars @exempt maintenance_bypass yes
+
+"""
+
+BYPASS = """\
+	# The bypass cookie (`switch on --secret`): its holder reaches the app while the file named
+	# by its value exists in {{bypass_dir}}. The value's form is checked first, so the file
+	# matcher only ever sees a name of that form (never empty, never '.', '/' or '%').
+	@bypass_cookie_form vars_regexp {http.request.cookie.{{cookie_name}}} "^{{token_form}}$"
+	route @bypass_cookie_form {
+		@bypass_cookie file {
+			root {{bypass_dir}}
+			try_files /{http.request.cookie.{{cookie_name}}}
+		}
+		vars @bypass_cookie maintenance_bypass yes
+	}
+
+	# The bypass link: a GET of {{bypass_path}}TOKEN (as sent; a query is ignored),
+	# while the switch is on and the file of that token exists, answers {{status}} to {{location}}
+	# with the cookie. Any other token, path or method is an ordinary request (so the page
+	# while the switch is on).
+	@bypass_link_form {
+		method GET
+		vars_regexp bypass_link {http.request.orig_uri} "{{link_regex}}"
+		file {
+			root {{state_dir}}
+			try_files /{{switch_name}}
+		}
+	}
+	route @bypass_link_form {
+		@bypass_link file {
+			root {{bypass_dir}}
+			try_files /{http.regexp.bypass_link.1}
+		}
+		header @bypass_link {
+			Location {{location}}
+			Cache-Control no-store
+			Set-Cookie "{{set_cookie}}"
+		}
+		respond @bypass_link {{status}}
+	}
+	# Under the link's prefix, while the switch is on, only the link itself is honoured: every
+	# other request there gets the page, whoever sends it (allowlisted or holding the cookie).
+	@bypass_reserved {
+		vars_regexp bypass_reserved {http.request.orig_uri} "{{reserved_regex}}"
+		file {
+			root {{state_dir}}
+			try_files /{{switch_name}}
+		}
+	}
+	error @bypass_reserved "maintenance switch is on" 503
+
+"""
 
 SWITCH = """\
 	# The maintenance switch: on while this file exists (looked up on every request: `touch`
@@ -173,11 +239,10 @@ def generate(
     admin: str = DEFAULT_ADMIN,
 ) -> str:
     """The Caddyfile text."""
-    if exempt:
-        raise UserError("--exempt is not yet supported by --kind caddy.")
     endpoint = inputs.hostname(endpoint.rstrip("."), "--endpoint")
     app_addr = join_host_port(*inputs.host_port(app, "--app"))
-    ep_addr = join_host_port(*inputs.host_port(endpoint_address or endpoint, "--endpoint-address",
+    ep_addr = join_host_port(*inputs.host_port(endpoint if endpoint_address is None else endpoint_address,
+                                               "--endpoint-address",
                                                default_port=443))
     address, _, port = parse_listen(listen).rpartition(":")
     if port == "443":
@@ -188,8 +253,12 @@ def generate(
     if allow and not state_dir:
         raise UserError("--allow needs --state-dir: the allowlist applies while the maintenance "
                         "switch is on.")
+    exempt = [inputs.exempt_path(p, "--exempt") for p in dict.fromkeys(exempt or [])]
+    if exempt and not state_dir:
+        raise UserError("--exempt needs --state-dir: exempt paths apply while the maintenance "
+                        "switch is on.")
     admin = parse_admin(admin)
-    ca_file = check_path(ca_file, "--ca-file") if ca_file else None
+    ca_file = check_path(ca_file, "--ca-file") if ca_file is not None else None
     endpoint_values = dict(
         endpoint=endpoint, endpoint_address=ep_addr,
         ca=f"the CA in --ca-file:\n\t\t\t\t\ttls_trusted_ca_certs {ca_file}" if ca_file
@@ -208,7 +277,8 @@ def generate(
         admin=admin,
         admin_comment=("off (restart Caddy to load a changed file)" if admin == "off"
                        else "on loopback only, never on a public address"),
-        switch=switch_block(inputs.directory_path(state_dir, "--state-dir"), allow, trusted) if state_dir else "",
+        switch=switch_block(inputs.directory_path(state_dir, "--state-dir"), allow, trusted, exempt)
+        if state_dir else "",
         trusted_proxies=render(TRUSTED_PROXIES, trusted=" ".join(trusted)) if trusted else "",
         connect_timeout=caddy_duration(inputs.duration_ms(connect_timeout, "--connect-timeout")),
         read_timeout=caddy_duration(inputs.duration_ms(read_timeout, "--read-timeout")),
@@ -217,7 +287,7 @@ def generate(
     )
 
 
-def switch_block(state_dir: str, allow: list[str], trusted: list[str]) -> str:
+def switch_block(state_dir: str, allow: list[str], trusted: list[str], exempt: list[str]) -> str:
     allowlist = ""
     if allow:
         allowlist = render(
@@ -226,8 +296,32 @@ def switch_block(state_dir: str, allow: list[str], trusted: list[str]) -> str:
             not_trusted=f"\t\tnot remote_ip {' '.join(trusted)}\n" if trusted else "")
         if trusted:
             allowlist += render(ALLOW_FORWARDED, allow=" ".join(allow), trusted=" ".join(trusted))
-    return allowlist + render(SWITCH, switch_file=posixpath.join(state_dir, SWITCH_FILE),
-                              switch_name=SWITCH_FILE, state_dir=state_dir)
+    exempt_block = render(EXEMPT, exempt_regex=quotable(behaviour.exempt_regex(exempt))) if exempt else ""
+    return exempt_block + bypass_block(state_dir) + allowlist + render(
+        SWITCH, switch_file=posixpath.join(state_dir, SWITCH_FILE), switch_name=SWITCH_FILE, state_dir=state_dir)
+
+
+def bypass_block(state_dir: str) -> str:
+    """The bypass cookie and link (behaviour.py, "Planned maintenance"), reading the token's file
+    in DIR/bypass at request time."""
+    # The Set-Cookie value is behaviour's, with the link's token in place of an example token.
+    example = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    cookie = behaviour.bypass_cookie(example)
+    assert cookie.count(example) == 1
+    return render(
+        BYPASS, state_dir=state_dir, switch_name=SWITCH_FILE, bypass_dir=posixpath.join(state_dir, BYPASS_DIR),
+        cookie_name=behaviour.BYPASS_COOKIE, token_form=quotable(behaviour.TOKEN_FORM),
+        bypass_path=behaviour.BYPASS_PATH, location=behaviour.BYPASS_LOCATION, status=str(behaviour.BYPASS_STATUS),
+        link_regex=quotable(f"^{re.escape(behaviour.BYPASS_PATH)}({behaviour.TOKEN_FORM})(?:[?]|$)"),
+        reserved_regex=quotable(f"^{re.escape(behaviour.BYPASS_PATH)}"),
+        set_cookie=quotable(cookie.replace(example, "{http.regexp.bypass_link.1}")))
+
+
+def quotable(text: str) -> str:
+    """`text` as the inside of a double-quoted Caddyfile token: nothing that ends it or that
+    Caddy would read as a placeholder of its own ({http...} is ours, written here)."""
+    assert not re.search(r'["\n`]|\\$', text) and "{$" not in text, text
+    return text
 
 
 def switch_in_config(config: str) -> tuple[str, list[str]] | None:

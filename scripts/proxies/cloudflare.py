@@ -1,6 +1,7 @@
 """A Cloudflare Worker (ES module) that serves the app and fails over to the maintenance
-endpoint, with a maintenance switch (the Worker variable MAINTENANCE) and an allowlist matched
-against CF-Connecting-IP.
+endpoint, with a maintenance switch (the Worker variable MAINTENANCE), an allowlist matched
+against CF-Connecting-IP, exempt paths and a bypass link (its token's SHA-256 the Worker secret
+MAINTENANCE_BYPASS_SHA256).
 
 The Worker's code is the package file ``cloudflare_worker.js``; only its CONFIG object is
 generated, as JSON, from values that passed ``inputs`` first. The wrangler.toml lines it needs
@@ -10,10 +11,11 @@ are printed in the file's leading comment, between WRANGLER_BEGIN and WRANGLER_E
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from importlib import resources
 
 from ..core import inputs
-from ..core.errors import UserError
 from ..template.overrides import load_template
 from . import behaviour
 
@@ -41,6 +43,8 @@ workers_dev = false
 # The maintenance switch. "on": every visitor outside the allowlist gets the endpoint's answer.
 # Flip it with `npx wrangler deploy --var MAINTENANCE:on` (or :off), or in the dashboard.
 MAINTENANCE = "off"
+# The bypass link's secret is not a variable but a Worker secret, MAINTENANCE_BYPASS_SHA256 (the
+# hex SHA-256 of a token): `npx wrangler secret put MAINTENANCE_BYPASS_SHA256`; none = no link.
 """
 
 HEADER = """\
@@ -62,8 +66,10 @@ def default_retry_after() -> int:
 def generate(endpoint: str, *, app_timeout: str = "60s", allow: list[str] | None = None,
              retry_after: str | None = None, exempt: list[str] | None = None) -> str:
     """The Worker's source, with the wrangler.toml lines in its leading comment."""
-    if exempt:
-        raise UserError("--exempt is not yet supported by --kind cloudflare.")
+    exempt = [inputs.exempt_path(p, "--exempt") for p in dict.fromkeys(exempt or [])]
+    # The Set-Cookie value is behaviour's, split where the token goes.
+    example = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    before, after = behaviour.bypass_cookie(example).split(example)
     config = {
         "endpoint": inputs.hostname(endpoint.rstrip("."), "--endpoint"),
         "appTimeoutMs": inputs.duration_ms(app_timeout, "--read-timeout"),
@@ -75,6 +81,15 @@ def generate(endpoint: str, *, app_timeout: str = "60s", allow: list[str] | None
         # What reaches the endpoint of the visitor's request, and the visitor of its answer.
         "forwardHeaders": list(behaviour.FORWARDED_REQUEST_HEADERS),
         "dropResponseHeaders": list(behaviour.DROPPED_RESPONSE_HEADERS),
+        # While the switch is on: exempt paths (on the target as sent), the bypass link and cookie.
+        "exempt": behaviour.exempt_regex(exempt),
+        "bypassPath": behaviour.BYPASS_PATH,
+        "bypassLink": f"^{re.escape(behaviour.BYPASS_PATH)}({behaviour.TOKEN_FORM})(?:[?]|$)",
+        "tokenForm": behaviour.TOKEN_FORM,
+        "bypassCookie": behaviour.BYPASS_COOKIE,
+        "bypassStatus": behaviour.BYPASS_STATUS,
+        "bypassLocation": behaviour.BYPASS_LOCATION,
+        "bypassSetCookie": [before, after],
     }
     wrangler = "\n".join(f"// {line}".rstrip() for line in
                          (WRANGLER_BEGIN, *WRANGLER_TOML.splitlines(), WRANGLER_END))

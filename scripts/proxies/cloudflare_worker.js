@@ -1,7 +1,7 @@
 // Every request goes to the app (fetch(request) on a route reaches the origin). The visitor gets
 // the endpoint's answer instead when the app cannot be reached, does not answer in time, or
 // answers 502/503/504 (or Cloudflare answers 52x for it), and, while the switch is on, when the
-// visitor is not on the allowlist. CONFIG is filled in from checked options by
+// visitor is not on the allowlist, asks for no exempt path and holds no bypass cookie. CONFIG is filled in from checked options by
 // `maintenance-endpoint proxy-config --kind cloudflare`: generate the file again to change it.
 
 const CONFIG = __CONFIG__;
@@ -18,12 +18,22 @@ const FAILOVER_STATUSES = new Set([502, 503, 504, 520, 521, 522, 523, 524, 525, 
 const ENDPOINT_STATUS = 503;
 
 const ALLOW = CONFIG.allow.map(parseNetwork);
+const EXEMPT = new RegExp(CONFIG.exempt);
+const LINK = new RegExp(CONFIG.bypassLink);
+const TOKEN = new RegExp(`^(?:${CONFIG.tokenForm})$`);
 
 export default {
   async fetch(request, env) {
     try {
-      if (switchIsOn(env) && !allowlisted(request)) {
-        return await fromEndpoint(request);
+      if (switchIsOn(env)) {
+        const target = requestTarget(request.url);
+        const link = await bypassLink(request, target, env);
+        if (link !== null) return link;
+        // Under the link's prefix only the link itself is honoured: the page, whoever asks.
+        if (target.startsWith(CONFIG.bypassPath)) return await fromEndpoint(request);
+        if (!allowlisted(request) && !EXEMPT.test(target) && !(await holdsBypassCookie(request, env))) {
+          return await fromEndpoint(request);
+        }
       }
       return (await fromApp(request)) ?? (await fromEndpoint(request));
     } catch (err) {
@@ -118,6 +128,61 @@ function minimal503(method) {
       "Content-Type": "text/plain; charset=utf-8",
     },
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planned maintenance: exempt paths, the bypass link and cookie (docs/cloudflare.md).
+
+// The request target (path and query) as the URL string holds it, not as new URL() reads it:
+// the WHATWG parser resolves ".." and "%2e%2e" and reads a backslash as "/", while
+// fetch(request) sends "%2e%2e" and a backslash on to the app as they are. CONFIG.exempt admits
+// plain segments only, which every parser leaves alone, so a target it matches is the one the
+// app gets (docs/cloudflare.md).
+function requestTarget(url) {
+  return url.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/, "");
+}
+
+// The secret: the binding MAINTENANCE_BYPASS_SHA256, the lowercase hex SHA-256 of the token
+// (`npx wrangler secret put`; white space around it, such as a piped newline, does not count).
+// Empty or absent: no link. Anything else is a mistake: no link.
+function bypassSecret(env) {
+  const value = typeof env.MAINTENANCE_BYPASS_SHA256 === "string" ? env.MAINTENANCE_BYPASS_SHA256.trim() : "";
+  if (value === "") return null;
+  if (/^[0-9a-f]{64}$/.test(value)) return value;
+  console.error("MAINTENANCE_BYPASS_SHA256 is not a lowercase hex SHA-256: no bypass link");
+  return null;
+}
+
+// Whether `token` (of the one form, checked before it is hashed) is the secret's.
+async function opens(token, env) {
+  const secret = bypassSecret(env);
+  if (secret === null || typeof token !== "string" || !TOKEN.test(token)) return false;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  let diff = 0;
+  for (let i = 0; i < secret.length; i++) diff |= hex.charCodeAt(i) ^ secret.charCodeAt(i);
+  return diff === 0;
+}
+
+// A GET of the link with the current token: the 303 that sets the cookie. Else null: the
+// request goes on like any other (the page while the switch is on).
+async function bypassLink(request, target, env) {
+  const match = LINK.exec(target);
+  if (request.method !== "GET" || match === null || !(await opens(match[1], env))) return null;
+  const [before, after] = CONFIG.bypassSetCookie;
+  return new Response(null, {
+    status: CONFIG.bypassStatus,
+    headers: { "Location": CONFIG.bypassLocation, "Cache-Control": "no-store", "Set-Cookie": before + match[1] + after },
+  });
+}
+
+// The first cookie of that name in the Cookie header.
+async function holdsBypassCookie(request, env) {
+  for (const pair of (request.headers.get("Cookie") ?? "").split(";")) {
+    const at = pair.indexOf("=");
+    if (at !== -1 && pair.slice(0, at).trim() === CONFIG.bypassCookie) return opens(pair.slice(at + 1).trim(), env);
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------

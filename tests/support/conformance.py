@@ -9,6 +9,7 @@ Adding a proxy to the matrix means adding one class here and naming it in RIGS.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import secrets
@@ -55,7 +56,7 @@ READ_TIMEOUT = "1s"
 EXEMPT = ("/healthz", "/webhooks/stripe", "/o'k$(x)*@,=!")
 # The rigs whose recipe does not yet implement the bypass link and the exempt paths: their
 # planned-maintenance rows are skipped (each helper removes its kind when its recipe lands).
-PENDING_PLANNED = {"caddy", "cloudflare"}
+PENDING_PLANNED: set[str] = set()
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -324,6 +325,14 @@ class HAProxyRig(Rig):
 class CaddyRig(Rig):
     name = "caddy"
 
+    def switch(self, on: bool, secret: bool = False) -> str | None:
+        """`switch on [--secret]` or `off`, as an operator types it; the new token, if any."""
+        out = cli("switch", "on" if on else "off", "--kind", self.name, "--state-dir", str(self.state_dir),
+                  *(["--secret"] if on and secret else []), "--json")
+        assert out.returncode == 0, out.stderr
+        path = json.loads(out.stdout).get("bypass_path")
+        return path[len(behaviour.BYPASS_PATH):] if path else None
+
     def __init__(self, preview: Preview):
         super().__init__(preview)
         caddy = require_caddy()
@@ -331,45 +340,58 @@ class CaddyRig(Rig):
         config = self.generate(
             "caddy", "--app", self.app.address, "--listen", f"{LOOPBACK}:{self.port}",
             "--endpoint-address", f"{LOOPBACK}:{preview.port}", "--ca-file", str(preview.ca),
-            "--read-timeout", READ_TIMEOUT, "--state-dir", str(self.state_dir), "--admin", "off")
+            "--read-timeout", READ_TIMEOUT, "--state-dir", str(self.state_dir), "--admin", "off",
+            *(f"--exempt={p}" for p in EXEMPT))
         (self.workdir / "Caddyfile").write_text(config)
         self.proxy = Process("caddy", [caddy, "run", "--config", str(self.workdir / "Caddyfile"), "--adapter",
                                        "caddyfile"], self.workdir, self.port, env=isolated_home(self.workdir))
 
 
 class WorkerRig(Rig):
-    """The Worker in workerd. Its switch is the MAINTENANCE binding (wrangler.toml [vars]):
-    switching restarts workerd with the other value, as `wrangler deploy --var` deploys anew."""
+    """The Worker in workerd. Its switch is the MAINTENANCE binding (wrangler.toml [vars]) and its
+    bypass secret the MAINTENANCE_BYPASS_SHA256 binding (a Worker secret): switching restarts
+    workerd with the other values, as `wrangler deploy --var` and `wrangler secret put` deploy anew."""
 
     name = "cloudflare"
 
     def __init__(self, preview: Preview):
         super().__init__(preview)
         self.workerd = require_workerd()
-        self.worker = self.generate("cloudflare", "--read-timeout", READ_TIMEOUT)
+        self.worker = self.generate("cloudflare", "--read-timeout", READ_TIMEOUT, *(f"--exempt={p}" for p in EXEMPT))
         self.wrangler = tomllib.loads(wrangler_toml(self.worker))
         self.proxy = self.process(self.wrangler["vars"]["MAINTENANCE"])
 
-    def process(self, maintenance: str) -> Process:
-        workdir = self.workdir / f"workerd-{maintenance}"
+    def process(self, maintenance: str, secret_sha256: str | None = None) -> Process:
+        workdir = self.workdir / f"workerd-{maintenance}-{secret_sha256 or 'none'}"
         workdir.mkdir(exist_ok=True)
-        config = worker_files(workdir, self.worker, {**self.wrangler["vars"], "MAINTENANCE": maintenance},
+        variables = {**self.wrangler["vars"], "MAINTENANCE": maintenance}
+        if secret_sha256 is not None:
+            variables["MAINTENANCE_BYPASS_SHA256"] = secret_sha256
+        config = worker_files(workdir, self.worker, variables,
                               app=self.app.address, listen=f"{LOOPBACK}:{self.port}",
                               endpoint_address=f"{LOOPBACK}:{self.preview.port}", ca_pem=self.preview.ca.read_bytes(),
                               compatibility_date=self.wrangler["compatibility_date"])
         return Process("workerd", [self.workerd, "serve", str(config)], workdir, self.port)
 
-    def request(self, method: str, path: str, **kw) -> requests.Response:
+    def visitor_headers(self) -> dict[str, str]:
         # On Cloudflare the visitor's Host is the site's; CF-Connecting-IP is set by the edge.
-        headers = {"Host": "www.example.com", "CF-Connecting-IP": "192.0.2.1", **kw.pop("headers", {})}
+        return {"Host": "www.example.com", "CF-Connecting-IP": "192.0.2.1"}
+
+    def request(self, method: str, path: str, **kw) -> requests.Response:
+        headers = {**self.visitor_headers(), **kw.pop("headers", {})}
         return super().request(method, path, headers=headers, **kw)
 
-    def switch(self, on: bool) -> None:
+    def switch(self, on: bool, secret: bool = False) -> str | None:
+        """Off, on, or on with a new token whose SHA-256 is the secret binding (what the docs tell
+        an operator to `wrangler secret put`); returns that token."""
+        token = secrets.token_urlsafe(behaviour.TOKEN_BYTES) if on and secret else None
         self.proxy.stop()
         # The port is free again once workerd is gone (a new process binds it).
         wait_until(lambda: not port_open(self.port), 10, "workerd to let go of its port")
-        self.proxy = self.process("on" if on else "off")
+        self.proxy = self.process("on" if on else "off",
+                                  hashlib.sha256(token.encode()).hexdigest() if token else None)
         self.proxy.start()
+        return token
 
 
 RIGS = {rig.name: rig for rig in (NginxRig, HAProxyRig, CaddyRig, WorkerRig)}
