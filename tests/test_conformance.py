@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pytest
 from support.conformance import (
-    PENDING_PLANNED,
     PHASES,
     RIGS,
     ROWS,
@@ -198,16 +197,10 @@ def test_the_apps_own_answers_pass_unchanged(rig):
 # Planned maintenance: the bypass link, its cookie, the exempt paths (conformance.ROWS)
 
 
-def pending(rig) -> None:
-    if rig.name in PENDING_PLANNED:
-        pytest.skip(f"{rig.name}: the bypass link and exempt paths are not implemented yet")
-
-
 @pytest.mark.parametrize("phase", PHASES)
 def test_planned_maintenance_rows(rig, phase):
     """Every row of the phase gets what it expects (the app, exactly the page, or the link's 303
     with the cookie), and neither the cookie nor a token reaches the endpoint."""
-    pending(rig)
     rows = [r for r in ROWS if r.phase == phase]
     tokens = enter_phase(rig, phase)
     try:
@@ -225,7 +218,6 @@ def test_planned_maintenance_rows(rig, phase):
 def test_the_links_cookie_lets_a_client_through_until_switch_off(rig):
     """The cookie the link sets, sent back as a client would, reaches the app; `switch off` and
     `switch on --secret` again revoke it."""
-    pending(rig)
     token = rig.switch(True, secret=True)
     try:
         answer = rig.send("GET", behaviour.BYPASS_PATH + token)
@@ -245,7 +237,6 @@ def test_the_links_cookie_lets_a_client_through_until_switch_off(rig):
 def test_the_link_needs_the_switch_on_even_with_a_token_left(rig):
     """A proxy that reads the switch from DIR/maintenance.on: that file removed by hand (the switch
     off) while a token file is left, the link path is the app's and sets no cookie."""
-    pending(rig)
     if rig.name not in ("nginx", "caddy"):
         pytest.skip(f"{rig.name} does not read the switch from a file per request")
     token = rig.switch(True, secret=True)

@@ -125,6 +125,17 @@ ENDPOINT_CONNECT_TIMEOUT = "5s"
 SEGMENT = "[A-Za-z0-9_~!$&'()*+,=:@-][A-Za-z0-9_.~!$&'()*+,=:@-]*"
 
 
+def link_regex(method: str = "") -> str:
+    """A regular expression (PCRE, RE2 and JavaScript alike) for the bypass link as sent, the
+    token its group 1; with ``method``, for "METHOD TARGET" (nginx matches both in one map)."""
+    return f"^{method + ' ' if method else ''}{re.escape(BYPASS_PATH)}({TOKEN_FORM})(?:[?]|$)"
+
+
+def reserved_regex() -> str:
+    """A regular expression for every target under the link's prefix, as sent."""
+    return "^" + re.escape(BYPASS_PATH)
+
+
 def exempt_regex(paths: list[str] | tuple[str, ...]) -> str:
     """A regular expression (PCRE, RE2 and JavaScript alike) that matches a request target or
     path, as sent, that an exempt path keeps open; it matches nothing for no paths."""

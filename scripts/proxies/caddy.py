@@ -312,8 +312,7 @@ def bypass_block(state_dir: str) -> str:
         BYPASS, state_dir=state_dir, switch_name=SWITCH_FILE, bypass_dir=posixpath.join(state_dir, BYPASS_DIR),
         cookie_name=behaviour.BYPASS_COOKIE, token_form=quotable(behaviour.TOKEN_FORM),
         bypass_path=behaviour.BYPASS_PATH, location=behaviour.BYPASS_LOCATION, status=str(behaviour.BYPASS_STATUS),
-        link_regex=quotable(f"^{re.escape(behaviour.BYPASS_PATH)}({behaviour.TOKEN_FORM})(?:[?]|$)"),
-        reserved_regex=quotable(f"^{re.escape(behaviour.BYPASS_PATH)}"),
+        link_regex=quotable(behaviour.link_regex()), reserved_regex=quotable(behaviour.reserved_regex()),
         set_cookie=quotable(cookie.replace(example, "{http.regexp.bypass_link.1}")))
 
 

@@ -11,7 +11,6 @@ are printed in the file's leading comment, between WRANGLER_BEGIN and WRANGLER_E
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from importlib import resources
 
@@ -84,7 +83,7 @@ def generate(endpoint: str, *, app_timeout: str = "60s", allow: list[str] | None
         # While the switch is on: exempt paths (on the target as sent), the bypass link and cookie.
         "exempt": behaviour.exempt_regex(exempt),
         "bypassPath": behaviour.BYPASS_PATH,
-        "bypassLink": f"^{re.escape(behaviour.BYPASS_PATH)}({behaviour.TOKEN_FORM})(?:[?]|$)",
+        "bypassLink": behaviour.link_regex(),
         "tokenForm": behaviour.TOKEN_FORM,
         "bypassCookie": behaviour.BYPASS_COOKIE,
         "bypassStatus": behaviour.BYPASS_STATUS,

@@ -5,7 +5,6 @@ switch (switch/proxy.py for the state directory, docs/switch.md)."""
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 
 from ..core.errors import UserError
@@ -314,12 +313,12 @@ def bypass_values(exempt: list[str], recipe: str) -> dict[str, str]:
     paths, all from behaviour.py."""
     token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
     cookie_before, cookie_after = behaviour.bypass_cookie(token).split(token)
-    link = f"^GET {re.escape(behaviour.BYPASS_PATH)}({behaviour.TOKEN_FORM})(?:[?]|$)"
+    link = behaviour.link_regex("GET")
     return {
         "link_regex": quoted("~" + link),
         "cookie": behaviour.BYPASS_COOKIE,
         "cookie_regex": quoted(f"~^({behaviour.TOKEN_FORM})$"),
-        "reserved_regex": quoted("~^" + re.escape(behaviour.BYPASS_PATH)),
+        "reserved_regex": quoted("~" + behaviour.reserved_regex()),
         "cookie_before": cookie_before, "cookie_after": cookie_after,
         "exempt_map": render(NGINX_EXEMPT_MAP, id=recipe,
                              exempt_regex=quoted("~" + behaviour.exempt_regex(exempt))) if exempt else "",

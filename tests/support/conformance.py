@@ -54,11 +54,6 @@ READ_TIMEOUT = "1s"
 # Planned maintenance: every rig is generated with these exempt paths (proxy-config --exempt);
 # the last has the characters of the grammar that need quoting in a configuration.
 EXEMPT = ("/healthz", "/webhooks/stripe", "/o'k$(x)*@,=!")
-# The rigs whose recipe does not yet implement the bypass link and the exempt paths: their
-# planned-maintenance rows are skipped (each helper removes its kind when its recipe lands).
-PENDING_PLANNED: set[str] = set()
-
-
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "scripts", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
