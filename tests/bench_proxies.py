@@ -60,6 +60,14 @@ def seen(load: Load, label: str, since: float, count: int):
     return lambda: load.count(label, since=since) >= count
 
 
+def kill_cycles(load, rig, cycles: int) -> None:
+    """Kill and restart the app `cycles` times under `load`, each step once the load saw its effect."""
+    for _ in range(cycles):
+        wait_until(seen(load, "app-200", time.monotonic(), 100), 20, "app answers")
+        wait_until(seen(load, "maintenance-503", rig.app.kill(), 200), 20, "the page")
+        wait_until(seen(load, "app-200", rig.app.start(), 200), 30, "app answers again")
+
+
 def failovers(kind: str, preview: Preview, clients: int, cycles: int) -> None:
     workdir = searchable_tmpdir()
     rig = Rig(kind, preview, workdir)
@@ -67,10 +75,7 @@ def failovers(kind: str, preview: Preview, clients: int, cycles: int) -> None:
     rig.proxy.start()
     load = Load(rig.url, PAGE, workers=clients, max_seconds=30 * cycles, max_requests=200_000).start()
     try:
-        for _ in range(cycles):
-            wait_until(seen(load, "app-200", time.monotonic(), 100), 20, "app answers")
-            wait_until(seen(load, "maintenance-503", rig.app.kill(), 200), 20, "the page")
-            wait_until(seen(load, "app-200", rig.app.start(), 200), 30, "app answers again")
+        kill_cycles(load, rig, cycles)
     finally:
         result = load.stop()
         rig.close()
@@ -144,10 +149,7 @@ def crash_load(name: str, preview, clients: int, cycles: int) -> None:
         return
     load = CrashLoad(rig.url, clients, 30 * cycles, WORKER_HEADERS if name == "cloudflare" else {}).start()
     try:
-        for _ in range(cycles):
-            wait_until(seen(load, "app-200", time.monotonic(), 100), 20, "app answers")
-            wait_until(seen(load, "maintenance-503", rig.app.kill(), 200), 20, "the page")
-            wait_until(seen(load, "app-200", rig.app.start(), 200), 30, "app answers again")
+        kill_cycles(load, rig, cycles)
     finally:
         result = load.stop()
         rig.close()

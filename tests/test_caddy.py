@@ -27,6 +27,9 @@ from support.proxy_harness import (
     LOOPBACK,
     ROOT,
     AppServer,
+    assert_app_answer,
+    assert_link,
+    assert_page,
     free_port,
     searchable_tmpdir,
     session,
@@ -405,20 +408,6 @@ def switch_on_with_secret(rig) -> str:
     return path[len(behaviour.BYPASS_PATH):]
 
 
-def assert_page(answer: tuple[int, dict, bytes], method: str = "GET") -> None:
-    """Exactly what everyone gets while the switch is on: the endpoint's 503 and page, no cookie."""
-    status, headers, body = answer
-    assert (status, body) == (503, b"" if method == "HEAD" else PAGE), (status, headers, body[:200])
-    assert "set-cookie" not in headers and headers.get("retry-after"), headers
-
-
-def assert_app_answer(answer: tuple[int, dict, bytes], target: str | None = None) -> None:
-    status, headers, body = answer
-    assert status == 200 and APP_MARKER.encode() in body, (status, headers, body[:200])
-    if target is not None:
-        assert json.loads(body)["path"] == target  # the app got the target as sent
-
-
 @pytest.fixture
 def planned(preview, tmp_path):
     r = CaddyRig(preview, tmp_path, "--exempt", EXEMPT)
@@ -431,10 +420,7 @@ def planned(preview, tmp_path):
 def test_bypass_link_sets_the_cookie_and_the_cookie_reaches_the_app(planned):
     token = switch_on_with_secret(planned)
     for target in (behaviour.BYPASS_PATH + token, behaviour.BYPASS_PATH + token + "?utm=x"):
-        status, headers, body = raw(planned, "GET", target)
-        assert status == behaviour.BYPASS_STATUS, (status, headers, body[:200])
-        assert headers["location"] == behaviour.BYPASS_LOCATION and headers["cache-control"] == "no-store"
-        assert headers["set-cookie"] == behaviour.bypass_cookie(token)
+        assert_link(raw(planned, "GET", target), token)
     cookie = {"Cookie": f"{behaviour.BYPASS_COOKIE}={token}"}
     assert_app_answer(raw(planned, "GET", "/shop?x=1", cookie), "/shop?x=1")
     assert_app_answer(raw(planned, "POST", "/cart", {**cookie, "Content-Length": "0"}))

@@ -31,11 +31,19 @@ import tomllib
 
 import pytest
 import requests
-from support.proxy_harness import APP_MARKER, LOOPBACK, AppServer, free_port, wait_until
+from support.proxy_harness import (
+    APP_MARKER,
+    LOOPBACK,
+    AppServer,
+    assert_app_answer,
+    assert_link,
+    assert_page,
+    free_port,
+    wait_until,
+)
 from support.runtime_harness import (
     ENDPOINT,
     METHODS,
-    PAGE,
     ROOT,
     MethodLoad,
     Preview,
@@ -340,19 +348,6 @@ def raw(rig, method: str, target: str, headers: dict | None = None) -> tuple[int
         conn.close()
 
 
-def assert_page(answer: tuple[int, dict, bytes], method: str = "GET") -> None:
-    status, headers, body = answer
-    assert (status, body) == (503, b"" if method == "HEAD" else PAGE), (status, headers, body[:200])
-    assert "set-cookie" not in headers and headers.get("retry-after"), headers
-
-
-def assert_app_answer(answer: tuple[int, dict, bytes], target: str | None = None) -> None:
-    status, headers, body = answer
-    assert status == 200 and APP_MARKER.encode() in body, (status, headers, body[:200])
-    if target is not None:
-        assert json.loads(body)["path"] == target  # the app got the target as sent
-
-
 def new_secret() -> tuple[str, str]:
     """(token, hex SHA-256): what the docs tell an operator to make and `wrangler secret put`."""
     token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
@@ -366,10 +361,7 @@ def test_bypass_link_sets_the_cookie_and_the_cookie_reaches_the_app(make_rig, pi
     token, digest = new_secret()
     rig = make_rig("--exempt", EXEMPT, maintenance="on", secret=digest + "\n" if piped else digest)
     for target in (behaviour.BYPASS_PATH + token, behaviour.BYPASS_PATH + token + "?utm=x"):
-        status, headers, body = raw(rig, "GET", target)
-        assert status == behaviour.BYPASS_STATUS, (status, headers, body[:200])
-        assert headers["location"] == behaviour.BYPASS_LOCATION and headers["cache-control"] == "no-store"
-        assert headers["set-cookie"] == behaviour.bypass_cookie(token)
+        assert_link(raw(rig, "GET", target), token)
     cookie = {"Cookie": f"{behaviour.BYPASS_COOKIE}={token}"}
     assert_app_answer(raw(rig, "GET", "/shop?x=1", cookie), "/shop?x=1")
     assert_app_answer(raw(rig, "POST", "/cart", cookie))

@@ -551,3 +551,30 @@ class Load:
 
 if __name__ == "__main__":
     _run_app(int(sys.argv[1]))
+
+
+def assert_page(answer: tuple[int, dict, bytes], method: str = "GET") -> None:
+    """Exactly what everyone gets while the switch is on: the endpoint's 503 and page, no cookie.
+    `answer`: (status, headers with lower-case names, body)."""
+    status, headers, body = answer
+    assert (status, body) == (503, b"" if method == "HEAD" else PAGE), (status, headers, body[:200])
+    assert "set-cookie" not in headers and headers.get("retry-after"), headers
+
+
+def assert_app_answer(answer: tuple[int, dict, bytes], target: str | None = None) -> None:
+    """The app's answer; with `target`, to a request the app got exactly as sent."""
+    status, headers, body = answer
+    assert status == 200 and APP_MARKER.encode() in body, (status, headers, body[:200])
+    if target is not None:
+        assert json.loads(body)["path"] == target
+
+
+def assert_link(answer: tuple[int, dict, bytes], token: str) -> None:
+    """The bypass link's answer: the 303 to / that sets the cookie of `token`, not cached."""
+    # Imported here: this file also runs on its own as the test app, without the package.
+    from scripts.proxies import behaviour
+
+    status, headers, body = answer
+    assert status == behaviour.BYPASS_STATUS, (status, headers, body[:200])
+    assert headers["location"] == behaviour.BYPASS_LOCATION and headers["cache-control"] == "no-store"
+    assert headers["set-cookie"] == behaviour.bypass_cookie(token)
