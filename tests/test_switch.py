@@ -629,7 +629,7 @@ def test_a_state_dir_nginx_cannot_reach_is_named(tmp_path):
     out = cli("switch", "on", "--kind", "nginx", "--state-dir", str(private / "state"))
     assert out.returncode == 12 and out.stdout == "", out.stderr
     assert out.stderr == (f"error: The switch is on in {private}/state, but not visible to the proxy: {closed} is "
-                          "not searchable by other users, so the proxy's worker (www-data, nobody) cannot see "
+                          "not searchable by other users, so the proxy's worker (www-data on Debian, nobody elsewhere) cannot see "
                           f"maintenance.on and serves the app (chmod o+x {closed}, or run the worker as its owner "
                           "or group).\n")
     assert (private / "state" / "maintenance.on").exists()

@@ -125,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         text = configuration(args, endpoint)
         if output is None:
             sys.stdout.write(text)
+            rehearsal_note(args)
             return 0
         complaint = check.complaint(args.kind, text, standalone=args.standalone)
         if complaint is not None:
@@ -134,9 +135,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if output is not None:
             output.close()
+    rehearsal_note(args)
     checked = check.checker_name(args.kind) if check.installed(args.kind) else ""
     info(f"Wrote {args.output}" + (f" (accepted by {checked})." if checked else "."))
     return 0
+
+
+def rehearsal_note(args: argparse.Namespace) -> None:
+    """--endpoint-address without --ca-file: the endpoint's certificate is checked against the
+    system bundle, which a rehearsal's `preview --tls` certificate is not in."""
+    if args.endpoint_address is not None and args.ca_file is None:
+        info("note: --endpoint-address without --ca-file: the endpoint's certificate must be in the system "
+             "CA bundle; for `preview --tls`, pass --ca-file with the file its --ca-out wrote.")
 
 
 def refuse_options_not_for_kind(args: argparse.Namespace) -> None:

@@ -207,7 +207,9 @@ def set_state(d: SafeDir, on: bool, current: State, now: datetime.datetime | Non
 
 
 class FileOnly:
-    """nginx (and a Caddy recipe): the proxy tests DIR/maintenance.on per request."""
+    """nginx and Caddy: the proxy tests DIR/maintenance.on per request, as its worker user."""
+
+    workers = "www-data on Debian, nobody elsewhere"  # nginx's worker processes
 
     def __init__(self, d: SafeDir, **_options):
         self.dir, self.state_dir = d, d.path
@@ -216,7 +218,7 @@ class FileOnly:
         """Why the proxy's worker cannot see the switch file, or None."""
         closed = unsearchable(self.state_dir)
         if closed:
-            return (f"{closed} is not searchable by other users, so the proxy's worker (www-data, nobody) "
+            return (f"{closed} is not searchable by other users, so the proxy's worker ({self.workers}) "
                     f"cannot see {STATE_FILE} and serves the app (chmod o+x {closed}, or run the worker as "
                     "its owner or group)")
         return None
@@ -226,7 +228,7 @@ class FileOnly:
         if hidden:
             raise UserError(f"The switch is on in {self.state_dir}, but not visible to the proxy: {hidden}.",
                             ExitCode.NOT_VISIBLE)
-        return "takes effect at the next request (the proxy tests for the file on each request)"
+        return "the proxy reads it at the next request (it tests for the file on each request)"
 
     def live(self) -> str | None:
         return None  # the file is what the proxy reads: nothing else to ask
@@ -350,8 +352,11 @@ class HAProxy:
         return answer
 
 
-# The Caddy recipe (file matcher on DIR/maintenance.on) will be "caddy": FileOnly.
-KINDS = {"nginx": FileOnly, "haproxy": HAProxy, "caddy": FileOnly}
+class CaddyFiles(FileOnly):
+    workers = "caddy, as Debian's caddy.service runs it"
+
+
+KINDS = {"nginx": FileOnly, "haproxy": HAProxy, "caddy": CaddyFiles}
 
 
 def proxy(kind: str, d: SafeDir, **options):
@@ -405,6 +410,8 @@ def switch(kind: str, state_dir: str, on: bool, token: str | None = None, **opti
         p = proxy(kind, d, **options)
         current = read_state(d)
         state, repaired = set_state(d, on, current, token=token)
+        if current.token and current.token != token:
+            repaired += "the previous bypass link is revoked (its cookies no longer let anyone through); "
         return state, current.on == on and not current.damaged, repaired + p.apply(state)
 
 
