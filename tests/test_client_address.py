@@ -70,11 +70,11 @@ def ask(port: int, source: str, forwarded_for: tuple[str, ...] | None, headers: 
 class SwitchedRig(Rig):
     """nginx or HAProxy with the switch on, the vectors' allowlist and trusted proxies."""
 
-    def __init__(self, kind: str, preview):
+    def __init__(self, kind: str, preview, switch_args: tuple[str, ...] = SWITCH_ARGS):
         self.workdir = searchable_tmpdir()
         self.state_dir = self.workdir / "state"
         lua = ("--lua-file", str(self.workdir / "maintenance-endpoint.lua")) if kind == "haproxy" else ()
-        super().__init__(kind, preview, self.workdir, extra=("--state-dir", str(self.state_dir), *lua, *SWITCH_ARGS),
+        super().__init__(kind, preview, self.workdir, extra=("--state-dir", str(self.state_dir), *lua, *switch_args),
                          ipv6=True)
         for action in ("install", "on"):
             out = cli("switch", action, "--kind", kind, "--state-dir", str(self.state_dir),
@@ -130,6 +130,19 @@ def test_no_other_header_names_the_client(proxy, source, headers):
     itself is the client, and it is not allowlisted): the page."""
     _, port, _ = proxy
     assert ask(port, source, None, headers) is False
+
+
+@pytest.mark.parametrize("kind", ["nginx", "haproxy"])
+def test_an_ipv6_network_never_holds_an_ipv4_client(kind, preview):
+    """--allow ::/0 lets every IPv6 client through, no IPv4 one (HAProxy matches IPv4 clients
+    against IPv6 networks as ::ffff:a.b.c.d, which ::/N holds for N <= 80)."""
+    require_program(kind)
+    r = SwitchedRig(kind, preview, ("--allow", "::/0", "--allow", "2001:db8::/81"))
+    try:
+        assert ask(r.listen_port, rule.PUBLIC, None) is False
+        assert ask(r.listen_port, rule.VPN, None) is True
+    finally:
+        r.close()
 
 
 def edge_named(vector: rule.Vector) -> str | None:

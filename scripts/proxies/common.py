@@ -83,8 +83,8 @@ def switch_in_config(kind: str, config: str) -> tuple[str, list[str]] | None:
     else:
         state = re.search(rf"^\s*acl maintenance_on str\(maintenance\),map\((.+)/{re.escape(switch.HAPROXY_MAP)},off\)",
                           config, re.M)
-        found = re.search(r"^\s*acl maintenance_allowed src (.+)$", config, re.M)
-        entries = found.group(1).split() if found else []
+        entries = [c for found in re.findall(r"^\s*acl maintenance_allowed(?:_ipv6)? src (.+)$", config, re.M)
+                   for c in found.split()]
     return switch_found(state and state.group(1), entries)
 
 

@@ -202,10 +202,8 @@ HAPROXY_ALLOW = """\
     # The allowlist. HAProxy matches an IPv4 network against the IPv4 address an IPv6 address
     # embeds, also in 6to4 (2002::/16) and IPv4-compatible (::a.b.c.d) ones, which are other
     # addresses: IPv4 networks count for IPv4 (and ::ffff:-mapped) clients only.
-    acl maintenance_allowed src {{allow}}
     acl maintenance_ipv4 src ::ffff:0.0.0.0/96
-    http-request set-var(txn.maintenance_bypass) bool(true) if maintenance_allowed maintenance_ipv4 !{ var(txn.maintenance_no_client) -m bool }
-{{allow_ipv6}}"""
+{{allow_ipv4}}{{allow_ipv6}}"""
 
 
 # The secret bypass link and its cookie (behaviour.py, docs/switch.md#bypass-link). Sample fetches
@@ -268,14 +266,26 @@ def exempt_lines(paths: list[str]) -> str:
     return render(HAPROXY_EXEMPT, exempt=quoted(behaviour.exempt_regex(paths))) if paths else ""
 
 
+def allow_ipv4(allow: list[str]) -> str:
+    """The allowlist's IPv4 networks, for IPv4 clients (none: '')."""
+    nets = [c for c in allow if ":" not in c]
+    if not nets:
+        return ""
+    return (f"    acl maintenance_allowed src {' '.join(nets)}\n"
+            "    http-request set-var(txn.maintenance_bypass) bool(true) if maintenance_allowed maintenance_ipv4"
+            " !{ var(txn.maintenance_no_client) -m bool }\n")
+
+
 def allow_ipv6(allow: list[str]) -> str:
     """The allowlist's IPv6 networks, for IPv6 clients (none: '')."""
     nets = [c for c in allow if ":" in c]
     if not nets:
         return ""
+    # HAProxy matches an IPv4 client against IPv6 networks as ::ffff:a.b.c.d, which ::/N holds for
+    # N <= 80: IPv6 networks count for IPv6 clients only.
     return (f"    acl maintenance_allowed_ipv6 src {' '.join(nets)}\n"
             "    http-request set-var(txn.maintenance_bypass) bool(true) if maintenance_allowed_ipv6"
-            " !{ var(txn.maintenance_no_client) -m bool }\n")
+            " !maintenance_ipv4 !{ var(txn.maintenance_no_client) -m bool }\n")
 
 
 # The app backend's backup server: the endpoint's service (its name is sent as Host to the service,
@@ -297,7 +307,7 @@ def haproxy_switch(state_dir: str | None, allow: list[str], trusted: list[str], 
     elif trusted:
         real_ip = render(HAPROXY_REAL_IP, trusted=" ".join(trusted), hops=str(HAPROXY_TRUSTED_HOPS),
                          hop_lines="\n".join(render(HAPROXY_HOP, n=str(n)) for n in range(1, HAPROXY_TRUSTED_HOPS + 1)))
-    allow_acl = render(HAPROXY_ALLOW, allow=" ".join(allow), allow_ipv6=allow_ipv6(allow)) if allow else ""
+    allow_acl = render(HAPROXY_ALLOW, allow_ipv4=allow_ipv4(allow), allow_ipv6=allow_ipv6(allow)) if allow else ""
     return {
         "switch_global": render(HAPROXY_SWITCH_GLOBAL, socket=switch.haproxy_socket(state_dir)),
         "switch_frontend": render(HAPROXY_SWITCH_FRONTEND, real_ip=real_ip, map=switch.haproxy_map(state_dir),
