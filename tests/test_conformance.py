@@ -30,6 +30,7 @@ from support.conformance import (
     PHASES,
     RIGS,
     ROWS,
+    NginxRig,
     ask_row,
     cookie_reached_endpoint,
     enter_phase,
@@ -258,3 +259,25 @@ def test_the_docs_show_the_link_as_behaviour_defines_it():
     for piece in (shown, f"`{behaviour.TOKEN_FORM}`", behaviour.BYPASS_PATH + "<token>", "## Bypass link",
                   "## Exempt paths"):
         assert piece in text, piece
+
+
+def test_nginx_keeps_your_add_header_lines(preview):
+    """An `add_header` of yours in http{} (a site-wide policy header) still reaches every answer
+    of the recipe's server: the app's, the page, a cookie holder's; the link's 303 carries the
+    link's own headers."""
+    rig = NginxRig(preview)
+    rig.proxy.config = rig.proxy.config.replace("http {\n", "http {\n    add_header X-Site-Policy yes always;\n", 1)
+    assert "X-Site-Policy" in rig.proxy.config
+    try:
+        rig.start()
+        rig.settle()
+        assert rig.send("GET", "/").headers.get("X-Site-Policy") == "yes"
+        token = rig.switch(True, secret=True)
+        assert rig.send("GET", "/").headers.get("X-Site-Policy") == "yes"  # the page
+        holder = rig.send("GET", "/", {"Cookie": f"{behaviour.BYPASS_COOKIE}={token}"})
+        assert holder.status == 200 and holder.headers.get("X-Site-Policy") == "yes", holder
+        link = rig.send("GET", behaviour.BYPASS_PATH + token)
+        assert link.status == behaviour.BYPASS_STATUS and link.headers["Set-Cookie"] == behaviour.bypass_cookie(token)
+        assert link.headers["Cache-Control"] == "no-store"
+    finally:
+        rig.close()

@@ -164,14 +164,10 @@ map $cookie_{{cookie}} $maintenance_token_{{id}} {
     {{cookie_regex}} $1;
     default "";
 }
-# The link's answer (only when honoured; an empty value adds no header).
+# The link's cookie (only when honoured).
 map $maintenance_link_{{id}} $maintenance_link_cookie_{{id}} {
     "" "";
     default "{{cookie_before}}$maintenance_link_{{id}}{{cookie_after}}";
-}
-map $maintenance_link_{{id}} $maintenance_link_cache_{{id}} {
-    "" "";
-    default "no-store";
 }
 # Under the link's prefix, while the switch is on, only the link itself is honoured: every other
 # request there gets the page, whoever sends it (allowlisted or holding the cookie), as at the
@@ -231,13 +227,6 @@ NGINX_SWITCH_SERVER = """\
     if ($maintenance_gate = "") {
         set $maintenance_link_{{id}} "";
     }
-    # The link's 303 (location /) carries these; every other answer none (nginx adds no header
-    # whose value is empty: ngx_http_add_header in src/http/modules/ngx_http_headers_filter_module.c).
-    # At this level, not in location /, where they would hide your server-level add_header lines
-    # (https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header: inherited only
-    # into a level that has none).
-    add_header Set-Cookie $maintenance_link_cookie_{{id}} always;
-    add_header Cache-Control $maintenance_link_cache_{{id}} always;
     # Who reaches the app while the switch is on: the allowlist, the bypass cookie naming the
     # current token, the exempt paths.
     if ($maintenance_bypass_{{id}}) {
@@ -249,15 +238,26 @@ NGINX_SWITCH_SERVER = """\
 {{exempt_gate}}    if ($maintenance_reserved_{{id}}) {
         set $maintenance_gate $maintenance_on_{{id}};
     }
+
+    location @maintenance_link_{{id}} {
+        # To / as is: no scheme or host of nginx's making
+        # (https://nginx.org/en/docs/http/ngx_http_core_module.html#absolute_redirect).
+        absolute_redirect off;
+        add_header Set-Cookie $maintenance_link_cookie_{{id}} always;
+        add_header Cache-Control no-store always;
+        return {{link_status}} {{link_location}};
+    }
 """
 
 NGINX_SWITCH_LOCATION = """\
-        # The bypass link honoured: to / (as is: no scheme or host of nginx's making; only
-        # nginx's own redirects are concerned, not the app's: https://nginx.org/en/docs/http/
-        # ngx_http_core_module.html#absolute_redirect).
-        absolute_redirect off;
+        # The bypass link honoured: its 303 and cookie come from the named location below (a code
+        # of no other use, 418, takes it there), which alone sets headers: an add_header here or
+        # at the server level would hide every add_header of yours above it (nginx inherits
+        # add_header only into a level that has none:
+        # https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header).
+        error_page 418 = @maintenance_link_{{id}};
         if ($maintenance_link_{{id}}) {
-            return {{link_status}} {{link_location}};
+            return 418;
         }
         # Switch on and the client not allowlisted: the endpoint's answer, through error_page 503
         # below (the request body is read and dropped here, never sent on).
@@ -302,9 +302,9 @@ def nginx_switch(s: Settings, recipe: str) -> dict[str, str]:
         "switch_server": render(NGINX_SWITCH_SERVER, real_ip=real_ip, state_dir=s.state_dir, id=recipe,
                                 state_file=f"{s.state_dir}/{switch.STATE_FILE}",
                                 bypass_dir=f"{s.state_dir}/{bypass.DIRECTORY}",
-                                exempt_gate=render(NGINX_EXEMPT_GATE, id=recipe) if s.exempt else ""),
-        "switch_location": render(NGINX_SWITCH_LOCATION, id=recipe, link_status=str(behaviour.BYPASS_STATUS),
-                                  link_location=behaviour.BYPASS_LOCATION),
+                                exempt_gate=render(NGINX_EXEMPT_GATE, id=recipe) if s.exempt else "",
+                                link_status=str(behaviour.BYPASS_STATUS), link_location=behaviour.BYPASS_LOCATION),
+        "switch_location": render(NGINX_SWITCH_LOCATION, id=recipe),
     }
 
 
