@@ -127,3 +127,20 @@ def test_misplaced_secret_and_exempt_are_one_sentence(workdir, args, message):
     assert out.returncode == 2 and out.stdout == "", out.stderr
     assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
     assert not (workdir / "s").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to give the folder to another user")
+def test_another_users_bypass_folder_is_replaced_not_trusted(workdir):
+    """As root: a DIR/bypass/ owned by another user (who could chmod it at any moment, or keep a
+    token of their own in it) is moved aside and a new one, root's, made."""
+    state = workdir / "state"
+    state.mkdir()
+    planted = state / "bypass"
+    planted.mkdir(mode=0o777)
+    (planted / ("P" * 43)).touch()
+    os.chown(planted, 65534, 65534)
+    token = token_of(on("nginx", state, "--secret"))
+    fresh = os.stat(state / "bypass")
+    assert fresh.st_uid == 0 and stat.S_IMODE(fresh.st_mode) == 0o711
+    assert tokens(state) == [token]
+    assert [p.name.startswith("bypass.damaged-") for p in state.iterdir() if p.name.startswith("bypass.")] == [True]

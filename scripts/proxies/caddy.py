@@ -166,8 +166,9 @@ BYPASS = """\
 """
 
 SWITCH = """\
-	# The maintenance switch: on while this file exists (looked up on every request: `touch`
-	# or `rm` flips it, no reload): {{switch_file}}
+	# The maintenance switch: on while this file exists (looked up on every request, no reload;
+	# `maintenance-endpoint switch on|off` writes it, and only `switch off` revokes a bypass
+	# link): {{switch_file}}
 	# While it is on, every request from outside the allowlist gets the endpoint's answer.
 	@maintenance {
 		file {

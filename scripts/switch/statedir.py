@@ -223,11 +223,20 @@ class SafeDir:
             sub.fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
         except OSError as exc:
             raise fail(self.what, path, exc, "open") from None
+        sub.st = os.fstat(sub.fd)
+        ours = self.st.st_uid if os.geteuid() == 0 else os.geteuid()
+        if mode is not None and sub.st.st_uid != ours:
+            # Another user's directory: whatever they put or keep in it is not ours to trust (they
+            # could chmod it between our checks): moved aside, and a new one made (by us: ours).
+            sub.close()
+            self.move_aside(name)
+            return self.subdir(name, mode)
         if mode is not None:
-            os.fchmod(sub.fd, mode)
+            # Owner first, then mode: never a moment where another owner could change the mode.
             if os.geteuid() == 0:
                 os.fchown(sub.fd, self.st.st_uid, self.st.st_gid)
-        sub.st = os.fstat(sub.fd)
+            os.fchmod(sub.fd, mode)
+            sub.st = os.fstat(sub.fd)
         return sub
 
     def names(self) -> list[str]:
