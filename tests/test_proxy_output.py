@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from support.proxy_harness import ENDPOINT, ROOT, cli, free_port, proxy_config, require_program
 
-from scripts.core import files
+from scripts.core import files, inputs
 from scripts.core.errors import ExitCode
 
 OLD = "# the file as it was before\n"
@@ -231,3 +231,28 @@ def test_the_switch_with_exempt_paths_that_need_quoting_is_accepted(tmp_path, ki
                              "--exempt", "/healthz", "--exempt", "/o'k$(x)*/a,b=c@d!e~f"))
     assert out.returncode == 0, out.stderr
     assert f"accepted by {checker}" in out.stderr and "/o'k" in target.read_text()
+
+
+def longest_exempt_list() -> list[str]:
+    """The most --exempt paths proxy-config takes, each of characters that need escaping."""
+    size = inputs.EXEMPT_PATHS_MOST_CHARACTERS // inputs.EXEMPT_PATHS_MOST
+    return [f"/{i:x}" + ("$'(*)+,=" * size)[:size - 2] for i in range(inputs.EXEMPT_PATHS_MOST)]
+
+
+@pytest.mark.parametrize("kind", ["nginx", "haproxy", "caddy"])
+def test_the_longest_exempt_list_is_accepted_and_one_more_path_refused(tmp_path, kind):
+    require_program(kind)
+    state = tmp_path / "state"
+    extra = ["--state-dir", str(state)]
+    if kind == "haproxy":
+        lua = tmp_path / "maintenance-endpoint.lua"
+        assert cli("switch", "install", "--kind", "haproxy", "--state-dir", str(state), "--lua-file",
+                   str(lua)).returncode == 0
+        extra += ["--lua-file", str(lua)]
+    paths = longest_exempt_list()
+    assert sum(map(len, paths)) == inputs.EXEMPT_PATHS_MOST_CHARACTERS
+    exempt = [a for p in paths for a in ("--exempt", p)]
+    out = proxy_config(*args(kind, tmp_path / "out.conf", *extra, *exempt))
+    assert out.returncode == 0 and "accepted by" in out.stderr, out.stderr
+    more = proxy_config(*args(kind, tmp_path / "more.conf", *extra, *exempt, "--exempt", "/one-more"))
+    assert more.returncode == 2 and f"at most {inputs.EXEMPT_PATHS_MOST} paths" in more.stderr, more.stderr

@@ -388,3 +388,21 @@ def exempt_path(value: str, what: str | None = None) -> str:
     raise _fail(f"{value!r} is not a path such as /healthz (segments of letters, digits and "
                 f"-._~!$&'()*+,=:@, none empty or starting with '.', no '%', ';' or trailing '/', "
                 f"at most {EXEMPT_PATH_MAX} characters)", what)
+
+
+# At a proxy, the exempt paths become one regular expression in the generated configuration
+# (proxies/behaviour.py exempt_regex), whose escaping can make it four times their length: nginx
+# refuses a word of more than 4 KB ("too long parameter"). Limits well within that.
+EXEMPT_PATHS_MOST = 16
+EXEMPT_PATHS_MOST_CHARACTERS = 512
+
+
+def exempt_paths(values: list[str] | None, what: str = "--exempt") -> list[str]:
+    """Paths by exempt_path, duplicates dropped, at most EXEMPT_PATHS_MOST of them with at most
+    EXEMPT_PATHS_MOST_CHARACTERS characters together."""
+    paths = list(dict.fromkeys(exempt_path(v, what) for v in values or []))
+    if len(paths) > EXEMPT_PATHS_MOST or sum(map(len, paths)) > EXEMPT_PATHS_MOST_CHARACTERS:
+        raise _fail(f"{len(paths)} paths of {sum(map(len, paths))} characters together; at most "
+                    f"{EXEMPT_PATHS_MOST} paths of at most {EXEMPT_PATHS_MOST_CHARACTERS} characters together "
+                    "(exempt a common parent instead)", what)
+    return paths

@@ -255,7 +255,7 @@ def generate(
     if allow and not state_dir:
         raise UserError("--allow needs --state-dir: the allowlist applies while the maintenance "
                         "switch is on.")
-    exempt = [inputs.exempt_path(p, "--exempt") for p in dict.fromkeys(exempt or [])]
+    exempt = inputs.exempt_paths(exempt)
     if exempt and not state_dir:
         raise UserError("--exempt needs --state-dir: exempt paths apply while the maintenance "
                         "switch is on.")

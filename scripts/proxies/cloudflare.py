@@ -65,7 +65,7 @@ def default_retry_after() -> int:
 def generate(endpoint: str, *, app_timeout: str = "60s", allow: list[str] | None = None,
              retry_after: str | None = None, exempt: list[str] | None = None) -> str:
     """The Worker's source, with the wrangler.toml lines in its leading comment."""
-    exempt = [inputs.exempt_path(p, "--exempt") for p in dict.fromkeys(exempt or [])]
+    exempt = inputs.exempt_paths(exempt)
     # The Set-Cookie value is behaviour's, split where the token goes.
     example = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
     before, after = behaviour.bypass_cookie(example).split(example)

@@ -98,7 +98,7 @@ def check_options(kind: str, o: ProxyOptions) -> Settings:
         health_path=inputs.http_path(o.health_path, "--health-path"),
         ca_file=o.ca_file, app_host=o.app_host, standalone=o.standalone,
         server_names=[server_name(n) for n in o.server_names or []],
-        exempt=exempt_paths(o.exempt),
+        exempt=inputs.exempt_paths(o.exempt),
     )
     if len(set(settings.server_names)) < len(settings.server_names):
         raise UserError(f"--server-name: a name is given twice ({', '.join(settings.server_names)}).")
@@ -132,7 +132,3 @@ def check_switch_options(kind: str, o: ProxyOptions) -> tuple[str | None, str | 
         lua_file = check_path(o.lua_file, "--lua-file")
     return state_dir, lua_file
 
-
-def exempt_paths(paths: list[str] | None) -> list[str]:
-    """--exempt, each by the one grammar (inputs.EXEMPT_PATH), duplicates dropped."""
-    return list(dict.fromkeys(inputs.exempt_path(p, "--exempt") for p in paths or []))
