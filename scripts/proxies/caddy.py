@@ -250,15 +250,7 @@ def generate(
     if port == "443":
         raise UserError("--listen: Caddy keeps port 443 for HTTPS (this recipe serves plain HTTP): "
                         "choose another port, and for HTTPS put your site's name in the generated file.")
-    allow = [inputs.cidr(c, "--allow") for c in allow or []]
-    trusted = [inputs.cidr(c, "--trusted-proxy") for c in trusted_proxies or []]
-    if allow and not state_dir:
-        raise UserError("--allow needs --state-dir: the allowlist applies while the maintenance "
-                        "switch is on.")
-    exempt = inputs.exempt_paths(exempt)
-    if exempt and not state_dir:
-        raise UserError("--exempt needs --state-dir: exempt paths apply while the maintenance "
-                        "switch is on.")
+    allow, trusted, exempt = switch_options(state_dir, allow, trusted_proxies, exempt)
     admin = parse_admin(admin)
     ca_file = check_path(ca_file, "--ca-file") if ca_file is not None else None
     endpoint_values = dict(
@@ -287,6 +279,21 @@ def generate(
         endpoint_head=render(ENDPOINT, method=behaviour.endpoint_method("HEAD"), **endpoint_values),
         endpoint_get=render(ENDPOINT, method=behaviour.endpoint_method("GET"), **endpoint_values),
     )
+
+
+def switch_options(state_dir: str | None, allow: list[str] | None, trusted_proxies: list[str] | None,
+                   exempt: list[str] | None) -> tuple[list[str], list[str], list[str]]:
+    """(allow, trusted proxies, exempt paths), each checked; refused without a state directory."""
+    allow = [inputs.cidr(c, "--allow") for c in allow or []]
+    trusted = [inputs.cidr(c, "--trusted-proxy") for c in trusted_proxies or []]
+    if allow and not state_dir:
+        raise UserError("--allow needs --state-dir: the allowlist applies while the maintenance "
+                        "switch is on.")
+    exempt = inputs.exempt_paths(exempt)
+    if exempt and not state_dir:
+        raise UserError("--exempt needs --state-dir: exempt paths apply while the maintenance "
+                        "switch is on.")
+    return allow, trusted, exempt
 
 
 def switch_block(state_dir: str, allow: list[str], trusted: list[str], exempt: list[str]) -> str:
