@@ -163,7 +163,7 @@ def test_worker_and_wrangler_lines():
                       "forwardHeaders": list(behaviour.FORWARDED_REQUEST_HEADERS),
                       "dropResponseHeaders": list(behaviour.DROPPED_RESPONSE_HEADERS),
                       "exempt": behaviour.exempt_regex([]), "bypassPath": behaviour.BYPASS_PATH,
-                      "bypassLink": config["bypassLink"],
+                      "bypassLink": behaviour.link_regex(), "askedAsPrefix": behaviour.asked_as_prefix_regex(),
                       "tokenForm": behaviour.TOKEN_FORM, "bypassCookie": behaviour.BYPASS_COOKIE,
                       "bypassStatus": behaviour.BYPASS_STATUS, "bypassLocation": behaviour.BYPASS_LOCATION,
                       "bypassSetCookie": config["bypassSetCookie"]}

@@ -136,6 +136,14 @@ def reserved_regex() -> str:
     return "^" + re.escape(BYPASS_PATH)
 
 
+def asked_as_prefix_regex() -> str:
+    """A regular expression for the targets the endpoint is asked for as BYPASS_PATH itself:
+    everything under the link's prefix, also behind extra leading slashes, so that no token
+    reaches the endpoint (or its logs) when a link is refused; the endpoint answers every path
+    alike."""
+    return "^/+" + re.escape(BYPASS_PATH.lstrip("/"))
+
+
 def exempt_regex(paths: list[str] | tuple[str, ...]) -> str:
     """A regular expression (PCRE, RE2 and JavaScript alike) that matches a request target or
     path, as sent, that an exempt path keeps open; it matches nothing for no paths."""

@@ -72,6 +72,10 @@ http://:{{port}} {
 	# the endpoint: its 503, Retry-After, Cache-Control: no-store, security headers and page
 	# reach the client.
 	handle_errors {
+		# Anything under the bypass link's prefix is asked as the prefix itself: a refused link's
+		# token never reaches the endpoint or its logs (the endpoint answers every path alike).
+		@asked_as_prefix vars_regexp asked_as_prefix {http.request.orig_uri} "{{asked_as_prefix}}"
+		rewrite @asked_as_prefix {{bypass_path}}
 		# A bodiless GET (HEAD for a HEAD): `method` drops the request body only when it changes
 		# the method, and only when it names the method (Caddy 2.6), so first rename the method.
 		# (CloudFront answers a GET with a body 403.)
@@ -266,7 +270,8 @@ def generate(
     )
     return render(
         CADDYFILE,
-        app=app_addr, endpoint=endpoint, port=port,
+        app=app_addr, endpoint=endpoint, port=port, bypass_path=behaviour.BYPASS_PATH,
+        asked_as_prefix=quotable(behaviour.asked_as_prefix_regex()),
         bind=f"\tbind {address.strip('[]')}\n\n" if address else "",
         admin=admin,
         admin_comment=("off (restart Caddy to load a changed file)" if admin == "off"

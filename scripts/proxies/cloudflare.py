@@ -84,6 +84,7 @@ def generate(endpoint: str, *, app_timeout: str = "60s", allow: list[str] | None
         "exempt": behaviour.exempt_regex(exempt),
         "bypassPath": behaviour.BYPASS_PATH,
         "bypassLink": behaviour.link_regex(),
+        "askedAsPrefix": behaviour.asked_as_prefix_regex(),
         "tokenForm": behaviour.TOKEN_FORM,
         "bypassCookie": behaviour.BYPASS_COOKIE,
         "bypassStatus": behaviour.BYPASS_STATUS,

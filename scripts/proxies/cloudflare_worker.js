@@ -93,7 +93,11 @@ async function fromEndpoint(request) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), CONFIG.endpointTimeoutMs);
   try {
-    const response = await fetch(`https://${CONFIG.endpoint}${url.pathname}${url.search}`, {
+    // Anything under the bypass link's prefix is asked as the prefix itself: a refused link's token
+    // never reaches the endpoint or its logs (the endpoint answers every path alike).
+    const asked = new RegExp(CONFIG.askedAsPrefix).test(requestTarget(request.url))
+      ? CONFIG.bypassPath : `${url.pathname}${url.search}`;
+    const response = await fetch(`https://${CONFIG.endpoint}${asked}`, {
       method,
       headers,
       redirect: "manual",

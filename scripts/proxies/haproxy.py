@@ -134,6 +134,9 @@ frontend maintenance_endpoint_relay
     http-request deny if { req.hdr_cnt(transfer-encoding) gt 0 } or { req.hdr_val(content-length) gt 0 }
 {{relay_comment}}
     http-request del-header {{not_forwarded}} -m reg
+    # Anything under the bypass link's prefix is asked as the prefix itself: a refused link's
+    # token never reaches the endpoint or its logs (the endpoint answers every path alike).
+    http-request set-pathq {{link_prefix}} if { path -m reg {{asked_as_prefix}} }
     default_backend maintenance_endpoint
 
 backend maintenance_endpoint
@@ -329,6 +332,7 @@ def behaviour_values() -> dict[str, str]:
             f"Of the request's headers only {', '.join(behaviour.FORWARDED_REQUEST_HEADERS)} go on (no cookie, "
             "credential or address); Host is set below.", "    "),
         "forward_names": "/".join(forwarded),
+        "link_prefix": behaviour.BYPASS_PATH, "asked_as_prefix": quoted(behaviour.asked_as_prefix_regex()),
         "capture_lines": "\n".join(f"    http-request set-var(txn.maintenance_fwd_{h.replace('-', '_')}) req.fhdr({h})"
                                    for h in forwarded),
         "not_forwarded": behaviour.not_forwarded_regex(),

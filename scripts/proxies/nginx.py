@@ -69,7 +69,7 @@ server {
         resolver_timeout 5s;
         # A variable in proxy_pass makes nginx resolve the name per request (see `resolver`).
         set $maintenance_endpoint "{{endpoint_address}}";
-        proxy_pass https://$maintenance_endpoint;
+        proxy_pass https://$maintenance_endpoint{{endpoint_uri}};
         # CloudFront answers 403 unless Host and SNI name the distribution's domain.
         proxy_set_header Host "{{endpoint}}";
         proxy_ssl_server_name on;
@@ -175,6 +175,12 @@ map $maintenance_link_{{id}} $maintenance_link_cookie_{{id}} {
 map $request_uri $maintenance_reserved_{{id}} {
     {{reserved_regex}} 1;
     default 0;
+}
+# ... and the endpoint is asked for the prefix itself, never for a token under it (it answers
+# every path alike).
+map $request_uri $maintenance_endpoint_uri_{{id}} {
+    {{asked_as_prefix}} {{bypass_path}};
+    default $request_uri;
 }
 {{exempt_map}}
 """
@@ -288,7 +294,7 @@ def recipe_id(s: Settings) -> str:
 def nginx_switch(s: Settings, recipe: str) -> dict[str, str]:
     """Placeholder values of NGINX_TEMPLATE for the switch ('' each without --state-dir)."""
     if s.state_dir is None:
-        return {"switch_http": "", "switch_server": "", "switch_location": ""}
+        return {"switch_http": "", "switch_server": "", "switch_location": "", "endpoint_uri": ""}
     trusted, proxy_protocol = s.trusted_proxies, s.proxy_protocol
     real_ip = ""
     if trusted:
@@ -305,6 +311,8 @@ def nginx_switch(s: Settings, recipe: str) -> dict[str, str]:
                                 exempt_gate=render(NGINX_EXEMPT_GATE, id=recipe) if s.exempt else "",
                                 link_status=str(behaviour.BYPASS_STATUS), link_location=behaviour.BYPASS_LOCATION),
         "switch_location": render(NGINX_SWITCH_LOCATION, id=recipe),
+        # With a variable, proxy_pass sends this URI as it is: the target as sent, or the prefix.
+        "endpoint_uri": f"$maintenance_endpoint_uri_{recipe}",
     }
 
 
@@ -318,7 +326,8 @@ def bypass_values(exempt: list[str], recipe: str) -> dict[str, str]:
         "link_regex": quoted("~" + link),
         "cookie": behaviour.BYPASS_COOKIE,
         "cookie_regex": quoted(f"~^({behaviour.TOKEN_FORM})$"),
-        "reserved_regex": quoted("~" + behaviour.reserved_regex()),
+        "reserved_regex": quoted("~" + behaviour.reserved_regex()), "bypass_path": quoted(behaviour.BYPASS_PATH),
+        "asked_as_prefix": quoted("~" + behaviour.asked_as_prefix_regex()),
         "cookie_before": cookie_before, "cookie_after": cookie_after,
         "exempt_map": render(NGINX_EXEMPT_MAP, id=recipe,
                              exempt_regex=quoted("~" + behaviour.exempt_regex(exempt))) if exempt else "",
