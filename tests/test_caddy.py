@@ -32,6 +32,7 @@ from support.proxy_harness import (
     assert_page,
     free_port,
     searchable_tmpdir,
+    send_raw,
     session,
     wait_until,
 )
@@ -389,16 +390,7 @@ EXEMPT_ATTACKS = ["/healthz/../admin", "/healthz/%2e%2e/admin", "/healthz%2F..%2
 
 def raw(rig, method: str, target: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
     """One request with `target` sent byte for byte: (status, headers, body)."""
-    conn = http.client.HTTPConnection(LOOPBACK, rig.port, timeout=15)
-    try:
-        conn.putrequest(method, target, skip_accept_encoding=True)
-        for name, value in (headers or {}).items():
-            conn.putheader(name, value)
-        conn.endheaders()
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
+    return send_raw(rig.port, method, target, headers)
 
 
 def switch_on_with_secret(rig) -> str:

@@ -19,7 +19,6 @@ Install: npm install --prefix tests --no-save
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
 import secrets
@@ -39,6 +38,7 @@ from support.proxy_harness import (
     assert_link,
     assert_page,
     free_port,
+    send_raw,
     wait_until,
 )
 from support.runtime_harness import (
@@ -335,17 +335,8 @@ EXEMPT_ATTACKS = ["/healthz/../admin", "/healthz/%2e%2e/admin", "/healthz%2F..%2
 def raw(rig, method: str, target: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
     """One request with `target` sent byte for byte, as Cloudflare's edge would pass it (Host of
     the site, CF-Connecting-IP not allowlisted): (status, headers, body)."""
-    conn = http.client.HTTPConnection(LOOPBACK, rig.port, timeout=15)
-    try:
-        conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-        for name, value in {"Host": SITE, "CF-Connecting-IP": "192.0.2.1", "Content-Length": "0",
-                            **(headers or {})}.items():
-            conn.putheader(name, value)
-        conn.endheaders()
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
+    return send_raw(rig.port, method, target, {"Host": SITE, "CF-Connecting-IP": "192.0.2.1", "Content-Length": "0",
+                                               **(headers or {})}, host=False)
 
 
 def new_secret() -> tuple[str, str]:

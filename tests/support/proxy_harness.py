@@ -578,3 +578,21 @@ def assert_link(answer: tuple[int, dict, bytes], token: str) -> None:
     assert status == behaviour.BYPASS_STATUS, (status, headers, body[:200])
     assert headers["location"] == behaviour.BYPASS_LOCATION and headers["cache-control"] == "no-store"
     assert headers["set-cookie"] == behaviour.bypass_cookie(token)
+
+
+def send_raw(port: int, method: str, target: str, headers: dict | None = None,
+             host: bool = True) -> tuple[int, dict, bytes]:
+    """One request to 127.0.0.1:`port` with `target` sent byte for byte (no client normalizes
+    it): (status, headers with lower-case names, body). `host`: let http.client send its Host."""
+    import http.client
+
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=15)
+    try:
+        conn.putrequest(method, target, skip_host=not host, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
