@@ -35,6 +35,7 @@ from support.proxy_harness import (
     Rig,
     classify,
     cli,
+    proxy_config,
     require_program,
     searchable_tmpdir,
     send,
@@ -707,3 +708,13 @@ def test_install_without_a_switch_writes_the_lua_service_only(tmp_path):
     text = proxies.generate("haproxy", ENDPOINT, ca_file=ca, resolvers=["127.0.0.1"], lua_file=str(lua))
     assert f"#   maintenance-endpoint switch install --kind haproxy --lua-file {lua}\n" in text
     ProxyProcess("haproxy", text, tmp_path, 8080).check()
+
+
+def test_a_configuration_of_another_kind_is_named(tmp_path):
+    """`status --config` with a file generated for another --kind says which kind it is for."""
+    state, caddyfile = tmp_path / "state", tmp_path / "Caddyfile"
+    made = proxy_config("--kind", "caddy", "--endpoint", ENDPOINT, "--state-dir", str(state), "--admin", "off")
+    assert made.returncode == 0, made.stderr
+    caddyfile.write_text(made.stdout)
+    out = cli("switch", "status", "--kind", "nginx", "--state-dir", str(state), "--config", str(caddyfile))
+    assert out.returncode == 2 and out.stderr.rstrip().endswith("it is one for --kind caddy."), out.stderr
