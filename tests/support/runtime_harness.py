@@ -162,7 +162,7 @@ def assert_no_bad_answers(load: MethodLoad, endpoint_entries: list[dict], method
     if killed is not None:
         in_flight = in_flight_at_kill(bad, killed, ("error:ConnectionError",))
         bad = [s for s in bad if s not in in_flight]
-    assert not bad, f"{len(bad)} bad answers, first: {bad[:5]}; {load.table()}"
+    assert not bad, f"{len(bad)} bad answers, first: {bad[:5]} (app killed at {killed}); {load.table()}"
     wrong = endpoint_problems(endpoint_entries, methods)
     assert not wrong, json.dumps(wrong[:5])
 
