@@ -25,6 +25,7 @@ from ..switch.bypass import (  # noqa: F401 (re-exported: the renderers read the
     TOKEN_BYTES,
     TOKEN_FORM,
     bypass_cookie,
+    bypass_cookie_parts,
 )
 
 # ------------------------------------------------------------------------------------------

@@ -26,18 +26,16 @@ from __future__ import annotations
 
 import posixpath
 import re
-import secrets
 import textwrap
 
 from ..core import inputs
 from ..core.errors import UserError
 from ..core.inputs import join_host_port
+from ..switch.bypass import DIRECTORY
+from ..switch.proxy import STATE_FILE
 from . import behaviour
 from .common import check_path, parse_listen, render, switch_found
 
-SWITCH_FILE = "maintenance.on"
-# The bypass token's file: DIR/bypass/TOKEN (the contract: behaviour.py, "Planned maintenance").
-BYPASS_DIR = "bypass"
 DEFAULT_ADMIN = "localhost:2019"  # Caddy's own default: loopback only
 
 CADDYFILE = """\
@@ -312,22 +310,20 @@ def switch_block(state_dir: str, allow: list[str], trusted: list[str], exempt: l
             allowlist += render(ALLOW_FORWARDED, allow=" ".join(allow), trusted=" ".join(trusted))
     exempt_block = render(EXEMPT, exempt_regex=quotable(behaviour.exempt_regex(exempt))) if exempt else ""
     return exempt_block + bypass_block(state_dir) + allowlist + render(
-        SWITCH, switch_file=posixpath.join(state_dir, SWITCH_FILE), switch_name=SWITCH_FILE, state_dir=state_dir)
+        SWITCH, switch_file=posixpath.join(state_dir, STATE_FILE), switch_name=STATE_FILE, state_dir=state_dir)
 
 
 def bypass_block(state_dir: str) -> str:
     """The bypass cookie and link (behaviour.py, "Planned maintenance"), reading the token's file
     in DIR/bypass at request time."""
-    # The Set-Cookie value is behaviour's, with the link's token in place of an example token.
-    example = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
-    cookie = behaviour.bypass_cookie(example)
-    assert cookie.count(example) == 1
+    # The Set-Cookie value is behaviour's, with the link's token put in at request time.
+    before, after = behaviour.bypass_cookie_parts()
     return render(
-        BYPASS, state_dir=state_dir, switch_name=SWITCH_FILE, bypass_dir=posixpath.join(state_dir, BYPASS_DIR),
+        BYPASS, state_dir=state_dir, switch_name=STATE_FILE, bypass_dir=posixpath.join(state_dir, DIRECTORY),
         cookie_name=behaviour.BYPASS_COOKIE, token_form=quotable(behaviour.TOKEN_FORM),
         bypass_path=behaviour.BYPASS_PATH, location=behaviour.BYPASS_LOCATION, status=str(behaviour.BYPASS_STATUS),
         link_regex=quotable(behaviour.link_regex()), reserved_regex=quotable(behaviour.reserved_regex()),
-        set_cookie=quotable(cookie.replace(example, "{http.regexp.bypass_link.1}")))
+        set_cookie=quotable(before + "{http.regexp.bypass_link.1}" + after))
 
 
 def quotable(text: str) -> str:
@@ -341,6 +337,6 @@ def switch_in_config(config: str) -> tuple[str, list[str]] | None:
     """(state directory, allowlist) of the switch in a Caddyfile generated with --state-dir,
     or None when it has no switch: the `root` of the file matcher that looks for the switch
     file, and the `remote_ip` networks of `@allowed_direct` (none without --allow)."""
-    state = re.search(rf"^\s*root (\S+)\n\s*try_files /{re.escape(SWITCH_FILE)}$", config, re.M)
+    state = re.search(rf"^\s*root (\S+)\n\s*try_files /{re.escape(STATE_FILE)}$", config, re.M)
     allowed = re.search(r"@allowed_direct \{\n\s*remote_ip (.+)$", config, re.M)
     return switch_found(state and state.group(1), allowed.group(1).split() if allowed else [])

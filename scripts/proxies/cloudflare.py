@@ -11,7 +11,6 @@ are printed in the file's leading comment, between WRANGLER_BEGIN and WRANGLER_E
 from __future__ import annotations
 
 import json
-import secrets
 from importlib import resources
 
 from ..core import inputs
@@ -67,8 +66,7 @@ def generate(endpoint: str, *, app_timeout: str = "60s", allow: list[str] | None
     """The Worker's source, with the wrangler.toml lines in its leading comment."""
     exempt = inputs.exempt_paths(exempt)
     # The Set-Cookie value is behaviour's, split where the token goes.
-    example = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
-    before, after = behaviour.bypass_cookie(example).split(example)
+    before, after = behaviour.bypass_cookie_parts()
     config = {
         "endpoint": inputs.hostname(endpoint.rstrip("."), "--endpoint"),
         "appTimeoutMs": inputs.duration_ms(app_timeout, "--read-timeout"),

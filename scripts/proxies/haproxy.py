@@ -5,12 +5,9 @@ docs/switch.md)."""
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
-
 from ..core import inputs
 from ..core.errors import UserError
+from ..switch import bypass
 from ..switch import proxy as switch
 from . import behaviour
 from .common import check_path, comment_lines, render
@@ -250,15 +247,14 @@ def quoted(regex: str) -> str:
 
 def bypass_lines(map_file: str) -> str:
     """The bypass link's and cookie's rules, from the definition of the behaviour."""
-    placeholder = secrets.token_urlsafe(behaviour.TOKEN_BYTES)  # stands for the link's token
-    before, after = behaviour.bypass_cookie(placeholder).split(placeholder)
+    before, after = behaviour.bypass_cookie_parts()
     set_cookie = f"{before}%[var(txn.maintenance_link)]{after}"
     assert not any(c in set_cookie for c in '"\\$#'), set_cookie
     return render(HAPROXY_BYPASS, map=map_file, secret_key=switch.SECRET_KEY, no_secret=switch.NO_SECRET,
-                  secret_form=quoted(f"^[0-9a-f]{{{2 * hashlib.sha256().digest_size}}}$"),
+                  secret_form=quoted(f"^{bypass.HASH_FORM}$"),
                   link_path=behaviour.BYPASS_PATH,
                   token_field=str(behaviour.BYPASS_PATH.count("/") + 1),
-                  link_form=quoted(f"^{re.escape(behaviour.BYPASS_PATH)}{behaviour.TOKEN_FORM}$"),
+                  link_form=quoted(behaviour.link_regex()),
                   status=str(behaviour.BYPASS_STATUS), location=behaviour.BYPASS_LOCATION,
                   set_cookie=set_cookie, cookie=behaviour.BYPASS_COOKIE,
                   token_form=quoted(f"^{behaviour.TOKEN_FORM}$"))

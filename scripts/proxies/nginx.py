@@ -5,7 +5,6 @@ switch (switch/proxy.py for the state directory, docs/switch.md)."""
 from __future__ import annotations
 
 import hashlib
-import secrets
 
 from ..core.errors import UserError
 from ..switch import bypass
@@ -319,8 +318,7 @@ def nginx_switch(s: Settings, recipe: str) -> dict[str, str]:
 def bypass_values(exempt: list[str], recipe: str) -> dict[str, str]:
     """Placeholder values of NGINX_SWITCH_HTTP for the bypass link, its cookie and the exempt
     paths, all from behaviour.py."""
-    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
-    cookie_before, cookie_after = behaviour.bypass_cookie(token).split(token)
+    cookie_before, cookie_after = behaviour.bypass_cookie_parts()
     link = behaviour.link_regex("GET")
     return {
         "link_regex": quoted("~" + link),

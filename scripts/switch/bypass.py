@@ -31,6 +31,8 @@ TOKEN_BYTES = 32
 # The one form of a token (the functions' TOKEN_FORM): checked before a cookie or link value
 # touches a file name, a map or a hash.
 TOKEN_FORM = "[A-Za-z0-9_-]{43}"
+# What the edge's store and HAProxy's map keep of a token: its SHA-256, in lowercase hex.
+HASH_FORM = "[0-9a-f]{64}"
 # A proxy knows no window end: its cookie lasts 24 h (the edge: until the window ends, at most
 # 24 h). `switch off` revokes the token, whatever the cookie's age.
 BYPASS_MAX_AGE = 86400
@@ -53,10 +55,17 @@ def is_token(value: str) -> bool:
     return re.fullmatch(TOKEN_FORM, value) is not None
 
 
+def bypass_cookie_parts(max_age: int = BYPASS_MAX_AGE) -> tuple[str, str]:
+    """The Set-Cookie value of the bypass link's answer before and after the token: for a
+    recipe that puts the link's token in at request time."""
+    return f"{BYPASS_COOKIE}=", f"; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}"
+
+
 def bypass_cookie(token: str, max_age: int = BYPASS_MAX_AGE) -> str:
     """The Set-Cookie value of the bypass link's answer."""
     assert is_token(token), "a token of the one form"
-    return f"{BYPASS_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}"
+    before, after = bypass_cookie_parts(max_age)
+    return before + token + after
 
 
 def set_token(d: SafeDir, token: str | None) -> None:

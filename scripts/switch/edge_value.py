@@ -13,6 +13,7 @@ import json
 import re
 
 from ..core.inputs import EXEMPT_PATH
+from .bypass import HASH_FORM
 
 # inside(): typeof cidr === 'string' && /^([0-9a-fA-F:.]+)\/(0|[1-9]\d{0,2})$/, an address
 # words() reads (IPv4 dotted quad without leading zeros, IPv6 text, IPv4-in-IPv6), and a prefix
@@ -23,7 +24,7 @@ _UNTIL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 # SEGMENTS: an exempt path (core/inputs.py: EXEMPT_PATH, whose pattern the functions share).
 SEGMENTS = EXEMPT_PATH
 # readSwitch(): the secret is the SHA-256 of the bypass token, in lowercase hex.
-_SECRET = re.compile(r"[0-9a-f]{64}")
+_SECRET = re.compile(HASH_FORM)
 
 
 def _no_constant(name: str):
