@@ -20,6 +20,7 @@ const ENDPOINT_STATUS = 503;
 const ALLOW = CONFIG.allow.map(parseNetwork);
 const EXEMPT = new RegExp(CONFIG.exempt);
 const LINK = new RegExp(CONFIG.bypassLink);
+const ASKED_AS_PREFIX = new RegExp(CONFIG.askedAsPrefix);
 const TOKEN = new RegExp(`^(?:${CONFIG.tokenForm})$`);
 
 export default {
@@ -95,7 +96,7 @@ async function fromEndpoint(request) {
   try {
     // Anything under the bypass link's prefix is asked as the prefix itself: a refused link's token
     // never reaches the endpoint or its logs (the endpoint answers every path alike).
-    const asked = new RegExp(CONFIG.askedAsPrefix).test(requestTarget(request.url))
+    const asked = ASKED_AS_PREFIX.test(requestTarget(request.url))
       ? CONFIG.bypassPath : `${url.pathname}${url.search}`;
     const response = await fetch(`https://${CONFIG.endpoint}${asked}`, {
       method,
