@@ -71,10 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if args.tls:
         print(f"TLS for {preview.domain}; CA: {preview.ca_path}; Host and SNI must be "
               f"{preview.domain}", file=sys.stderr)
-        port, host = preview.url.rstrip("/").rsplit(":", 1)[1], args.host
-        print(f"try: curl --cacert {preview.ca_path} --resolve {preview.domain}:{port}:"
-              f"{f'[{host}]' if ':' in host else host} "
-              f"https://{preview.domain}:{port}/", file=sys.stderr)
+        host = f"[{preview.host}]" if ":" in preview.host else preview.host
+        print(f"try: curl --cacert {preview.ca_path} --resolve {preview.domain}:{preview.port}:{host} "
+              f"{preview.domain_url}", file=sys.stderr)
     print(f"listening on {preview.url}", flush=True)
     try:
         while not stop.wait(0.5):
