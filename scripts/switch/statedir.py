@@ -209,8 +209,8 @@ class SafeDir:
         assert self.fd is not None, "the directory is open"
         path = f"{self.path}/{name}"
         if mode is not None:
-            if self.entry(name) is not None and not self._is_dir(name):
-                self.remove(name)
+            if not self._is_dir(name):
+                self.remove(name)  # whatever is in its place (nothing: nothing to do)
             try:
                 os.mkdir(name, mode, dir_fd=self.fd)
             except FileExistsError:
