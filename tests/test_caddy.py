@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import secrets
 import shutil
 import subprocess
 import sys
@@ -61,6 +60,7 @@ from support.runtime_harness import (
 
 from scripts.endpoint.preview_server import make_tls_material
 from scripts.proxies import behaviour
+from scripts.switch import bypass
 
 ALLOWED = "127.0.0.2"
 TRUSTED_PROXY = "127.0.0.3"
@@ -431,7 +431,7 @@ def test_bypass_link_sets_the_cookie_and_the_cookie_reaches_the_app(planned):
 
 def bad_tokens(token: str) -> list[str]:
     """Values no link or cookie may pass with: wrong, malformed, path-shaped, too short or long."""
-    other = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    other = bypass.new_token()
     return [other, token[:-1], token + "A", token[:-1] + "%41", token[:-1] + ".", "", ".", "..",
             "../maintenance.on", "..%2fmaintenance.on", "%2e%2e", "%2e%2e%2fmaintenance.on", "/", token + "/",
             f"../bypass/{token}"[:43], token.upper() if token.upper() != token else token.lower(),
@@ -442,7 +442,7 @@ def bad_tokens(token: str) -> list[str]:
 def test_wrong_tokens_and_methods_get_exactly_the_page(planned):
     token = switch_on_with_secret(planned)
     # A directory of the token's form is no token (the file matcher wants a regular file).
-    lookalike = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    lookalike = bypass.new_token()
     (planned.state_dir / "bypass" / lookalike).mkdir()
     for bad in [*bad_tokens(token), lookalike]:
         assert_page(raw(planned, "GET", behaviour.BYPASS_PATH + bad))
@@ -467,7 +467,7 @@ def test_exempt_paths_as_sent(planned):
     switch(planned, "off")
     # Off: every path is the app's, and it gets the target as sent (docs/caddy.md), the link's too.
     # (The test app, Python's http.server, itself turns a leading // into /.)
-    for target in [*EXEMPT_ATTACKS, behaviour.BYPASS_PATH + secrets.token_urlsafe(behaviour.TOKEN_BYTES)]:
+    for target in [*EXEMPT_ATTACKS, behaviour.BYPASS_PATH + bypass.new_token()]:
         assert_app_answer(raw(planned, "GET", target), target if not target.startswith("//") else None)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -66,6 +65,7 @@ from support.runtime_harness import (
 from scripts.endpoint.preview_server import make_tls_material
 from scripts.proxies import behaviour
 from scripts.proxies.cloudflare import wrangler_toml
+from scripts.switch import bypass
 
 SITE = "www.example.com"
 ALLOW = ("203.0.113.0/24", "198.51.100.7/32", "2001:db8:abcd::/48", "::1/128")
@@ -167,7 +167,7 @@ def test_worker_and_wrangler_lines():
                       "tokenForm": behaviour.TOKEN_FORM, "bypassCookie": behaviour.BYPASS_COOKIE,
                       "bypassStatus": behaviour.BYPASS_STATUS, "bypassLocation": behaviour.BYPASS_LOCATION,
                       "bypassSetCookie": config["bypassSetCookie"]}
-    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    token = bypass.new_token()
     assert token.join(config["bypassSetCookie"]) == behaviour.bypass_cookie(token)
     assert "export default {" in out.stdout and "{{" not in out.stdout
     toml = tomllib.loads(wrangler_toml(out.stdout))
@@ -341,7 +341,7 @@ def raw(rig, method: str, target: str, headers: dict | None = None) -> tuple[int
 
 def new_secret() -> tuple[str, str]:
     """(token, hex SHA-256): what the docs tell an operator to make and `wrangler secret put`."""
-    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    token = bypass.new_token()
     return token, hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -366,7 +366,7 @@ def test_bypass_link_sets_the_cookie_and_the_cookie_reaches_the_app(make_rig, pi
 
 
 def bad_tokens(token: str) -> list[str]:
-    other = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    other = bypass.new_token()
     return [other, token[:-1], token + "A", token[:-1] + "%41", token[:-1] + ".", "", "..", "../maintenance.on",
             "%2e%2e", "/", token + "/", f"./{token}", f"x/../{token}",
             token.upper() if token.upper() != token else token.lower()]

@@ -21,7 +21,6 @@ endpoint are real processes on loopback. Locally a missing runtime skips; with C
 from __future__ import annotations
 
 import concurrent.futures
-import secrets
 import uuid
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from support.proxy_harness import APP_MARKER, ENDPOINT, METHODS, PAGE
 from support.runtime_harness import running_preview
 
 from scripts.proxies import behaviour
+from scripts.switch import bypass
 from scripts.switch.proxy import STATE_FILE
 
 BODY = b"user=alice&password=secret"
@@ -255,7 +255,7 @@ def test_the_docs_show_the_link_as_behaviour_defines_it():
     """docs/switch.md shows the cookie, the token's form and the link's path as behaviour.py
     defines them (it restates them for the reader)."""
     text = (Path(__file__).parent.parent / "docs" / "switch.md").read_text()
-    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    token = bypass.new_token()
     shown = behaviour.bypass_cookie(token).replace(token, "<token>")
     for piece in (shown, f"`{behaviour.TOKEN_FORM}`", behaviour.BYPASS_PATH + "<token>", "## Bypass link",
                   "## Exempt paths"):

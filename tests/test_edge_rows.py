@@ -11,7 +11,6 @@ is then an ordinary path of the app. EDGE_DIFFERS names those rows.
 
 from __future__ import annotations
 
-import secrets
 from http.cookies import SimpleCookie
 
 import pytest
@@ -26,8 +25,8 @@ EDGE_DIFFERS = {r.name: "page" for r in ROWS if r.phase == "off" and r.target.st
 
 
 def tokens() -> dict[str, str]:
-    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
-    others = {k: secrets.token_urlsafe(behaviour.TOKEN_BYTES) for k in ("replaced", "revoked", "wrong")}
+    token = bypass.new_token()
+    others = {k: bypass.new_token() for k in ("replaced", "revoked", "wrong")}
     return {**others, "token": token, "short": token[:-1], "long": token + "A",
             "encoded": f"%{ord(token[0]):02X}{token[1:]}"}
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import secrets
 import socket
 from dataclasses import dataclass
 
@@ -36,6 +35,7 @@ from support.proxy_harness import (
 )
 
 from scripts.proxies import behaviour
+from scripts.switch import bypass
 from scripts.switch import proxy as switch
 
 # Exempt paths with the characters HAProxy's configuration quoting must keep: ' $ ( ) * & =
@@ -197,7 +197,7 @@ def test_a_new_secret_revokes_the_old_link_and_cookie_live(rig, on):
 
 
 def test_refused_links_and_cookies_get_exactly_the_page(rig, on):
-    other = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    other = bypass.new_token()
     for target in (link(other), link(on[:-1]), link(on + "A"), link(on) + "/", link(on).upper(),
                    link("../maintenance.on"), link("%2e%2e"), link("%2e%2e/" + on), link(on[:20] + "%41" + on[23:]),
                    link(""), behaviour.BYPASS_PATH[:-1], link("none"), link(on) + "/..",
@@ -220,7 +220,7 @@ def test_refused_links_and_cookies_get_exactly_the_page(rig, on):
 def test_no_secret_opens_nothing(rig):
     """`switch on` without --secret (the map's `bypass none`), then no bypass key at all in the
     loaded map (its default, none): no token and no value opens the door."""
-    token = secrets.token_urlsafe(behaviour.TOKEN_BYTES)
+    token = bypass.new_token()
     rig.switch(True)
     try:
         for missing in (False, True):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import secrets
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import requests
 
 from scripts.proxies import behaviour
 from scripts.proxies.cloudflare import wrangler_toml
+from scripts.switch import bypass
 from scripts.switch.proxy import STATE_FILE
 from support.proxy_harness import (
     APP_MARKER,
@@ -146,7 +146,7 @@ class Answer:
 
 def enter_phase(rig: Rig, phase: str) -> dict[str, str]:
     """Switch `rig` into `phase` the way an operator would; the placeholders of the rows."""
-    tokens = {"wrong": secrets.token_urlsafe(behaviour.TOKEN_BYTES)}
+    tokens = {"wrong": bypass.new_token()}
     first = rig.switch(True, secret=True)
     if phase == "secret":
         second = rig.switch(True, secret=True)
@@ -381,7 +381,7 @@ class WorkerRig(Rig):
     def switch(self, on: bool, secret: bool = False) -> str | None:
         """Off, on, or on with a new token whose SHA-256 is the secret binding (what the docs tell
         an operator to `wrangler secret put`); returns that token."""
-        token = secrets.token_urlsafe(behaviour.TOKEN_BYTES) if on and secret else None
+        token = bypass.new_token() if on and secret else None
         self.proxy.stop()
         # The port is free again once workerd is gone (a new process binds it).
         wait_until(lambda: not port_open(self.port), 10, "workerd to let go of its port")
